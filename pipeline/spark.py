@@ -1,0 +1,51 @@
+"""The local SparkSession: one per process, shared by every step and every Spark test.
+
+On Glue the job's own session is used (`scripts/transform_trips.py`); the settings that the
+transform's correctness depends on are applied to either by `configure`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Settings transform relies on, wherever it runs.
+REQUIRED_CONF = {
+    # TLC writes timestamps without a zone; keep them as written (no shift by a local zone).
+    "spark.sql.session.timeZone": "UTC",
+    # Some TLC files store TIMESTAMP(NANOS), which Spark 3.5 refuses to read unless it reads
+    # them as longs; transform converts those longs back to timestamps.
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    # Write timestamps as TIMESTAMP_MICROS (not INT96) so DuckDB and Redshift COPY read them as-is.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.driver.memory": "4g",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
+}
+
+
+def configure(spark: Any) -> Any:
+    for key, value in REQUIRED_CONF.items():
+        spark.conf.set(key, value)
+    return spark
+
+
+def local_session(app_name: str = "tlc-elt") -> Any:
+    """Start (or reuse) a `local[*]` SparkSession with UI off and few shuffle partitions."""
+    from pipeline.java import ensure_java
+
+    ensure_java()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master("local[*]").appName(app_name)
+    for key, value in {**LOCAL_CONF, **REQUIRED_CONF}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return configure(spark)

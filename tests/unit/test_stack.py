@@ -103,7 +103,8 @@ def test_missing_pulumi_cli_says_so_and_names_the_flag():
     with pytest.raises(StackUnavailable) as caught:
         target.resolve(("stateMachineArn",), run=FakePulumi(raises=FileNotFoundError("pulumi")))
     message = str(caught.value)
-    assert "Pulumi CLI" in message and "not installed" in message
+    assert "Pulumi CLI" in message
+    assert "not installed" in message
     assert "--state-machine-arn" in message
 
 
@@ -116,7 +117,8 @@ def test_missing_stack_says_so_and_names_both_flags():
         StackTarget(stack="prod").resolve(("workgroupName", "databaseName"), run=pulumi)
     message = str(caught.value)
     assert "no stack named 'prod'" in message
-    assert "--workgroup" in message and "--database" in message
+    assert "--workgroup" in message
+    assert "--database" in message
 
 
 def test_other_pulumi_failures_show_pulumi_last_line():
@@ -146,7 +148,8 @@ def test_a_stack_without_the_output_names_it_and_the_flag():
     with pytest.raises(StackUnavailable) as caught:
         target.resolve(("backfillStateMachineArn",), run=FakePulumi(json.dumps(partial)))
     message = str(caught.value)
-    assert "backfillStateMachineArn" in message and "--backfill-state-machine-arn" in message
+    assert "backfillStateMachineArn" in message
+    assert "--backfill-state-machine-arn" in message
 
 
 def test_a_secret_output_counts_as_missing():
@@ -159,7 +162,8 @@ def test_a_secret_output_counts_as_missing():
 def test_no_stack_and_no_flag_asks_for_one():
     with pytest.raises(StackUnavailable) as caught:
         StackTarget().resolve(("stateMachineArn",), run=never_run)
-    assert "--stack" in str(caught.value) and "--state-machine-arn" in str(caught.value)
+    assert "--stack" in str(caught.value)
+    assert "--state-machine-arn" in str(caught.value)
 
 
 def test_an_unknown_output_name_is_a_programming_error():

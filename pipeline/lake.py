@@ -115,23 +115,37 @@ class LocalLake:
 
 
 class _LocalWriter:
+    """Writes to a hidden temporary file beside the target; `os.replace` puts it in place whole."""
+
     def __init__(self, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         self._target = target
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         self._tmp = Path(name)
         self._file = os.fdopen(fd, "wb")
+        self._done = False
 
     def write(self, data: bytes) -> None:
+        if self._done:
+            raise ValueError(f"writer for {self._target} is already committed or aborted")
         self._file.write(data)
 
     def commit(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self._target)
+        if self._done:
+            raise ValueError(f"writer for {self._target} is already committed or aborted")
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._tmp, self._target)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
 
     def abort(self) -> None:
+        """Drop what was written; safe to call twice, and a no-op after a commit."""
+        self._done = True
         self._file.close()
         self._tmp.unlink(missing_ok=True)
 
@@ -142,8 +156,10 @@ class S3Lake:
     def __init__(self, raw_bucket: str, processed_bucket: str, s3: Any = None) -> None:
         if s3 is None:
             import boto3
+            from botocore.config import Config
 
-            s3 = boto3.client("s3")
+            # "standard" retries throttling and 5xx with backoff; the legacy default does less.
+            s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         self.s3 = s3
         self.buckets = {"raw": raw_bucket, "processed": processed_bucket}
 
@@ -198,21 +214,32 @@ class S3Lake:
 
 
 class _MultipartWriter:
-    """Buffers at most one part; the object becomes visible only when the upload completes."""
+    """Buffers at most one part; the object becomes visible only when the upload completes.
+
+    A part goes out once PART_SIZE bytes are buffered (S3 allows any size of at least 5 MiB but
+    the last), so memory stays near one part whatever the object's size.
+    """
 
     def __init__(self, s3: Any, bucket: str, key: str) -> None:
         self._s3, self._bucket, self._key = s3, bucket, key
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self._parts: list[dict[str, Any]] = []
         self._upload_id: str | None = None
+        self._done = False
 
     def write(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= PART_SIZE:
-            self._send(bytes(self._buffer[:PART_SIZE]))
-            del self._buffer[:PART_SIZE]
+        if self._done:
+            raise ValueError(f"writer for s3://{self._bucket}/{self._key} is already closed")
+        # Own the bytes: a caller may reuse a bytearray or memoryview after the call.
+        self._chunks.append(bytes(data))
+        self._buffered += len(data)
+        if self._buffered >= PART_SIZE:
+            self._send_buffer()
 
-    def _send(self, body: bytes) -> None:
+    def _send_buffer(self) -> None:
+        body = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
         if self._upload_id is None:
             started = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key)
             self._upload_id = started["UploadId"]
@@ -224,22 +251,32 @@ class _MultipartWriter:
         self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
 
     def commit(self) -> None:
-        if self._upload_id is None:
-            # Small enough for one request: put_object is just as atomic.
-            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
-            return
-        if self._buffer:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
-        self._s3.complete_multipart_upload(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )  # fmt: skip
+        if self._done:
+            raise ValueError(f"writer for s3://{self._bucket}/{self._key} is already closed")
+        try:
+            if self._upload_id is None:
+                # Small enough for one request: put_object is just as atomic.
+                body = b"".join(self._chunks)
+                self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=body)
+            else:
+                if self._buffered:
+                    self._send_buffer()
+                self._s3.complete_multipart_upload(
+                    Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )  # fmt: skip
+                self._upload_id = None
+        except BaseException:
+            # An upload left pending is invisible but billed until a lifecycle rule removes it.
+            self.abort()
+            raise
+        self._done = True
+        self._chunks, self._buffered = [], 0
 
     def abort(self) -> None:
-        self._buffer.clear()
+        """Drop what was written; safe to call twice, and a no-op after a commit."""
+        self._done = True
+        self._chunks, self._buffered = [], 0
         if self._upload_id is not None:
-            self._s3.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
-            self._upload_id = None
+            upload_id, self._upload_id = self._upload_id, None
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=upload_id)

@@ -1,0 +1,190 @@
+"""The warehouse: what loading a month means, whichever engine holds the table.
+
+`Warehouse` has two implementations with the same semantics: `DuckDBWarehouse` (local runs)
+and `RedshiftDataApiWarehouse` (AWS). Loading month M of dataset D replaces exactly the rows
+with `source_month = M`, in one transaction, checked against transform's count: re-running a
+month, or months in any order, gives the same table, and a failure at any point leaves the
+previous rows of M intact. The original deleted by pickup month and COPYed the whole file, so
+every re-run duplicated out-of-month rows; and its DELETE and COPY were separate statements.
+
+This module also reads the load's input (transform's counts JSON and part files) and builds the
+SQL both engines share, all derived from `pipeline.datasets`. Python 3.9 (Glue Python Shell).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pipeline.datasets import ColumnType, Dataset
+from pipeline.errors import InvalidInput, MissingInput
+from pipeline.lake import Lake, ObjectInfo
+from pipeline.layout import PROCESSED, counts_key, is_part_file, processed_prefix
+from pipeline.months import Month
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one month's load did. `rows_deleted` is None when the engine cannot tell."""
+
+    dataset: str
+    month: str
+    rows_deleted: int | None
+    rows_inserted: int
+    expected_rows: int
+    part_files: tuple[str, ...]
+    seconds: float
+
+    def figures(self) -> dict[str, Any]:
+        """JSON-safe, for the step's result and the state machine's output."""
+        return {
+            "dataset": self.dataset,
+            "month": self.month,
+            "rows_deleted": self.rows_deleted,
+            "rows_inserted": self.rows_inserted,
+            "expected_rows": self.expected_rows,
+            "part_files": list(self.part_files),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True, order=True)
+class MonthCount:
+    """One row of the verify query: rows per `source_month`."""
+
+    month: Month
+    rows: int
+
+
+class Warehouse(Protocol):
+    def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
+        """Replace the rows of `month` with transform's part files, in one checked transaction."""
+        ...
+
+    def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
+        """Rows per source_month, newest first (the original's verify query, on source_month)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoadInput:
+    """What transform left for the load: the row count it wrote and the part files holding them."""
+
+    expected_rows: int
+    part_files: tuple[ObjectInfo, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(part.key for part in self.part_files)
+
+
+def read_load_input(dataset: Dataset, month: Month, lake: Lake) -> LoadInput:
+    """Read and check transform's counts JSON and part files; raises before any side effect."""
+    key = counts_key(dataset, month)
+    if not lake.exists(PROCESSED, key):
+        raise MissingInput(
+            f"no transform output for {dataset.name} {month}: {lake.uri(PROCESSED, key)} "
+            "does not exist; run transform first"
+        )
+    counts = _parse_counts(lake.uri(PROCESSED, key), lake.read_bytes(PROCESSED, key))
+    if counts.get("dataset") != dataset.name or counts.get("month") != str(month):
+        raise MissingInput(
+            f"{lake.uri(PROCESSED, key)} holds counts for {counts.get('dataset')} "
+            f"{counts.get('month')}, not {dataset.name} {month}; run transform for {month} again"
+        )
+    return LoadInput(counts["rows_loaded"], _find_part_files(dataset, month, lake, counts))
+
+
+def _parse_counts(uri: str, data: bytes) -> dict[str, Any]:
+    try:
+        counts = json.loads(data)
+    except ValueError as error:
+        raise MissingInput(f"{uri} is not JSON ({error}); run transform again") from None
+    rows = counts.get("rows_loaded") if isinstance(counts, dict) else None
+    parts = counts.get("part_files") if isinstance(counts, dict) else None
+    valid_rows = isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0
+    valid_parts = isinstance(parts, list) and all(isinstance(p, str) for p in parts)
+    if not (valid_rows and valid_parts):
+        raise MissingInput(
+            f"{uri} lacks a valid rows_loaded (a count >= 0) or part_files (a list of keys); "
+            "run transform again"
+        )
+    return counts
+
+
+def _find_part_files(
+    dataset: Dataset, month: Month, lake: Lake, counts: dict[str, Any]
+) -> tuple[ObjectInfo, ...]:
+    prefix = processed_prefix(dataset, month)
+    present = {obj.key: obj for obj in lake.list(PROCESSED, prefix)}
+    found = []
+    for key in counts["part_files"]:
+        if not (key.startswith(prefix) and is_part_file(key)):
+            raise MissingInput(
+                f"counts JSON lists {key!r}, which is not a part-*.parquet file under "
+                f"{lake.uri(PROCESSED, prefix)}; run transform again"
+            )
+        if key not in present:
+            raise MissingInput(
+                f"part file {lake.uri(PROCESSED, key)} listed by transform's counts is missing; "
+                "run transform again"
+            )
+        found.append(present[key])
+    return tuple(found)
+
+
+class Dialect(enum.Enum):
+    REDSHIFT = "redshift"
+    DUCKDB = "duckdb"
+
+    def type_name(self, column_type: ColumnType) -> str:
+        return column_type.redshift if self is Dialect.REDSHIFT else column_type.duckdb
+
+
+def create_table_sql(dataset: Dataset, dialect: Dialect) -> str:
+    """The table from the dataset spec; on Redshift, sorted for month-at-a-time deletes/reads."""
+    columns = ",\n".join(
+        f"  {name} {dialect.type_name(column_type)}" for name, column_type in dataset.table_columns
+    )
+    sql = f"CREATE TABLE IF NOT EXISTS {dataset.table} (\n{columns}\n)"
+    if dialect is Dialect.REDSHIFT:
+        sql += f" DISTSTYLE AUTO SORTKEY ({dataset.month_column}, {dataset.pickup_column})"
+    return sql
+
+
+def month_literal(month: Month) -> str:
+    """The `source_month` value of a month, as a SQL literal both engines compare to a DATE."""
+    return f"'{month.first_day.isoformat()}'"
+
+
+def delete_month_sql(dataset: Dataset, month: Month) -> str:
+    return f"DELETE FROM {dataset.table} WHERE {dataset.month_column} = {month_literal(month)}"
+
+
+def count_month_sql(dataset: Dataset, month: Month) -> str:
+    return (
+        f"SELECT COUNT(*) FROM {dataset.table} "
+        f"WHERE {dataset.month_column} = {month_literal(month)}"
+    )
+
+
+def month_counts_sql(dataset: Dataset, limit: int | None = None) -> str:
+    """The original's verify query, grouped on source_month instead of the pickup month."""
+    sql = (
+        f"SELECT {dataset.month_column}, COUNT(*) AS row_count FROM {dataset.table} "
+        f"GROUP BY {dataset.month_column} ORDER BY {dataset.month_column} DESC"
+    )
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInput("limit", limit, "a whole number of months >= 1, or none")
+        sql += f" LIMIT {limit}"
+    return sql
+
+
+def count_mismatch_message(dataset: Dataset, month: Month, expected: int, found: int) -> str:
+    return (
+        f"{dataset.table} {month}: transform wrote {expected} rows (counts JSON rows_loaded) but "
+        f"the load inserted {found}; rolled back, the month's previous rows are intact"
+    )

@@ -1,0 +1,358 @@
+"""DuckDBWarehouse against real parquet part files in a LocalLake: idempotent, atomic, checked.
+
+Part files are written with pyarrow in the transform contract's schema (no Spark needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import pipeline.duckdb_warehouse as duckdb_warehouse
+from pipeline.datasets import GREEN, YELLOW, ColumnType, Dataset
+from pipeline.duckdb_warehouse import DuckDBWarehouse
+from pipeline.errors import CountMismatch, MissingInput, StatementFailed
+from pipeline.lake import LocalLake
+from pipeline.layout import PROCESSED, counts_key, processed_prefix
+from pipeline.load import run_step
+from pipeline.months import Month
+from pipeline.steps import StepContext
+from pipeline.warehouse import MonthCount
+
+ROOT = Path(__file__).resolve().parents[2]
+SEPT, OCT, NOV = Month(2024, 9), Month(2024, 10), Month(2024, 11)
+
+# The transform contract's parquet types (ARCHITECTURE.md, "Shared contracts").
+ARROW_TYPES = {
+    ColumnType.INTEGER: pa.int32(),
+    ColumnType.DOUBLE: pa.float64(),
+    ColumnType.TIMESTAMP: pa.timestamp("us"),
+    ColumnType.STRING: pa.string(),
+    ColumnType.DATE: pa.date32(),
+}
+
+
+def contract_schema(dataset: Dataset, timestamp: pa.DataType | None = None) -> pa.Schema:
+    return pa.schema(
+        [
+            (name, timestamp if timestamp and kind is ColumnType.TIMESTAMP else ARROW_TYPES[kind])
+            for name, kind in dataset.table_columns
+        ]
+    )
+
+
+def trip_rows(dataset: Dataset, month: Month, n: int, seed: int = 0) -> list[dict]:
+    """n distinct rows of `month`; the first pickup is the month's first second (a boundary)."""
+    rows = []
+    for i in range(n):
+        pickup = datetime(month.year, month.month, 1) + timedelta(minutes=37 * i + seed)
+        row = {name: None for name in dataset.column_names}
+        row.update(
+            vendor_id=1 + i % 2,
+            pickup_datetime=pickup,
+            dropoff_datetime=pickup + timedelta(minutes=12),
+            passenger_count=1 + i % 4,
+            trip_distance=1.5 + i + seed,
+            pickup_location_id=100 + i,
+            dropoff_location_id=200 + i,
+            payment_type=1,
+            fare_amount=10.0 + i,
+            tip_amount=2.0,
+            total_amount=12.0 + i,
+            store_and_fwd_flag="N",
+            source_month=month.first_day,
+        )
+        rows.append(row)
+    return rows
+
+
+def write_month(
+    lake: LocalLake,
+    dataset: Dataset,
+    month: Month,
+    rows: list[dict],
+    *,
+    parts: int = 2,
+    rows_loaded: int | None = None,
+    timestamp: pa.DataType | None = None,
+) -> list[str]:
+    """What transform leaves: part files (rows split across them) and the counts JSON."""
+    prefix = processed_prefix(dataset, month)
+    lake.delete_prefix(PROCESSED, prefix)
+    schema = contract_schema(dataset, timestamp)
+    keys = []
+    for index in range(parts):
+        chunk = rows[index::parts]
+        key = f"{prefix}part-{index:05d}-test.snappy.parquet"
+        path = lake.path(PROCESSED, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(chunk, schema=schema), path)
+        keys.append(key)
+    counts = {
+        "dataset": dataset.name,
+        "month": str(month),
+        "rows_in": len(rows),
+        "rows_loaded": len(rows) if rows_loaded is None else rows_loaded,
+        "rows_quarantined": 0,
+        "rejected": {},
+        "part_files": keys,
+    }
+    lake.write_bytes(PROCESSED, counts_key(dataset, month), json.dumps(counts).encode())
+    return keys
+
+
+def table_rows(path: Path, dataset: Dataset = YELLOW) -> list[tuple]:
+    """The whole table, sorted: compared whole, not by counts."""
+    with duckdb.connect(str(path)) as connection:
+        return sorted(
+            connection.execute(f"SELECT * FROM {dataset.table}").fetchall(),
+            key=lambda row: tuple((value is None, str(value)) for value in row),
+        )
+
+
+def as_tuples(dataset: Dataset, rows: list[dict]) -> list[tuple]:
+    return sorted(
+        (tuple(row[name] for name in dataset.column_names) for row in rows),
+        key=lambda row: tuple((value is None, str(value)) for value in row),
+    )
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> LocalLake:
+    return LocalLake(tmp_path / "lake")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> DuckDBWarehouse:
+    return DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+
+
+def test_load_inserts_the_part_files_rows_with_the_contract_types(lake, warehouse):
+    rows = trip_rows(YELLOW, SEPT, 7)
+    keys = write_month(lake, YELLOW, SEPT, rows)
+
+    result = warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, rows)
+    assert (result.rows_deleted, result.rows_inserted, result.expected_rows) == (0, 7, 7)
+    assert result.part_files == tuple(keys)
+    with duckdb.connect(str(warehouse.path)) as connection:
+        described = connection.execute(f"DESCRIBE {YELLOW.table}").fetchall()
+    assert {row[0]: row[1] for row in described} == {
+        name: kind.duckdb for name, kind in YELLOW.table_columns
+    }
+
+
+def test_reloading_a_month_gives_the_same_table(lake, warehouse):
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 6))
+    warehouse.replace_month(YELLOW, SEPT, lake)
+    once = table_rows(warehouse.path)
+
+    second = warehouse.replace_month(YELLOW, SEPT, lake)
+    warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == once
+    assert (second.rows_deleted, second.rows_inserted) == (6, 6)
+
+
+def test_rows_are_replaced_by_source_month_not_pickup_month(lake, warehouse):
+    # The original deleted by pickup month, so a row whose pickup lay outside the file's month
+    # survived the delete and came back with every COPY. Keyed on source_month, it cannot.
+    rows = trip_rows(YELLOW, SEPT, 3)
+    rows[0]["pickup_datetime"] = datetime(2024, 8, 31, 23, 59, 59)
+    write_month(lake, YELLOW, SEPT, rows)
+
+    for _ in range(3):
+        warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, rows)
+
+
+def test_months_in_any_order_give_the_same_table(lake, warehouse, tmp_path):
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 5))
+    write_month(lake, YELLOW, OCT, trip_rows(YELLOW, OCT, 4, seed=3))
+    other = DuckDBWarehouse(tmp_path / "other.duckdb")
+
+    for month in (SEPT, OCT, SEPT):
+        warehouse.replace_month(YELLOW, month, lake)
+    for month in (OCT, SEPT):
+        other.replace_month(YELLOW, month, lake)
+
+    assert table_rows(warehouse.path) == table_rows(other.path)
+    assert warehouse.month_counts(YELLOW) == [MonthCount(OCT, 4), MonthCount(SEPT, 5)]
+
+
+def test_a_rerun_with_new_output_replaces_only_that_month(lake, warehouse):
+    october = trip_rows(YELLOW, OCT, 4, seed=3)
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 8))
+    write_month(lake, YELLOW, OCT, october)
+    warehouse.replace_month(YELLOW, SEPT, lake)
+    warehouse.replace_month(YELLOW, OCT, lake)
+
+    september_again = trip_rows(YELLOW, SEPT, 3, seed=11)
+    write_month(lake, YELLOW, SEPT, september_again, parts=1)
+    result = warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, september_again + october)
+    assert (result.rows_deleted, result.rows_inserted) == (8, 3)
+
+
+def test_a_month_with_no_loadable_rows_becomes_empty(lake, warehouse):
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 4))
+    write_month(lake, YELLOW, OCT, trip_rows(YELLOW, OCT, 2))
+    warehouse.replace_month(YELLOW, SEPT, lake)
+    warehouse.replace_month(YELLOW, OCT, lake)
+
+    write_month(lake, YELLOW, SEPT, [], parts=0)
+    result = warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert (result.rows_deleted, result.rows_inserted, result.part_files) == (4, 0, ())
+    assert warehouse.month_counts(YELLOW) == [MonthCount(OCT, 2)]
+
+
+def test_count_mismatch_rolls_back_and_names_both_numbers(lake, warehouse):
+    previous = trip_rows(YELLOW, SEPT, 5)
+    write_month(lake, YELLOW, SEPT, previous)
+    warehouse.replace_month(YELLOW, SEPT, lake)
+
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 3, seed=9), rows_loaded=4)
+    with pytest.raises(CountMismatch, match=r"wrote 4 rows .* inserted 3"):
+        warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, previous)
+
+
+def test_a_failure_after_the_delete_keeps_the_previous_rows(lake, warehouse, monkeypatch):
+    previous = trip_rows(YELLOW, SEPT, 5)
+    write_month(lake, YELLOW, SEPT, previous)
+    warehouse.replace_month(YELLOW, SEPT, lake)
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 6, seed=4))
+
+    # Replace the insert with a statement that fails, reporting how many rows of the month
+    # exist at that moment: 0 proves the delete had run inside the transaction.
+    def failing_insert(dataset, files):
+        return (
+            "SELECT error('injected failure; rows of the month now: ' || CAST((SELECT COUNT(*) "
+            f"FROM {dataset.table} WHERE source_month = DATE '2024-09-01') AS VARCHAR))"
+        )
+
+    monkeypatch.setattr(duckdb_warehouse, "insert_sql", failing_insert)
+    with pytest.raises(StatementFailed, match="rows of the month now: 0"):
+        warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, previous)
+
+
+def test_an_unreadable_part_file_keeps_the_previous_rows(lake, warehouse):
+    previous = trip_rows(YELLOW, SEPT, 5)
+    write_month(lake, YELLOW, SEPT, previous)
+    warehouse.replace_month(YELLOW, SEPT, lake)
+    keys = write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 6, seed=4))
+    lake.path(PROCESSED, keys[-1]).write_bytes(b"PAR1 truncated by a failed writer PAR1")
+
+    with pytest.raises(StatementFailed, match="failed and was rolled back"):
+        warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, previous)
+
+
+def test_part_files_with_columns_out_of_order_are_refused(lake, warehouse):
+    write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 2), parts=1)
+    key = json.loads(lake.read_bytes(PROCESSED, counts_key(YELLOW, SEPT)))["part_files"][0]
+    path = lake.path(PROCESSED, key)
+    table = pq.read_table(path)
+    pq.write_table(table.select(list(reversed(table.column_names))), path)
+
+    with pytest.raises(StatementFailed, match="by position"):
+        warehouse.replace_month(YELLOW, SEPT, lake)
+
+
+def test_missing_transform_output_is_reported_before_anything_changes(lake, warehouse):
+    with pytest.raises(MissingInput, match="run transform first"):
+        warehouse.replace_month(YELLOW, NOV, lake)
+    assert not warehouse.path.exists()
+
+
+def test_a_listed_part_file_that_is_gone_is_missing_input(lake, warehouse):
+    keys = write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 4))
+    lake.path(PROCESSED, keys[0]).unlink()
+
+    with pytest.raises(MissingInput, match=keys[0]):
+        warehouse.replace_month(YELLOW, SEPT, lake)
+
+
+def test_month_counts_newest_first_with_limit_and_datasets_apart(lake, warehouse):
+    assert warehouse.month_counts(YELLOW) == []
+    for month, n in ((SEPT, 3), (NOV, 1), (OCT, 2)):
+        write_month(lake, YELLOW, month, trip_rows(YELLOW, month, n))
+        warehouse.replace_month(YELLOW, month, lake)
+    write_month(lake, GREEN, SEPT, trip_rows(GREEN, SEPT, 6))
+    warehouse.replace_month(GREEN, SEPT, lake)
+
+    assert warehouse.month_counts(YELLOW) == [
+        MonthCount(NOV, 1),
+        MonthCount(OCT, 2),
+        MonthCount(SEPT, 3),
+    ]
+    assert warehouse.month_counts(YELLOW, limit=2) == [MonthCount(NOV, 1), MonthCount(OCT, 2)]
+    assert warehouse.month_counts(GREEN) == [MonthCount(SEPT, 6)]
+
+
+def test_run_step_returns_json_safe_figures(lake, warehouse):
+    keys = write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 3))
+    context = StepContext(dataset=YELLOW, month=SEPT, lake=lake, warehouse=warehouse)
+
+    figures = run_step(context)
+
+    assert json.loads(json.dumps(figures)) == figures
+    assert {k: figures[k] for k in figures if k != "seconds"} == {
+        "dataset": "yellow",
+        "month": "2024-09",
+        "rows_deleted": 0,
+        "rows_inserted": 3,
+        "expected_rows": 3,
+        "part_files": keys,
+    }
+
+
+_LOAD_IN_ANOTHER_ZONE = """
+import sys
+from pipeline.duckdb_warehouse import DuckDBWarehouse
+from pipeline.datasets import YELLOW
+from pipeline.lake import LocalLake
+from pipeline.months import Month
+DuckDBWarehouse(sys.argv[2]).replace_month(YELLOW, Month(2024, 9), LocalLake(sys.argv[1]))
+"""
+
+
+def test_utc_adjusted_timestamps_load_unshifted_whatever_the_local_zone(lake, tmp_path):
+    # Spark writes TimestampType as parquet timestamps adjusted to UTC; DuckDB reads those as
+    # TIMESTAMPTZ and would shift them into the process's zone on the way to TIMESTAMP. The zone
+    # is fixed per process, so the load runs in a child process that lives in New York.
+    rows = trip_rows(YELLOW, SEPT, 3)
+    aware = [
+        {**row, "pickup_datetime": row["pickup_datetime"].replace(tzinfo=UTC),
+         "dropoff_datetime": row["dropoff_datetime"].replace(tzinfo=UTC)}
+        for row in rows
+    ]  # fmt: skip
+    write_month(lake, YELLOW, SEPT, aware, timestamp=pa.timestamp("us", tz="UTC"))
+    path = tmp_path / "warehouse.duckdb"
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": str(ROOT)}
+
+    subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_ANOTHER_ZONE, str(lake.root), str(path)],
+        env=env, check=True, cwd=ROOT,
+    )  # fmt: skip
+
+    assert table_rows(path) == as_tuples(YELLOW, rows)
+    assert table_rows(path)[0][1] == datetime(2024, 9, 1, 0, 0)
+    assert table_rows(path)[0][-1] == date(2024, 9, 1)

@@ -1,0 +1,119 @@
+"""scripts/load_redshift.py as Glue runs it: arguments in, figures out.
+
+S3 is moto; the Data API is botocore's Stubber (moto's has no batch call)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from pipeline.datasets import YELLOW
+from pipeline.errors import InvalidInput
+from pipeline.layout import counts_key
+from pipeline.months import Month
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load_redshift.py"
+PROCESSED_BUCKET = "tlc-elt-dev-processed"
+PART = "yellow/year=2024/month=09/part-00000-z.snappy.parquet"
+MANIFEST = "yellow/year=2024/month=09/_copy.manifest"
+BATCH = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+ARGV = [
+    "load_redshift.py",
+    "--JOB_ID", "j_0123",  # Glue's own arguments come along and are ignored
+    "--dataset", "yellow", "--year", "2024", "--month", "9",
+    "--raw_bucket", "tlc-elt-dev-raw", "--processed_bucket", "tlc-elt-dev-processed",
+    "--workgroup", "tlc-elt-dev", "--database", "dev",
+    "--copy_role_arn", "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("load_redshift_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="tlc-elt-dev-raw")
+        s3.create_bucket(Bucket="tlc-elt-dev-processed")
+        yield s3
+
+
+def test_arguments_fall_back_to_argparse_outside_glue(script):
+    options = script.parse_arguments(ARGV)
+
+    assert options["dataset"] == "yellow"
+    assert options["month"] == "9"
+    assert options["copy_role_arn"].endswith(":role/tlc-elt-dev-redshift-copy")
+
+
+def test_a_missing_argument_is_refused(script):
+    with pytest.raises(SystemExit):
+        script.parse_arguments([a for a in ARGV if a not in ("--workgroup", "tlc-elt-dev")])
+
+
+def test_an_invalid_month_is_refused_before_any_client_exists(script, monkeypatch):
+    def no_client(*args, **kwargs):
+        raise AssertionError("a client was created before the month was checked")
+
+    monkeypatch.setattr(boto3, "client", no_client)
+    options = script.parse_arguments(ARGV)
+    options["month"] = "13"
+
+    with pytest.raises(InvalidInput, match="month"):
+        script.build_context(options)
+
+
+def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, capsys):
+    aws.put_object(Bucket=PROCESSED_BUCKET, Key=PART, Body=b"P" * 10)
+    counts = {"dataset": "yellow", "month": "2024-09", "rows_loaded": 7, "part_files": [PART]}
+    key = counts_key(YELLOW, Month(2024, 9))
+    aws.put_object(Bucket=PROCESSED_BUCKET, Key=key, Body=json.dumps(counts).encode())
+    data_api = boto3.client("redshift-data")
+    stubber = Stubber(data_api)
+    stubber.add_response(
+        "batch_execute_statement",
+        {"Id": BATCH, "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
+         "StatementName": "tlc-elt-load-yellow-2024-09"},
+    )  # fmt: skip
+    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 5)]
+    stubber.add_response(
+        "describe_statement",
+        {"Id": BATCH, "Status": "FINISHED", "SubStatements": subs},
+        {"Id": BATCH},
+    )
+    real_client = boto3.client
+    monkeypatch.setattr(
+        boto3,
+        "client",
+        lambda name, **kw: data_api if name == "redshift-data" else real_client(name, **kw),
+    )
+
+    with stubber:
+        figures = script.main(ARGV)
+
+    stubber.assert_no_pending_responses()
+    assert json.loads(capsys.readouterr().out) == figures
+    assert (figures["month"], figures["rows_inserted"], figures["rows_deleted"]) == (
+        "2024-09",
+        7,
+        0,
+    )
+    manifest = json.loads(aws.get_object(Bucket=PROCESSED_BUCKET, Key=MANIFEST)["Body"].read())
+    assert [entry["meta"]["content_length"] for entry in manifest["entries"]] == [10]

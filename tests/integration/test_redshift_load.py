@@ -1,0 +1,278 @@
+"""A month's Redshift load end to end: moto S3 holds the processed zone, botocore's Stubber
+plays the Data API (moto's redshift-data has no batch call and never finishes a statement).
+The stubs assert the exact requests, including every SQL statement of the batch."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from pipeline.datasets import YELLOW
+from pipeline.errors import CountMismatch, InvalidInput, MissingInput, StatementFailed
+from pipeline.lake import LocalLake, S3Lake
+from pipeline.layout import PROCESSED, copy_manifest_key, counts_key
+from pipeline.months import Month
+from pipeline.redshift import Polling, RedshiftDataApiWarehouse, load_batch
+
+SEPT = Month(2024, 9)
+RAW, PROCESSED_BUCKET = "tlc-elt-dev-raw", "tlc-elt-dev-processed"
+WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
+ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"
+BATCH = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
+CREATED = datetime(2024, 11, 5, 12, 0, tzinfo=UTC)
+PREFIX = "yellow/year=2024/month=09/"
+PARTS = {
+    f"{PREFIX}part-00000-a1.snappy.parquet": 1200,
+    f"{PREFIX}part-00001-a1.snappy.parquet": 345,
+}
+
+# The batch for yellow 2024-09 with 1,234 rows loaded, as README shows it.
+YELLOW_2024_09_SQLS = [
+    """CREATE TABLE IF NOT EXISTS yellow_trips (
+  vendor_id INTEGER,
+  pickup_datetime TIMESTAMP,
+  dropoff_datetime TIMESTAMP,
+  passenger_count INTEGER,
+  trip_distance DOUBLE PRECISION,
+  pickup_location_id INTEGER,
+  dropoff_location_id INTEGER,
+  payment_type INTEGER,
+  fare_amount DOUBLE PRECISION,
+  tip_amount DOUBLE PRECISION,
+  total_amount DOUBLE PRECISION,
+  ratecode_id INTEGER,
+  store_and_fwd_flag VARCHAR(8),
+  extra DOUBLE PRECISION,
+  mta_tax DOUBLE PRECISION,
+  tolls_amount DOUBLE PRECISION,
+  improvement_surcharge DOUBLE PRECISION,
+  congestion_surcharge DOUBLE PRECISION,
+  airport_fee DOUBLE PRECISION,
+  cbd_congestion_fee DOUBLE PRECISION,
+  source_month DATE
+) DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)""",
+    "DELETE FROM yellow_trips WHERE source_month = '2024-09-01'",
+    "COPY yellow_trips FROM 's3://tlc-elt-dev-processed/yellow/year=2024/month=09/_copy.manifest' "
+    "IAM_ROLE 'arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy' "
+    "FORMAT AS PARQUET MANIFEST",
+    "SELECT CAST('count mismatch for yellow_trips 2024-09: expected 1234 rows, found ' || "
+    "CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM yellow_trips "
+    "WHERE source_month = '2024-09-01' HAVING COUNT(*) <> 1234",
+]
+
+
+@pytest.fixture
+def lake(monkeypatch):
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        for bucket in (RAW, PROCESSED_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        yield S3Lake(RAW, PROCESSED_BUCKET, s3=s3)
+
+
+def write_transform_output(lake: S3Lake, parts: dict[str, int], rows_loaded: int) -> None:
+    for key, size in parts.items():
+        lake.write_bytes(PROCESSED, key, b"P" * size)
+    counts = {"dataset": "yellow", "month": "2024-09", "rows_in": rows_loaded + 5,
+              "rows_loaded": rows_loaded, "rows_quarantined": 5, "rejected": {},
+              "part_files": sorted(parts)}  # fmt: skip
+    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
+
+
+@pytest.fixture
+def data_api():
+    client = boto3.client(
+        "redshift-data", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def expect_batch(stubber, sqls) -> None:
+    stubber.add_response(
+        "batch_execute_statement",
+        {"Id": BATCH, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP, "Database": DATABASE},
+        {"WorkgroupName": WORKGROUP, "Database": DATABASE, "Sqls": sqls,
+         "StatementName": "tlc-elt-load-yellow-2024-09"},
+    )  # fmt: skip
+
+
+def sub_statements(statuses, rows=(), errors=None):
+    subs = []
+    for position, status in enumerate(statuses, 1):
+        sub = {"Id": f"{BATCH}:{position}", "Status": status}
+        if position <= len(rows):
+            sub["ResultRows"] = rows[position - 1]
+        if errors and position in errors:
+            sub["Error"] = errors[position]
+        subs.append(sub)
+    return subs
+
+
+def expect_described(stubber, status, subs, error=None) -> None:
+    response = {"Id": BATCH, "Status": status, "SubStatements": subs}
+    if error:
+        response["Error"] = error
+    stubber.add_response("describe_statement", response, {"Id": BATCH})
+
+
+def warehouse(client, sleeps=None):
+    record = sleeps.append if sleeps is not None else lambda seconds: None
+    return RedshiftDataApiWarehouse(
+        WORKGROUP, DATABASE, ROLE, client=client, polling=Polling(), sleep=record
+    )
+
+
+def test_a_month_loads_in_one_batch_from_an_explicit_manifest(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(
+        stubber, "STARTED", sub_statements(["FINISHED", "STARTED", "SUBMITTED", "SUBMITTED"])
+    )
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 4, rows=(0, 1180, 1234, 0)))
+    sleeps: list[float] = []
+
+    result = warehouse(client, sleeps).replace_month(YELLOW, SEPT, lake)
+
+    assert (result.rows_deleted, result.rows_inserted, result.expected_rows) == (1180, 1234, 1234)
+    assert result.part_files == tuple(sorted(PARTS))
+    assert sleeps == [1]
+    manifest = json.loads(lake.read_bytes(PROCESSED, copy_manifest_key(YELLOW, SEPT)))
+    assert manifest == {
+        "entries": [
+            {"url": f"s3://{PROCESSED_BUCKET}/{PREFIX}part-00000-a1.snappy.parquet",
+             "mandatory": True, "meta": {"content_length": 1200}},
+            {"url": f"s3://{PROCESSED_BUCKET}/{PREFIX}part-00001-a1.snappy.parquet",
+             "mandatory": True, "meta": {"content_length": 345}},
+        ]
+    }  # fmt: skip
+
+
+def test_a_failed_copy_is_a_statement_failure_naming_the_step(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_batch(stubber, YELLOW_2024_09_SQLS)
+    error = "ERROR: Spectrum Scan Error. File has an invalid version number"
+    expect_described(
+        stubber, "FAILED",
+        sub_statements(["FINISHED", "FINISHED", "FAILED", "ABORTED"], errors={3: error}),
+        error=error,
+    )  # fmt: skip
+
+    with pytest.raises(StatementFailed, match=r"the copy statement failed \(ERROR: Spectrum"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+
+def test_a_failed_count_check_is_a_count_mismatch_with_both_numbers(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_batch(stubber, YELLOW_2024_09_SQLS)
+    error = (
+        'ERROR: invalid input syntax for integer: "count mismatch for yellow_trips 2024-09: '
+        'expected 1234 rows, found 1200"'
+    )
+    expect_described(
+        stubber, "FAILED",
+        sub_statements(["FINISHED", "FINISHED", "FINISHED", "FAILED"], rows=(0, 0, 1200),
+                       errors={4: error}),
+        error=error,
+    )  # fmt: skip
+
+    with pytest.raises(CountMismatch, match=r"wrote 1234 rows .* inserted 1200; rolled back"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+
+def test_a_count_check_error_without_numbers_uses_copys_row_count(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_batch(stubber, YELLOW_2024_09_SQLS)
+    error = "ERROR: Invalid digit, Value 'c', Pos 0, Type: Integer"
+    expect_described(
+        stubber, "FAILED",
+        sub_statements(["FINISHED"] * 3 + ["FAILED"], rows=(0, 0, 1199), errors={4: error}),
+    )  # fmt: skip
+
+    with pytest.raises(CountMismatch, match=r"wrote 1234 rows .* inserted 1199"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+
+def test_an_aborted_batch_is_a_statement_failure(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(
+        stubber, "ABORTED", sub_statements(["FINISHED", "FINISHED", "ABORTED", "ABORTED"])
+    )
+
+    with pytest.raises(StatementFailed, match="the copy statement aborted"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+
+def test_a_month_without_loadable_rows_sends_no_copy(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, {}, 0)
+    expect_batch(stubber, [YELLOW_2024_09_SQLS[0], YELLOW_2024_09_SQLS[1],
+                           YELLOW_2024_09_SQLS[3].replace("1234", "0")])  # fmt: skip
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 3, rows=(0, 52, 0)))
+
+    result = warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+    assert (result.rows_deleted, result.rows_inserted, result.part_files) == (52, 0, ())
+    assert not lake.exists(PROCESSED, copy_manifest_key(YELLOW, SEPT))
+
+
+def test_missing_transform_output_fails_before_any_call(lake, data_api):
+    client, _ = data_api  # no responses queued: any Data API call would fail the test
+
+    with pytest.raises(MissingInput, match="run transform first"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+
+def test_a_listed_part_file_missing_from_s3_fails_before_any_call(lake, data_api):
+    client, _ = data_api
+    write_transform_output(lake, PARTS, 1234)
+    lake.s3.delete_object(Bucket=PROCESSED_BUCKET, Key=f"{PREFIX}part-00001-a1.snappy.parquet")
+
+    with pytest.raises(MissingInput, match=r"part-00001-a1\.snappy\.parquet"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+    assert not lake.exists(PROCESSED, copy_manifest_key(YELLOW, SEPT))
+
+
+def test_counts_for_another_month_are_refused(lake, data_api):
+    client, _ = data_api
+    write_transform_output(lake, PARTS, 1234)
+    counts = json.loads(lake.read_bytes(PROCESSED, counts_key(YELLOW, SEPT)))
+    counts["month"] = "2024-08"
+    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
+
+    with pytest.raises(MissingInput, match="not yellow 2024-09"):
+        warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+
+def test_a_local_lake_cannot_feed_redshift(tmp_path, data_api):
+    client, _ = data_api
+    local = LocalLake(tmp_path)
+    local.write_bytes(PROCESSED, f"{PREFIX}part-00000-a1.snappy.parquet", b"P")
+    counts = {"dataset": "yellow", "month": "2024-09", "rows_loaded": 1,
+              "part_files": [f"{PREFIX}part-00000-a1.snappy.parquet"]}  # fmt: skip
+    local.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
+
+    with pytest.raises(InvalidInput, match="an S3 lake"):
+        warehouse(client).replace_month(YELLOW, SEPT, local)
+
+
+def test_the_batch_builder_gives_the_readme_sql():
+    manifest = f"s3://{PROCESSED_BUCKET}/{copy_manifest_key(YELLOW, SEPT)}"
+
+    assert [s.sql for s in load_batch(YELLOW, SEPT, manifest, ROLE, 1234)] == YELLOW_2024_09_SQLS

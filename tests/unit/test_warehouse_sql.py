@@ -1,0 +1,129 @@
+"""The warehouse's shared SQL and its reading of transform's output (pipeline/warehouse.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.datasets import GREEN, YELLOW
+from pipeline.errors import InvalidInput, MissingInput
+from pipeline.lake import LocalLake, ObjectInfo
+from pipeline.layout import PROCESSED, counts_key
+from pipeline.months import Month
+from pipeline.warehouse import (
+    Dialect,
+    create_table_sql,
+    delete_month_sql,
+    month_counts_sql,
+    read_load_input,
+)
+
+SEPT = Month(2024, 9)
+PART = "yellow/year=2024/month=09/part-00000-x.snappy.parquet"
+
+
+def test_duckdb_table_has_the_contract_columns_in_duckdb_types():
+    sql = create_table_sql(YELLOW, Dialect.DUCKDB)
+
+    assert sql.startswith(
+        "CREATE TABLE IF NOT EXISTS yellow_trips (\n"
+        "  vendor_id INTEGER,\n  pickup_datetime TIMESTAMP,\n  dropoff_datetime TIMESTAMP,\n"
+        "  passenger_count INTEGER,\n  trip_distance DOUBLE,\n"
+    )
+    assert "  store_and_fwd_flag VARCHAR,\n" in sql
+    assert sql.endswith("  cbd_congestion_fee DOUBLE,\n  source_month DATE\n)")
+    assert "DISTSTYLE" not in sql
+
+
+def test_redshift_table_is_sorted_by_month_then_pickup():
+    assert create_table_sql(GREEN, Dialect.REDSHIFT).endswith(
+        "  source_month DATE\n) DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)"
+    )
+
+
+def test_the_month_is_deleted_by_source_month_not_pickup_month():
+    assert delete_month_sql(GREEN, Month(2013, 8)) == (
+        "DELETE FROM green_trips WHERE source_month = '2013-08-01'"
+    )
+
+
+def test_verify_query_groups_by_source_month_newest_first():
+    assert month_counts_sql(YELLOW, 10) == (
+        "SELECT source_month, COUNT(*) AS row_count FROM yellow_trips "
+        "GROUP BY source_month ORDER BY source_month DESC LIMIT 10"
+    )
+
+
+@pytest.mark.parametrize("limit", [0, -3, True, "10"])
+def test_verify_limit_must_be_a_positive_count(limit):
+    with pytest.raises(InvalidInput, match="limit"):
+        month_counts_sql(YELLOW, limit)
+
+
+def write_counts(lake: LocalLake, counts: object) -> None:
+    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
+
+
+def valid_counts(**changes: object) -> dict:
+    counts = {"dataset": "yellow", "month": "2024-09", "rows_in": 3, "rows_loaded": 3,
+              "rows_quarantined": 0, "rejected": {}, "part_files": [PART]}  # fmt: skip
+    counts.update(changes)
+    return counts
+
+
+@pytest.fixture
+def lake(tmp_path) -> LocalLake:
+    lake = LocalLake(tmp_path)
+    lake.write_bytes(PROCESSED, PART, b"12345")
+    return lake
+
+
+def test_load_input_is_the_listed_part_files_with_sizes(lake):
+    lake.write_bytes(PROCESSED, PART.replace("part-00000-x", "part-00009-stale"), b"old")
+    write_counts(lake, valid_counts())
+
+    load = read_load_input(YELLOW, SEPT, lake)
+
+    assert (load.expected_rows, load.part_files) == (3, (ObjectInfo(PART, 5),))
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        valid_counts(rows_loaded=-1),
+        valid_counts(rows_loaded=True),
+        valid_counts(rows_loaded="3"),
+        valid_counts(part_files=PART),
+        {"rows_loaded": 3},
+        [1, 2],
+    ],
+)
+def test_malformed_counts_are_missing_input(lake, counts):
+    write_counts(lake, counts)
+
+    with pytest.raises(MissingInput):
+        read_load_input(YELLOW, SEPT, lake)
+
+
+def test_counts_that_are_not_json_are_missing_input(lake):
+    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), b"{truncated")
+
+    with pytest.raises(MissingInput, match="not JSON"):
+        read_load_input(YELLOW, SEPT, lake)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "quarantine/yellow/year=2024/month=09/part-00000-x.snappy.parquet",
+        "yellow/year=2024/month=08/part-00000-x.snappy.parquet",
+        "yellow/year=2024/month=09/_counts.json",
+    ],
+)
+def test_only_part_files_of_the_month_can_be_loaded(lake, key):
+    lake.write_bytes(PROCESSED, key, b"x")
+    write_counts(lake, valid_counts(part_files=[key]))
+
+    with pytest.raises(MissingInput, match="not a part-"):
+        read_load_input(YELLOW, SEPT, lake)

@@ -135,12 +135,12 @@ def require_workgroup_support(client: Any) -> None:
         )
 
 
-def _check_settings(workgroup: str, database: str, copy_role_arn: str) -> None:
+def _check_settings(workgroup: str, database: str, copy_role_arn: str | None) -> None:
     if not str(workgroup).strip():
         raise InvalidInput("workgroup", workgroup, "the Redshift Serverless workgroup's name")
     if not str(database).strip():
         raise InvalidInput("database", database, "the Redshift database's name")
-    if not _ROLE_ARN.match(str(copy_role_arn)):
+    if copy_role_arn is not None and not _ROLE_ARN.match(str(copy_role_arn)):
         raise InvalidInput(
             "copy role ARN", copy_role_arn, "an IAM role ARN, arn:aws:iam::<account>:role/<name>"
         )
@@ -149,6 +149,7 @@ def _check_settings(workgroup: str, database: str, copy_role_arn: str) -> None:
 class RedshiftDataApiWarehouse:
     """Redshift Serverless `workgroup`/`database`; COPY reads S3 as `copy_role_arn`.
 
+    Without `copy_role_arn` only `month_counts` works (verify needs no COPY role).
     `sleep` and `clock` are injectable so tests poll without waiting.
     """
 
@@ -156,7 +157,7 @@ class RedshiftDataApiWarehouse:
         self,
         workgroup: str,
         database: str,
-        copy_role_arn: str,
+        copy_role_arn: str | None = None,
         *,
         client: Any = None,
         polling: Polling | None = None,
@@ -175,6 +176,10 @@ class RedshiftDataApiWarehouse:
         self._sleep, self._clock = sleep, clock
 
     def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
+        if self.copy_role_arn is None:
+            raise InvalidInput(
+                "copy role ARN", None, "the IAM role Redshift assumes to COPY from S3, to load"
+            )
         started = self._clock()
         load = read_load_input(dataset, month, lake)
         manifest_key = copy_manifest_key(dataset, month)

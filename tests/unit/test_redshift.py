@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 
 from pipeline.datasets import GREEN, YELLOW
 from pipeline.errors import InvalidInput, PipelineError, StatementFailed
+from pipeline.lake import LocalLake
 from pipeline.months import Month
 from pipeline.redshift import (
     BatchPart,
@@ -131,12 +132,21 @@ def test_month_counts_limit_is_in_the_query(stubbed):
     assert make_warehouse(client, FakeTime()).month_counts(GREEN, limit=10) == []
 
 
-def test_month_counts_before_any_load_is_empty(stubbed):
+def test_month_counts_before_any_load_is_empty_and_needs_no_copy_role(stubbed):
     client, stubber = stubbed
     expect_verify(stubber)
     expect_status(stubber, "FAILED", Error='ERROR: relation "public.yellow_trips" does not exist')
+    verify_only = RedshiftDataApiWarehouse(WORKGROUP, DATABASE, client=client)
 
-    assert make_warehouse(client, FakeTime()).month_counts(YELLOW) == []
+    assert verify_only.month_counts(YELLOW) == []
+
+
+def test_loading_without_a_copy_role_is_refused_before_any_call(stubbed, tmp_path):
+    client, _ = stubbed  # nothing queued: a Data API call would fail the test
+    verify_only = RedshiftDataApiWarehouse(WORKGROUP, DATABASE, client=client)
+
+    with pytest.raises(InvalidInput, match="copy role ARN"):
+        verify_only.replace_month(YELLOW, Month(2024, 9), LocalLake(tmp_path))
 
 
 def test_month_counts_other_failures_raise_with_the_error(stubbed):

@@ -1,0 +1,453 @@
+"""Ingest over real HTTP: a loopback server plays TLC's CloudFront, good days and bad.
+
+The server (127.0.0.1, a free port, a thread) serves files with ETag / Last-Modified, optional
+byte ranges, 304 for a matching If-None-Match, 403 for a missing file (as CloudFront does), and
+scripted replies per path (a 500, a 429, an HTML page, a body cut short) consumed in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import threading
+from dataclasses import dataclass, field, replace
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import datasets
+from pipeline.datasets import YELLOW
+from pipeline.errors import InvalidInput, NotParquet, SourceNotPublished, SourceUnavailable
+from pipeline.ingest import IngestOptions, ingest, run_step
+from pipeline.lake import LocalLake
+from pipeline.layout import RAW, ingest_record_key, raw_key
+from pipeline.months import Month
+from pipeline.source import RetryPolicy
+from pipeline.steps import StepContext
+
+MONTH = Month(2024, 9)
+PATH = f"/trip-data/{YELLOW.file_name(MONTH)}"
+CHUNK = 64 * 1024
+HTML = b"<!DOCTYPE html>\n<html><head><title>Error</title></head><body>Not here</body></html>\n"
+
+
+def make_parquet(rows: int, payload: int = 0, seed: int = 0) -> bytes:
+    """A valid parquet file; `payload` random bytes per row make it as large as a test needs."""
+    rng = random.Random(seed)
+    table = pa.table(
+        {
+            "n": list(range(rows)),
+            "blob": [rng.randbytes(payload) for _ in range(rows)],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="none", row_group_size=max(1, rows // 4))
+    return buffer.getvalue()
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | None = None  # None: the path's file, with its headers
+    headers: dict[str, str] = field(default_factory=dict)
+    cut_at: int | None = None  # announce the whole length, send only this many bytes
+
+
+@dataclass
+class Origin:
+    files: dict[str, bytes] = field(default_factory=dict)
+    script: dict[str, list[Reply]] = field(default_factory=dict)
+    etags: bool = True
+    ranges: bool = False
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+    def etag(self, path: str) -> str:
+        return '"' + hashlib.md5(self.files[path]).hexdigest() + '"'  # noqa: S324 - as S3 does
+
+    def file_headers(self, path: str) -> dict[str, str]:
+        headers = {"Last-Modified": formatdate(1_700_000_000, usegmt=True)}
+        if self.etags:
+            headers["ETag"] = self.etag(path)
+        if self.ranges:
+            headers["Accept-Ranges"] = "bytes"
+        return headers
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        origin: Origin = self.server.origin
+        origin.requests.append({"path": self.path, **dict(self.headers.items())})
+        queue = origin.script.get(self.path)
+        if queue:
+            return self._scripted(origin, queue.pop(0))
+        body = origin.files.get(self.path)
+        if body is None:
+            return self._send(403, b"<?xml version='1.0'?><Error>AccessDenied</Error>", {})
+        headers = origin.file_headers(self.path)
+        if origin.etags and self.headers.get("If-None-Match") == headers["ETag"]:
+            return self._send(304, b"", headers)
+        wanted = self.headers.get("Range", "")
+        if origin.ranges and wanted and self.headers.get("If-Range") == headers.get("ETag"):
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
+            return self._send(206, body[start:], headers)
+        return self._send(200, body, headers)
+
+    def _scripted(self, origin: Origin, reply: Reply) -> None:
+        if reply.body is None:
+            headers = {**origin.file_headers(self.path), **reply.headers}
+            return self._send(reply.status, origin.files[self.path], headers, reply.cut_at)
+        return self._send(reply.status, reply.body, reply.headers, reply.cut_at)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str], cut_at=None) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        # HTTP/1.0: the connection closes after this, so a cut body ends early at the client.
+        self.wfile.write(body if cut_at is None else body[:cut_at])
+
+
+@pytest.fixture
+def origin():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.origin = Origin()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    server.origin.base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server.origin
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class SpyLake(LocalLake):
+    """A real LocalLake that notes the raw file's writers and writes, and can act mid-download."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.writes: list[int] = []
+        self.writers = 0
+        self.on_write: Any = None
+
+    def open_writer(self, zone: str, key: str):
+        writer = super().open_writer(zone, key)
+        if (zone, key) != (RAW, raw_key(YELLOW, MONTH)):
+            return writer  # the ingest record
+        self.writers += 1
+        spy = self
+
+        class _Spy:
+            def write(self, data: bytes) -> None:
+                spy.writes.append(len(data))
+                if spy.on_write is not None:
+                    spy.on_write()
+                writer.write(data)
+
+            def commit(self) -> None:
+                writer.commit()
+
+            def abort(self) -> None:
+                writer.abort()
+
+        return _Spy()
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return SpyLake(tmp_path / "lake")
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def options(sleeps):
+    policy = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, timeout=10)
+    return IngestOptions(retry=policy, chunk_size=CHUNK, sleep=sleeps.append)
+
+
+def context(lake, source, progress=None) -> StepContext:
+    return StepContext(dataset=YELLOW, month=MONTH, lake=lake, source=source, progress=progress)
+
+
+def raw_bytes(lake) -> bytes:
+    return lake.read_bytes(RAW, raw_key(YELLOW, MONTH))
+
+
+def record(lake) -> dict[str, Any]:
+    return json.loads(lake.read_bytes(RAW, ingest_record_key(YELLOW, MONTH)))
+
+
+def leftovers(lake) -> list[str]:
+    """Everything in the raw zone's month folder (temporary files included)."""
+    folder = lake.path(RAW, raw_key(YELLOW, MONTH)).parent
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_streams_in_chunks_and_records_what_arrived(origin, lake, options):
+    data = make_parquet(rows=40, payload=50_000)  # ~2 MB, ~31 chunks
+    origin.files[PATH] = data
+    progress = []
+
+    figures = ingest(
+        context(lake, origin.base + PATH, progress=lambda *a: progress.append(a)), options
+    )
+
+    assert raw_bytes(lake) == data
+    assert len(lake.writes) >= len(data) // CHUNK
+    assert max(lake.writes) <= CHUNK  # never the whole file in one write
+    assert progress[-1] == ("download", len(data), len(data))
+    assert [done for _, done, _ in progress] == sorted(done for _, done, _ in progress)
+    expected = {
+        "source": origin.base + PATH,
+        "bytes": len(data),
+        "etag": origin.etag(PATH),
+        "last_modified": "Tue, 14 Nov 2023 22:13:20 GMT",
+        "rows": 40,
+        "row_groups": 4,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    assert record(lake) == expected
+    raw = lake.uri(RAW, raw_key(YELLOW, MONTH))
+    assert figures == {**expected, "raw": raw, "unchanged": False, "attempts": 1}
+    assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]
+
+
+def test_default_source_is_tlc_url_for_the_month(origin, lake, monkeypatch):
+    origin.files[PATH] = make_parquet(rows=3)
+    monkeypatch.setattr(datasets, "TLC_BASE_URL", origin.base + "/trip-data")
+
+    figures = run_step(context(lake, None))
+
+    assert figures["source"] == origin.base + PATH
+    assert figures["rows"] == 3
+
+
+def test_retries_after_a_500_then_succeeds(origin, lake, options, sleeps):
+    origin.files[PATH] = make_parquet(rows=8)
+    origin.script[PATH] = [Reply(500, b"internal error", {"Content-Type": "text/plain"})]
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert figures["attempts"] == 2
+    assert len(origin.requests) == 2
+    assert len(sleeps) == 1
+    assert 0.005 <= sleeps[0] <= 0.01
+    assert raw_bytes(lake) == origin.files[PATH]
+
+
+def test_429_waits_as_long_as_retry_after_says(origin, lake, options, sleeps):
+    origin.files[PATH] = make_parquet(rows=8)
+    origin.script[PATH] = [Reply(429, b"slow down", {"Retry-After": "7"})]
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert sleeps == [7.0]
+    assert figures["rows"] == 8
+
+
+def test_gives_up_after_the_configured_attempts(origin, lake, options, sleeps):
+    origin.files[PATH] = make_parquet(rows=8)
+    origin.script[PATH] = [Reply(503, b"busy") for _ in range(5)]
+
+    with pytest.raises(SourceUnavailable, match="after 3 attempts in a row: HTTP 503") as failed:
+        ingest(context(lake, origin.base + PATH), options)
+
+    assert origin.base + PATH in str(failed.value)
+    assert len(origin.requests) == 3
+    assert len(sleeps) == 2
+    assert leftovers(lake) == []
+
+
+def test_403_means_not_published_and_is_not_retried(origin, lake, options):
+    url = origin.base + PATH  # no file at that path: CloudFront answers 403
+
+    with pytest.raises(SourceNotPublished) as refused:
+        ingest(context(lake, url), options)
+
+    assert "not published" in str(refused.value)
+    assert url in str(refused.value)
+    assert len(origin.requests) == 1
+    assert lake.writers == 0
+    assert not (lake.root / RAW).exists()
+
+
+def test_html_page_is_refused_and_the_previous_good_file_stays(origin, lake, options):
+    good = make_parquet(rows=8)
+    origin.files[PATH] = good
+    ingest(context(lake, origin.base + PATH), options)
+    before = record(lake)
+    origin.script[PATH] = [Reply(200, HTML + b" " * 500_000, {"Content-Type": "text/html"})]
+
+    with pytest.raises(NotParquet) as refused:
+        ingest(context(lake, origin.base + PATH), replace(options, force=True))
+
+    assert "starts with '<!DOCTYPE html>' — an HTML page, not parquet" in str(refused.value)
+    assert origin.base + PATH in str(refused.value)
+    assert raw_bytes(lake) == good
+    assert record(lake) == before
+    assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]
+    assert len(origin.requests) == 2  # refused, not retried
+    assert lake.writers == 1  # refused on its first chunk: no writer was even opened for it
+
+
+def test_body_shorter_than_content_length_is_retried_then_refused(origin, lake, options):
+    data = make_parquet(rows=20, payload=10_000)
+    origin.files[PATH] = data
+    origin.script[PATH] = [Reply(cut_at=len(data) // 2) for _ in range(3)]
+
+    with pytest.raises(NotParquet, match="truncated file") as refused:
+        ingest(context(lake, origin.base + PATH), options)
+
+    assert f"{len(data) // 2:,} of the {len(data):,} bytes" in str(refused.value)
+    assert len(origin.requests) == 3
+    assert leftovers(lake) == []
+
+
+def test_file_missing_its_end_is_refused_without_retry(origin, lake, options):
+    data = make_parquet(rows=20, payload=1_000)
+    origin.files[PATH] = data[:-100]  # served whole, Content-Length agrees: nothing to retry
+
+    with pytest.raises(NotParquet, match="not parquet's 'PAR1' magic — a truncated"):
+        ingest(context(lake, origin.base + PATH), options)
+
+    assert len(origin.requests) == 1
+    assert leftovers(lake) == []
+
+
+def test_interrupted_download_resumes_with_a_range_request(origin, lake, options):
+    data = make_parquet(rows=20, payload=20_000)
+    origin.files[PATH] = data
+    origin.ranges = True
+    cut = 5 * CHUNK + 123
+    origin.script[PATH] = [Reply(cut_at=cut)]
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert raw_bytes(lake) == data
+    assert figures["sha256"] == hashlib.sha256(data).hexdigest()
+    resumed = origin.requests[1]
+    assert resumed["Range"] == f"bytes={cut}-"
+    assert resumed["If-Range"] == origin.etag(PATH)
+    assert sum(lake.writes) == len(data)
+    assert lake.writers == 1
+
+
+def test_interrupted_download_restarts_when_the_server_has_no_ranges(origin, lake, options):
+    data = make_parquet(rows=20, payload=20_000)
+    origin.files[PATH] = data
+    origin.script[PATH] = [Reply(cut_at=3 * CHUNK)]
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert raw_bytes(lake) == data
+    assert figures["sha256"] == hashlib.sha256(data).hexdigest()
+    assert "Range" not in origin.requests[1]
+    assert lake.writers == 2
+    assert sum(lake.writes) == 3 * CHUNK + len(data)
+
+
+def test_file_changed_between_attempts_is_taken_whole_from_the_start(origin, lake, options):
+    old, new = make_parquet(rows=20, payload=20_000), make_parquet(rows=21, payload=20_000, seed=1)
+    origin.files[PATH] = old
+    origin.ranges = True
+    origin.script[PATH] = [Reply(cut_at=2 * CHUNK)]
+    lake.on_write = lambda: origin.files.__setitem__(PATH, new)  # published anew mid-download
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert raw_bytes(lake) == new  # If-Range failed, so the server sent the new file whole
+    assert figures["rows"] == 21
+    assert figures["etag"] == origin.etag(PATH)
+
+
+def test_local_path_source(lake, options, sample5):
+    figures = ingest(context(lake, str(sample5)), options)
+
+    assert raw_bytes(lake) == sample5.read_bytes()
+    assert (figures["rows"], figures["row_groups"], figures["etag"]) == (5, 1, None)
+    assert figures["source"] == str(sample5.resolve())
+    assert record(lake)["sha256"] == hashlib.sha256(sample5.read_bytes()).hexdigest()
+
+
+def test_reingest_replaces_the_month_whole_and_atomically(origin, lake, options):
+    first, second = make_parquet(rows=10, payload=20_000), make_parquet(rows=12, payload=20_000)
+    origin.files[PATH] = first
+    ingest(context(lake, origin.base + PATH), options)
+    origin.files[PATH] = second
+    seen_during = set()
+    lake.on_write = lambda: seen_during.add(raw_bytes(lake) == first)
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert seen_during == {True}  # readers saw the old whole file during the whole download
+    assert raw_bytes(lake) == second
+    assert record(lake)["sha256"] == hashlib.sha256(second).hexdigest()
+    assert figures["rows"] == 12
+    assert figures["unchanged"] is False
+    assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]
+
+
+def test_unchanged_source_is_not_downloaded_again_unless_forced(origin, lake, options):
+    data = make_parquet(rows=10, payload=20_000)
+    origin.files[PATH] = data
+    ingest(context(lake, origin.base + PATH), options)
+    writers = lake.writers
+
+    again = ingest(context(lake, origin.base + PATH), options)
+
+    assert origin.requests[-1]["If-None-Match"] == origin.etag(PATH)
+    assert again["unchanged"] is True
+    assert again["rows"] == 10
+    assert again["bytes"] == len(data)
+    assert lake.writers == writers  # 304: nothing written
+    forced = ingest(context(lake, origin.base + PATH), replace(options, force=True))
+    assert "If-None-Match" not in origin.requests[-1]
+    assert forced["unchanged"] is False
+    assert lake.writers == writers + 1
+
+
+def test_unchanged_needs_the_raw_file_the_record_describes(origin, lake, options):
+    origin.files[PATH] = make_parquet(rows=10)
+    ingest(context(lake, origin.base + PATH), options)
+    os.remove(lake.path(RAW, raw_key(YELLOW, MONTH)))
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert figures["unchanged"] is False
+    assert raw_bytes(lake) == origin.files[PATH]
+
+
+def test_last_modified_alone_does_not_make_a_file_unchanged(origin, lake, options):
+    origin.etags = False  # like http.server: Last-Modified to the second, no ETag
+    origin.files[PATH] = make_parquet(rows=10)
+    ingest(context(lake, origin.base + PATH), options)
+    origin.files[PATH] = make_parquet(rows=10, seed=3)  # same size, same second
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert figures["unchanged"] is False
+    assert raw_bytes(lake) == origin.files[PATH]
+
+
+def test_unusable_source_is_refused_before_anything_is_written(lake, options):
+    with pytest.raises(InvalidInput, match="invalid source"):
+        ingest(context(lake, "s3://somewhere/else.parquet"), options)
+    assert lake.writers == 0
+    assert not lake.root.exists()

@@ -1,0 +1,83 @@
+"""Choosing a source and the retry arithmetic (the transfers themselves: integration tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from pipeline.errors import InvalidInput
+from pipeline.source import HttpSource, LocalSource, RetryPolicy, _retry_after, open_source
+
+
+def test_backoff_doubles_with_jitter_within_half_to_full_and_is_capped():
+    policy = RetryPolicy(base_delay=2.0, max_delay=10.0)
+    for failures, full in [(1, 2.0), (2, 4.0), (3, 8.0), (4, 10.0), (9, 10.0)]:
+        delays = [policy.delay(failures) for _ in range(200)]
+        assert all(full / 2 <= d <= full for d in delays), (failures, min(delays), max(delays))
+        assert len(set(delays)) > 1  # jittered, so clients retrying together spread out
+
+
+def test_retry_after_is_honoured_exactly_up_to_its_cap():
+    policy = RetryPolicy(base_delay=0.001, max_retry_after=30.0)
+    assert policy.delay(1, retry_after=7.0) == 7.0
+    assert policy.delay(1, retry_after=600.0) == 30.0
+    assert policy.delay(3, retry_after=0.0) == 0.0
+
+
+def test_retry_after_header_as_seconds_or_http_date():
+    assert _retry_after("120") == 120.0
+    assert _retry_after(None) is None
+    assert _retry_after("soon") is None
+    later = datetime.now(UTC) + timedelta(seconds=90)
+    assert 80 <= _retry_after(format_datetime(later, usegmt=True)) <= 90
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: go now
+
+
+@pytest.mark.parametrize("bad", [{"attempts": 0}, {"base_delay": -1}, {"timeout": -5}])
+def test_retry_policy_refuses_nonsense(bad):
+    with pytest.raises(InvalidInput):
+        RetryPolicy(**bad)
+
+
+def test_http_urls_become_http_sources():
+    source = open_source("https://d37ci6vzurychx.cloudfront.net/trip-data/x.parquet")
+    assert isinstance(source, HttpSource)
+    assert source.name == "https://d37ci6vzurychx.cloudfront.net/trip-data/x.parquet"
+
+
+def test_paths_and_file_urls_become_local_sources_with_absolute_names(tmp_path, monkeypatch):
+    file = tmp_path / "m.parquet"
+    file.write_bytes(b"PAR1")
+    monkeypatch.chdir(tmp_path)
+
+    relative = open_source("m.parquet")
+    from_url = open_source(file.as_uri())
+
+    assert isinstance(relative, LocalSource)
+    assert relative.name == from_url.name == str(file.resolve())
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("s3://bucket/key.parquet", "an http(s) URL or a local file path"),
+        ("ftp://host/file.parquet", "an http(s) URL or a local file path"),
+        ("/no/such/file.parquet", "no such file"),
+    ],
+)
+def test_unusable_sources_are_refused_before_any_transfer(source, says):
+    with pytest.raises(InvalidInput, match="invalid source") as refused:
+        open_source(source)
+    assert says in str(refused.value)
+
+
+def test_a_directory_is_not_a_source(tmp_path):
+    with pytest.raises(InvalidInput, match="no such file"):
+        open_source(str(tmp_path))
+
+
+def test_http_source_refuses_other_schemes_directly():
+    with pytest.raises(InvalidInput, match="http:// or https://"):
+        HttpSource("file:///etc/passwd")

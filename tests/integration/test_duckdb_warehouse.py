@@ -22,7 +22,7 @@ from pipeline.datasets import GREEN, YELLOW, ColumnType, Dataset
 from pipeline.duckdb_warehouse import DuckDBWarehouse
 from pipeline.errors import CountMismatch, MissingInput, StatementFailed
 from pipeline.lake import LocalLake
-from pipeline.layout import PROCESSED, counts_key, processed_prefix
+from pipeline.layout import PROCESSED, counts_key, is_part_file, processed_prefix
 from pipeline.load import run_step
 from pipeline.months import Month
 from pipeline.steps import StepContext
@@ -356,3 +356,31 @@ def test_utc_adjusted_timestamps_load_unshifted_whatever_the_local_zone(lake, tm
     assert table_rows(path) == as_tuples(YELLOW, rows)
     assert table_rows(path)[0][1] == datetime(2024, 9, 1, 0, 0)
     assert table_rows(path)[0][-1] == date(2024, 9, 1)
+
+
+def test_part_files_as_spark_writes_them_load_unchanged(spark, lake, warehouse):
+    # Spark's own output: TimestampType (UTC-adjusted parquet), part names with a UUID, and
+    # _SUCCESS/.crc files beside them, under the lake's year=/month= folders.
+    from pyspark.sql import types as T
+
+    spark_types = {
+        ColumnType.INTEGER: T.IntegerType(),
+        ColumnType.DOUBLE: T.DoubleType(),
+        ColumnType.TIMESTAMP: T.TimestampType(),
+        ColumnType.STRING: T.StringType(),
+        ColumnType.DATE: T.DateType(),
+    }
+    schema = T.StructType(
+        [T.StructField(name, spark_types[kind]) for name, kind in YELLOW.table_columns]
+    )
+    rows = trip_rows(YELLOW, SEPT, 6)
+    frame = spark.createDataFrame([tuple(r[n] for n in YELLOW.column_names) for r in rows], schema)
+    prefix = processed_prefix(YELLOW, SEPT)
+    frame.repartition(2).write.mode("overwrite").parquet(str(lake.path(PROCESSED, prefix)))
+    parts = [obj.key for obj in lake.list(PROCESSED, prefix) if is_part_file(obj.key)]
+    counts = {"dataset": "yellow", "month": "2024-09", "rows_loaded": 6, "part_files": parts}
+    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
+
+    warehouse.replace_month(YELLOW, SEPT, lake)
+
+    assert table_rows(warehouse.path) == as_tuples(YELLOW, rows)

@@ -7,6 +7,7 @@ month's previous rows survive. DuckDB reads the processed parquet directly (`lak
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -65,7 +66,10 @@ class DuckDBWarehouse:
     def _connect(self) -> Any:
         import duckdb
 
-        connection = duckdb.connect(str(self.path))
+        try:
+            connection = duckdb.connect(str(self.path))
+        except duckdb.Error as error:  # typically the file is locked by another process
+            raise StatementFailed(f"cannot open the warehouse {self.path}: {error}") from error
         connection.execute("SET TimeZone = 'UTC'")
         return connection
 
@@ -107,13 +111,13 @@ class DuckDBWarehouse:
                 raise CountMismatch(count_mismatch_message(dataset, month, expected, found))
             connection.execute("COMMIT")
         except duckdb.Error as error:
-            connection.execute("ROLLBACK")
+            _rollback(connection)
             raise StatementFailed(
                 f"loading {dataset.table} {month} failed and was rolled back, the month's "
                 f"previous rows are intact: {error}"
             ) from error
         except BaseException:
-            connection.execute("ROLLBACK")
+            _rollback(connection)
             raise
         return deleted, inserted
 
@@ -129,6 +133,14 @@ class DuckDBWarehouse:
         finally:
             connection.close()
         return [MonthCount(Month(day.year, day.month), int(count)) for day, count in rows]
+
+
+def _rollback(connection: Any) -> None:
+    import duckdb
+
+    # A failed COMMIT has already ended the transaction; the error that matters is being raised.
+    with contextlib.suppress(duckdb.Error):
+        connection.execute("ROLLBACK")
 
 
 def _check_columns(connection: Any, dataset: Dataset, files: list[str]) -> None:

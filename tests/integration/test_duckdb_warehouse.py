@@ -384,3 +384,19 @@ def test_part_files_as_spark_writes_them_load_unchanged(spark, lake, warehouse):
     warehouse.replace_month(YELLOW, SEPT, lake)
 
     assert table_rows(warehouse.path) == as_tuples(YELLOW, rows)
+
+
+def test_a_warehouse_locked_by_another_process_is_a_clear_error(lake, tmp_path):
+    path = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StatementFailed, match="cannot open the warehouse"):
+            DuckDBWarehouse(path).month_counts(YELLOW)
+    finally:
+        holder.communicate("")

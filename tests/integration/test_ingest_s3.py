@@ -1,0 +1,159 @@
+"""Ingest into S3 (moto): multipart for large files, no object and no pending upload on refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import random
+from pathlib import Path
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+
+from pipeline import lake as lake_module
+from pipeline.datasets import YELLOW
+from pipeline.errors import NotParquet
+from pipeline.ingest import ingest
+from pipeline.lake import S3Lake
+from pipeline.layout import ingest_record_key, raw_key
+from pipeline.months import Month
+from pipeline.steps import StepContext
+
+ROOT = Path(__file__).resolve().parents[2]
+RAW_BUCKET, PROCESSED_BUCKET = "tlc-elt-raw-test", "tlc-elt-processed-test"
+MONTH = Month(2024, 9)
+KEY = raw_key(YELLOW, MONTH)
+MIB = 1024 * 1024
+
+
+def make_parquet(path: Path, rows: int, payload: int) -> bytes:
+    rng = random.Random(rows)
+    table = pa.table(
+        {"n": list(range(rows)), "blob": [rng.randbytes(payload) for _ in range(rows)]}
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="none", row_group_size=4)
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=RAW_BUCKET)
+        client.create_bucket(Bucket=PROCESSED_BUCKET)
+        yield client
+
+
+@pytest.fixture
+def parts_sent(s3):
+    """UploadPart calls that reached (moto's) S3, counted from botocore's own events."""
+    sent: list[int] = []
+    s3.meta.events.register("after-call.s3.UploadPart", lambda **_: sent.append(1))
+    return sent
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    # S3's real minimum part size (moto enforces it too): files of ~11 MiB make 3 parts.
+    monkeypatch.setattr(lake_module, "PART_SIZE", 5 * MIB)
+
+
+def ctx(s3, source: Path) -> StepContext:
+    lake = S3Lake(RAW_BUCKET, PROCESSED_BUCKET, s3=s3)
+    return StepContext(dataset=YELLOW, month=MONTH, lake=lake, source=str(source))
+
+
+def objects(s3) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=RAW_BUCKET).get("Contents", [])]
+
+
+def pending_uploads(s3) -> list[dict]:
+    return s3.list_multipart_uploads(Bucket=RAW_BUCKET).get("Uploads", [])
+
+
+def test_large_file_goes_up_in_parts_with_its_record(s3, small_parts, parts_sent, tmp_path):
+    data = make_parquet(tmp_path / "month.parquet", rows=11, payload=MIB)
+
+    figures = ingest(ctx(s3, tmp_path / "month.parquet"))
+
+    stored = s3.get_object(Bucket=RAW_BUCKET, Key=KEY)
+    assert stored["Body"].read() == data
+    assert stored["ETag"].endswith('-3"')  # S3's ETag of a 3-part multipart upload
+    assert len(parts_sent) == 3
+    assert pending_uploads(s3) == []
+    record = json.loads(
+        s3.get_object(Bucket=RAW_BUCKET, Key=ingest_record_key(YELLOW, MONTH))["Body"].read()
+    )
+    assert record == {
+        "source": str((tmp_path / "month.parquet").resolve()),
+        "bytes": len(data),
+        "etag": None,
+        "last_modified": figures["last_modified"],
+        "rows": 11,
+        "row_groups": 3,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    assert figures["raw"] == f"s3://{RAW_BUCKET}/{KEY}"
+
+
+def test_refusal_after_parts_were_sent_aborts_the_upload(s3, small_parts, parts_sent, tmp_path):
+    data = make_parquet(tmp_path / "good.parquet", rows=11, payload=MIB)
+    (tmp_path / "cut.parquet").write_bytes(data[:-100])  # starts right, ends wrong
+
+    with pytest.raises(NotParquet, match="truncated"):
+        ingest(ctx(s3, tmp_path / "cut.parquet"))
+
+    assert len(parts_sent) == 2  # the refusal came after real parts were uploaded...
+    assert pending_uploads(s3) == []  # ...and the upload was aborted, not left pending
+    assert objects(s3) == []
+
+
+def test_refusal_leaves_the_previous_month_file_and_record(s3, small_parts, tmp_path):
+    good = make_parquet(tmp_path / "good.parquet", rows=11, payload=MIB)
+    ingest(ctx(s3, tmp_path / "good.parquet"))
+    (tmp_path / "page.parquet").write_bytes(b"<html><body>Service Unavailable</body></html>" * 10)
+
+    with pytest.raises(NotParquet, match="an HTML page"):
+        ingest(ctx(s3, tmp_path / "page.parquet"))
+
+    assert s3.get_object(Bucket=RAW_BUCKET, Key=KEY)["Body"].read() == good
+    assert sorted(objects(s3)) == sorted([KEY, ingest_record_key(YELLOW, MONTH)])
+    assert pending_uploads(s3) == []
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("ingest_raw_job", ROOT / "scripts/ingest_raw.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_glue_script_ingests_into_the_raw_bucket(s3, tmp_path, capsys, sample5):
+    argv = [
+        "ingest_raw.py",
+        "--JOB_ID", "j_1", "--job-bookmark-option", "job-bookmark-disable",  # Glue's own
+        "--dataset", "yellow", "--year", "2024", "--month", "9",
+        "--raw_bucket", RAW_BUCKET, "--processed_bucket", PROCESSED_BUCKET,
+        "--source", str(sample5),
+    ]  # fmt: skip
+
+    figures = _script().main(argv, s3=s3)
+
+    assert s3.get_object(Bucket=RAW_BUCKET, Key=KEY)["Body"].read() == sample5.read_bytes()
+    assert figures["rows"] == 5
+    printed = capsys.readouterr().out.splitlines()
+    assert "(100%)" in printed[-2]
+    assert json.loads(printed[-1]) == figures  # the figures land in the job's log

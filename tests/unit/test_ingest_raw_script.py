@@ -1,0 +1,88 @@
+"""scripts/ingest_raw.py: Glue arguments in, validated before anything touches S3."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from pipeline.datasets import GREEN
+from pipeline.errors import InvalidInput
+from pipeline.months import Month
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "dataset": "yellow",
+    "year": "2024",
+    "month": "09",
+    "raw_bucket": "tlc-elt-raw-dev",
+    "processed_bucket": "tlc-elt-processed-dev",
+}
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("ingest_raw_job", ROOT / "scripts/ingest_raw.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def silent_s3():
+    """An S3 client that fails the test on any call: validation must come first."""
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client):
+        yield client
+
+
+def argv(**overrides: str) -> list[str]:
+    values = {**GOOD, **overrides}
+    return ["ingest_raw.py"] + [part for name, v in values.items() for part in (f"--{name}", v)]
+
+
+def test_arguments_without_glue_fall_back_to_argparse_and_ignore_glue_extras(script):
+    parsed = script.parse_arguments([*argv(source="https://x/y.parquet"), "--JOB_ID", "j_1"])
+    assert parsed == {**GOOD, "source": "https://x/y.parquet", "force": ""}
+
+
+def test_missing_required_argument_stops_the_job(script):
+    with pytest.raises(SystemExit):
+        script.parse_arguments(["ingest_raw.py", "--dataset", "yellow"])
+
+
+def test_context_from_good_arguments(script, silent_s3):
+    context = script.build_context({**GOOD, "dataset": "green", "source": ""}, s3=silent_s3)
+
+    assert (context.dataset, context.month, context.source) == (GREEN, Month(2024, 9), None)
+    assert context.lake.uri("raw", "k") == "s3://tlc-elt-raw-dev/k"
+
+
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ({"dataset": "purple"}, "invalid dataset 'purple': one of green, yellow"),
+        ({"month": "13"}, "invalid month '13'"),
+        ({"year": "2008"}, "invalid year '2008'"),
+        ({"dataset": "green", "year": "2013", "month": "7"}, "this dataset starts in 2013-08"),
+        ({"year": str(datetime.now(UTC).year + 1)}, "invalid year"),
+        ({"raw_bucket": "Not_A_Bucket"}, "invalid raw_bucket 'Not_A_Bucket'"),
+        ({"force": "maybe"}, "invalid force 'maybe': true or false"),
+    ],
+)
+def test_bad_arguments_fail_typed_before_any_s3_call(script, silent_s3, override, names):
+    with pytest.raises(InvalidInput) as refused:
+        script.main(argv(**override), s3=silent_s3)
+    assert names in str(refused.value)
+
+
+def test_force_flag(script):
+    assert script.ingest_options({"force": "true"}).force is True
+    assert script.ingest_options({"force": "false"}).force is False
+    assert script.ingest_options({}).force is False

@@ -335,12 +335,10 @@ class ExecutionView:
         if not self.finished or self.ok:
             return None
         step = self.failing_step
-        if step is not None:
-            return f"{step.state} failed: {step.error or 'error'}: {step.reason}"
-        detail = glue_error_message(self.cause) or self.cause
-        return f"execution {self.status}: {self.error or 'no error recorded'}" + (
-            f": {detail}" if detail else ""
-        )
+        if self.status == "FAILED" and step is not None:
+            return _join(f"{step.state} failed", step.error or "error", step.reason)
+        where = f"execution {self.status}" + (f" during {step.state}" if step else "")
+        return _join(where, self.error, glue_error_message(self.cause) or self.cause)
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         return {
@@ -358,6 +356,15 @@ class ExecutionView:
             "failure": self.failure,
             "children": self.children.to_json() if self.children else None,
         }
+
+
+def _join(*parts: str | None) -> str:
+    """`a: b: c`, skipping empty parts and a part that repeats the one before it."""
+    kept: list[str] = []
+    for part in parts:
+        if part and (not kept or kept[-1] != part):
+            kept.append(part)
+    return ": ".join(kept)
 
 
 class HistoryReader:
@@ -415,7 +422,7 @@ def view_execution(
         error, cause = execution_end(events)
     return ExecutionView(
         arn=description["executionArn"],
-        name=description["name"],
+        name=description.get("name") or description["executionArn"].rsplit(":", 1)[-1],
         state_machine_arn=description["stateMachineArn"],
         status=description["status"],
         started=description["startDate"],

@@ -1,0 +1,457 @@
+"""Operating a deployed stack, against moto's Step Functions (which runs the state machine),
+Glue, CloudWatch Logs and S3, with the `pulumi` CLI faked at its subprocess boundary."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+    state_task_service_glue,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+)
+
+from pipeline import operate
+from pipeline.errors import InvalidInput
+from pipeline.executions import StepStatus
+from pipeline.operate import ExecutionExists, MonthAlreadyRunning, NoExecutions, Runtime
+from pipeline.stack import StackOutputs, StackTarget, StackUnavailable
+from pipeline.steps import STEPS
+
+REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
+STACK = StackTarget(stack="dev")
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    # moto's Glue `.sync` needs a callback endpoint it lacks; this pattern makes it poll
+    # GetJobRun instead, as Step Functions does (see ARCHITECTURE "Testing notes").
+    patterns = {*state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS}
+    patterns.add(ResourceCondition.WaitForTaskToken)
+    monkeypatch.setattr(state_task_service_glue, "_SUPPORTED_INTEGRATION_PATTERNS", patterns)
+    # moto polls a .sync job run every 0.5 s; the job runs advance per poll, so poll quickly.
+    monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.01)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+
+
+def client(service: str, region: str | None = None):
+    return boto3.client(service, region_name=region or REGION)
+
+
+def job_name(step) -> str:
+    return f"tlc-elt-dev-{step.job}"
+
+
+def monthly_definition(topic_arn: str) -> dict:
+    """The shape the Orchestration component builds: one Glue .sync Task per step, any
+    failure caught -> NotifyFailure (SNS) -> Failed."""
+    states = {}
+    for index, step in enumerate(STEPS):
+        state = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::glue:startJobRun.sync",
+            "Parameters": {
+                "JobName": job_name(step),
+                "Arguments": {
+                    "--dataset.$": "$.dataset",
+                    "--year.$": "$.year",
+                    "--month.$": "$.month",
+                },
+            },
+            "ResultSelector": {"JobRunId.$": "$.Id", "JobRunState.$": "$.JobRunState"},
+            "ResultPath": f"$.results.{step.job}",
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}
+            ],
+        }
+        if index + 1 < len(STEPS):
+            state["Next"] = STEPS[index + 1].state
+        else:
+            state["End"] = True
+        states[step.state] = state
+    states["NotifyFailure"] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": topic_arn, "Message.$": "States.JsonToString($.error)"},
+        "ResultPath": None,
+        "Next": "Failed",
+    }
+    states["Failed"] = {"Type": "Fail", "Error": "PipelineFailed", "Cause": "a step failed"}
+    return {"StartAt": STEPS[0].state, "States": states}
+
+
+BACKFILL_DEFINITION = {
+    "StartAt": "Months",
+    "States": {
+        "Months": {
+            "Type": "Map",
+            "ItemsPath": "$.months",
+            "MaxConcurrency": 2,
+            "Iterator": {"StartAt": "Month", "States": {"Month": {"Type": "Pass", "End": True}}},
+            "End": True,
+        }
+    },
+}
+
+
+class Pulumi:
+    """`pulumi stack output --json --stack dev` for the deployed test stack."""
+
+    def __init__(self, outputs: dict) -> None:
+        self.outputs = outputs
+        self.calls: list[list[str]] = []
+
+    def __call__(self, command, **kwargs):
+        self.calls.append(list(command))
+        return subprocess.CompletedProcess(command, 0, json.dumps(self.outputs), "")
+
+
+def deploy(missing_jobs: tuple[str, ...] = ()) -> dict:
+    """What `pulumi up` would create, minus Redshift; returns the stack outputs."""
+    glue = client("glue")
+    for step in STEPS:
+        if step.job not in missing_jobs:
+            glue.create_job(
+                Name=job_name(step),
+                Role=ROLE,
+                Command={"Name": step.kind, "ScriptLocation": f"s3://scripts/{step.script}"},
+            )
+    topic = client("sns").create_topic(Name="tlc-elt-dev-alerts")["TopicArn"]
+    sfn = client("stepfunctions")
+    monthly = sfn.create_state_machine(
+        name="tlc-elt-dev-monthly", definition=json.dumps(monthly_definition(topic)), roleArn=ROLE
+    )["stateMachineArn"]
+    backfill = sfn.create_state_machine(
+        name="tlc-elt-dev-backfill", definition=json.dumps(BACKFILL_DEFINITION), roleArn=ROLE
+    )["stateMachineArn"]
+    return {
+        "stateMachineArn": monthly,
+        "backfillStateMachineArn": backfill,
+        "alertsTopicArn": topic,
+        "workgroupName": "tlc-elt-dev",
+        "databaseName": "tlc",
+        "processedBucket": "tlc-elt-dev-processed",
+        "rawBucket": "tlc-elt-dev-raw",
+    }
+
+
+class Clock:
+    """A UTC clock that ticks one second per reading, so every start gets its own name."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
+
+
+class Sleeps:
+    """Counts the polls; waits a moment for moto's executor thread to make progress."""
+
+    def __init__(self) -> None:
+        self.requested: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        time.sleep(0.02)
+
+
+def runtime(pulumi, now=None, sleep=None) -> Runtime:
+    return Runtime(
+        run=pulumi,
+        client=lambda service, region: client(service, region),
+        now=now or Clock(datetime(2025, 3, 1, tzinfo=UTC)),
+        sleep=sleep or Sleeps(),
+    )
+
+
+# ---------------------------------------------------------------- start --wait
+
+
+def test_start_and_wait_reports_every_step_succeeded(aws):
+    pulumi = Pulumi(deploy())
+    sleeps, seen = Sleeps(), []
+
+    result = operate.start(
+        STACK,
+        "2024",
+        "9",
+        "yellow",
+        wait=True,
+        runtime=runtime(pulumi, sleep=sleeps),
+        on_update=seen.append,
+        poll_seconds=7,
+    )
+
+    assert result.ok
+    assert result.final.status == "SUCCEEDED"
+    assert [s.status for s in result.final.steps] == [StepStatus.SUCCEEDED] * len(STEPS)
+    assert all(len(s.job_runs) == 1 and s.job_runs[0].startswith("jr_") for s in result.final.steps)
+    assert [s.job_name for s in result.final.steps] == [job_name(step) for step in STEPS]
+    assert result.started.name == "yellow-2024-09-manual-20250301T000001Z"
+    assert result.started.input == {"year": "2024", "month": "09", "dataset": "yellow"}
+    described = client("stepfunctions").describe_execution(
+        executionArn=result.started.execution_arn
+    )
+    assert json.loads(described["input"]) == result.started.input
+    assert seen[-1] is result.final  # the display saw the final state
+    assert set(sleeps.requested) <= {7}
+    assert pulumi.calls == [["pulumi", "stack", "output", "--json", "--stack", "dev"]]
+
+
+def test_start_and_wait_on_a_failing_step_returns_the_step_and_its_error(aws):
+    pulumi = Pulumi(deploy(missing_jobs=("load_redshift",)))
+
+    result = operate.start(STACK, "2024", "09", "yellow", wait=True, runtime=runtime(pulumi))
+
+    assert not result.ok
+    final = result.final
+    assert final.status == "FAILED"
+    assert final.failing_step.state == "LoadWarehouse"
+    assert final.failure.startswith("LoadWarehouse failed: Glue.EntityNotFoundException")
+    assert "tlc-elt-dev-load_redshift" in final.failure
+    assert [s.status for s in final.steps[:2]] == [StepStatus.SUCCEEDED] * 2
+
+
+def test_start_without_wait_returns_at_once(aws):
+    outputs = deploy()
+    target = StackTarget(given=StackOutputs(state_machine_arn=outputs["stateMachineArn"]))
+
+    result = operate.start(target, 2024, 9, "yellow", runtime=runtime(pulumi=None))
+
+    assert result.final is None
+    assert result.ok
+    assert result.started.state_machine_arn == outputs["stateMachineArn"]
+
+
+def test_bad_month_or_dataset_is_refused_before_anything_runs(aws):
+    pulumi = Pulumi(deploy())
+    for year, month, dataset in [
+        ("2024", "13", "yellow"),
+        ("2008", "1", "yellow"),
+        ("2025", "4", "yellow"),
+        ("2024", "9", "blue"),
+    ]:
+        with pytest.raises(InvalidInput):
+            operate.start(STACK, year, month, dataset, runtime=runtime(pulumi))
+    assert pulumi.calls == []
+    machine = pulumi.outputs["stateMachineArn"]
+    assert client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_a_name_already_used_is_a_clear_error(aws):
+    pulumi = Pulumi(deploy())
+    frozen = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+    still = runtime(pulumi, now=lambda: frozen)
+    first = operate.start(STACK, "2024", "09", "yellow", runtime=still, wait=True)
+    assert first.ok
+    # Step Functions treats the same name and input as a retry while the first runs, and
+    # refuses the name once it has ended.
+    with pytest.raises(ExecutionExists, match="yellow-2024-09-manual-20250301T080000Z"):
+        operate.start(STACK, "2024", "09", "yellow", runtime=still)
+
+
+def test_the_same_month_running_already_is_refused_unless_forced():
+    with mock_aws():  # without the executor, executions stay RUNNING
+        pulumi = Pulumi(deploy())
+        clock = runtime(pulumi)
+        first = operate.start(STACK, "2024", "09", "yellow", runtime=clock)
+        operate.start(STACK, "2024", "10", "yellow", runtime=clock)  # another month is fine
+
+        with pytest.raises(MonthAlreadyRunning, match=first.started.execution_arn):
+            operate.start(STACK, "2024", "9", "yellow", runtime=clock)
+        forced = operate.start(STACK, "2024", "09", "yellow", runtime=clock, allow_concurrent=True)
+        assert forced.started.name != first.started.name
+
+
+def test_missing_pulumi_names_the_flag_to_use_instead(aws):
+    def no_pulumi(command, **kwargs):
+        raise FileNotFoundError(command[0])
+
+    with pytest.raises(StackUnavailable, match="--state-machine-arn"):
+        operate.start(STACK, "2024", "09", "yellow", runtime=runtime(no_pulumi))
+
+
+def test_an_arn_from_another_account_or_region_is_reported(aws):
+    target = StackTarget(
+        given=StackOutputs(
+            state_machine_arn="arn:aws:states:eu-west-1:123456789012:stateMachine:not-deployed"
+        )
+    )
+    with pytest.raises(operate.AwsCallFailed, match="StateMachineDoesNotExist"):
+        operate.start(target, "2024", "09", "yellow", runtime=runtime(None))
+
+
+# ---------------------------------------------------------------- backfill
+
+
+def test_backfill_starts_the_backfill_machine_with_the_range_and_its_months(aws):
+    pulumi = Pulumi(deploy())
+
+    started = operate.backfill(STACK, "2024-01", "2024-03", "yellow", runtime=runtime(pulumi))
+
+    assert [str(m) for m in started.months] == ["2024-01", "2024-02", "2024-03"]
+    assert started.started.state_machine_arn == pulumi.outputs["backfillStateMachineArn"]
+    assert started.started.name.startswith("yellow-2024-01-to-2024-03-backfill-")
+    sfn = client("stepfunctions")
+    described = sfn.describe_execution(executionArn=started.started.execution_arn)
+    sent = json.loads(described["input"])
+    assert (sent["from"], sent["to"], sent["dataset"]) == ("2024-01", "2024-03", "yellow")
+    assert sent["months"][1] == {"year": "2024", "month": "02", "dataset": "yellow"}
+    final = operate.watch_execution(sfn, started.started.execution_arn, sleep=Sleeps())
+    assert final.ok  # a Map over `$.months` accepts the input as it is
+    assert len(json.loads(sfn.describe_execution(executionArn=final.arn)["output"])) == 3
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "complaint"),
+    [
+        ("2024-06", "2024-01", "must not be after"),
+        ("2024-01", "2025-09", "future"),
+        ("2024-1x", "2024-02", "YYYY-MM"),
+    ],
+)
+def test_backfill_refuses_bad_ranges_before_anything_runs(aws, first, last, complaint):
+    pulumi = Pulumi(deploy())
+    with pytest.raises(InvalidInput, match=complaint):
+        operate.backfill(STACK, first, last, "yellow", runtime=runtime(pulumi))
+    assert pulumi.calls == []
+
+
+# ---------------------------------------------------------------- status, watch, logs
+
+
+def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
+    pulumi = Pulumi(deploy(missing_jobs=("transform_trips",)))
+    run = runtime(pulumi)
+    sfn = client("stepfunctions")
+    for month in ("07", "08"):
+        started = operate.start(STACK, "2024", month, "yellow", runtime=run)
+        operate.watch_execution(sfn, started.started.execution_arn, sleep=Sleeps())
+    operate.backfill(STACK, "2024-01", "2024-02", "yellow", runtime=run)
+    progress = []
+
+    result = operate.status(STACK, limit=5, runtime=run, progress=lambda *a: progress.append(a))
+
+    monthly, backfill = result.machines
+    assert (monthly.role, backfill.role) == ("monthly", "backfill")
+    assert [v.input["month"] for v in monthly.executions] == ["08", "07"]
+    newest = monthly.executions[0]
+    assert newest.status == "FAILED"
+    assert [s.status for s in newest.steps] == [
+        StepStatus.SUCCEEDED,
+        StepStatus.FAILED,
+        StepStatus.PENDING,
+    ]
+    assert "Glue.EntityNotFoundException" in newest.failure
+    assert len(backfill.executions) == 1
+    # progress counts each machine's histories: the monthly's 2, then the backfill's 1
+    assert [p[1:] for p in progress if p[0] == "done"] == [(2, 2), (1, 1)]
+    assert (
+        json.loads(json.dumps(result.to_json()))["monthly"]["executions"][0]["status"] == "FAILED"
+    )
+
+
+def test_status_limit_is_checked():
+    with pytest.raises(InvalidInput, match="--limit"):
+        operate.status(STACK, limit=0, runtime=runtime(None))
+
+
+def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
+    pulumi = Pulumi(deploy())
+    run = runtime(pulumi)
+    result = operate.start(STACK, "2024", "09", "yellow", wait=True, runtime=run)
+    ingest_run = result.final.steps[0].job_runs[0]
+    transform_run = result.final.steps[1].job_runs[0]
+    logs = client("logs")
+    now_ms = int(time.time() * 1000)
+    write_log(
+        logs, "/aws-glue/python-jobs/output", ingest_run, [f"ingest {i}" for i in range(5)], now_ms
+    )
+    write_log(logs, "/aws-glue/python-jobs/error", ingest_run, ["a warning"], now_ms)
+    write_log(logs, "/aws-glue/jobs/output", transform_run, ["spark says hi"], now_ms)
+    write_log(logs, "/aws-glue/jobs/output", "jr_someone_else", ["not ours"], now_ms)
+
+    found = operate.logs(STACK, tail=3, runtime=run)
+
+    assert found.execution.arn == result.started.execution_arn
+    by_step = {r.step: r for r in found.runs}
+    assert set(by_step) == {step.state for step in STEPS}
+    ingest = by_step["IngestRaw"]
+    assert (ingest.run_id, ingest.state, ingest.job_name) == (
+        ingest_run,
+        "SUCCEEDED",
+        job_name(STEPS[0]),
+    )
+    output, error = ingest.streams
+    assert (output.group, output.lines, output.more_before) == (
+        "/aws-glue/python-jobs/output",
+        ["ingest 2", "ingest 3", "ingest 4"],
+        True,
+    )
+    assert (error.group, error.lines, error.more_before) == (
+        "/aws-glue/python-jobs/error",
+        ["a warning"],
+        False,
+    )
+    assert [s.lines for s in by_step["TransformTrips"].streams] == [["spark says hi"]]
+    assert by_step["LoadWarehouse"].streams == []
+
+
+def write_log(logs, group: str, stream: str, lines: list[str], now_ms: int) -> None:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    events = [{"timestamp": now_ms + i, "message": line} for i, line in enumerate(lines)]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def test_logs_without_any_execution_says_so(aws):
+    pulumi = Pulumi(deploy())
+    with pytest.raises(NoExecutions, match="no executions yet"):
+        operate.logs(STACK, runtime=runtime(pulumi))
+
+
+def test_watch_a_given_execution_by_arn_without_the_stack(aws):
+    pulumi = Pulumi(deploy())
+    started = operate.start(STACK, "2024", "09", "yellow", runtime=runtime(pulumi))
+
+    final = operate.watch(StackTarget(), started.started.execution_arn, runtime=runtime(None))
+
+    assert final.ok
+    assert final.arn == started.started.execution_arn
+
+
+def test_an_aborted_execution_is_a_failure_naming_the_abort_and_the_step(aws):
+    sfn = client("stepfunctions")
+    waiting = {
+        "StartAt": "IngestRaw",
+        "States": {"IngestRaw": {"Type": "Wait", "Seconds": 60, "End": True}},
+    }
+    machine = sfn.create_state_machine(name="slow", definition=json.dumps(waiting), roleArn=ROLE)
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")[
+        "executionArn"
+    ]
+
+    def stop_on_first_poll(seconds):
+        sfn.stop_execution(executionArn=arn, error="Operator", cause="wrong month")
+        time.sleep(0.05)
+
+    final = operate.watch_execution(sfn, arn, sleep=stop_on_first_poll)
+
+    assert final.status == "ABORTED"
+    assert not final.ok
+    # moto drops stop_execution's error and cause; AWS keeps them and they follow here.
+    assert final.failure.startswith("execution ABORTED during IngestRaw")

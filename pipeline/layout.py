@@ -12,10 +12,21 @@ from pipeline.months import Month
 RAW = "raw"
 PROCESSED = "processed"
 ZONES = (RAW, PROCESSED)
+_QUARANTINE = "quarantine/"
+
+
+def dataset_prefix(dataset: Dataset) -> str:
+    """Every key of one dataset in a zone: what IAM policies grant, dataset by dataset."""
+    return f"{dataset.name}/"
+
+
+def quarantine_dataset_prefix(dataset: Dataset) -> str:
+    """Every quarantined key of one dataset, in the processed zone."""
+    return _QUARANTINE + dataset_prefix(dataset)
 
 
 def month_partition(dataset: Dataset, month: Month) -> str:
-    return f"{dataset.name}/year={month.yyyy}/month={month.mm}/"
+    return f"{dataset_prefix(dataset)}year={month.yyyy}/month={month.mm}/"
 
 
 def raw_key(dataset: Dataset, month: Month) -> str:
@@ -35,7 +46,7 @@ def processed_prefix(dataset: Dataset, month: Month) -> str:
 
 def quarantine_prefix(dataset: Dataset, month: Month) -> str:
     """Rejected rows with `reject_reason`, in the processed zone."""
-    return "quarantine/" + month_partition(dataset, month)
+    return _QUARANTINE + month_partition(dataset, month)
 
 
 def counts_key(dataset: Dataset, month: Month) -> str:

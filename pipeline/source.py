@@ -202,9 +202,10 @@ class HttpSource:
             try:
                 return transfer.attempt()
             except _Transient as problem:
-                # Only attempts that bring nothing new count: a long download over a flaky
-                # link that keeps resuming further is making progress, not failing.
-                if sink.received > high_water:
+                # A long download over a flaky link that keeps resuming further is making
+                # progress, not failing: only resumed attempts that bring nothing new count.
+                # Restarts keep nothing, so each one counts.
+                if transfer.resuming and sink.received > high_water:
                     high_water, failures = sink.received, 0
                 failures += 1
                 if failures >= self.policy.attempts:
@@ -266,6 +267,11 @@ class _HttpTransfer:
         self.info: SourceInfo | None = None
         self.attempts = 0
 
+    @property
+    def resuming(self) -> bool:
+        """Will the next attempt continue from the bytes received so far?"""
+        return self.info is not None and self.info.resumable
+
     def _headers(self, resume_at: int) -> dict[str, str]:
         # identity: the bytes on disk must be the file's bytes, and sizes must compare.
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -279,7 +285,7 @@ class _HttpTransfer:
 
     def attempt(self) -> Fetch:
         self.attempts += 1
-        resume_at = self.sink.received if self.info is not None and self.info.resumable else 0
+        resume_at = self.sink.received if self.resuming else 0
         if self.sink.received and not resume_at:
             self.sink.restart()
         opened = self.source.open(self._headers(resume_at))

@@ -55,7 +55,7 @@ def make_parquet(rows: int, payload: int = 0, seed: int = 0) -> bytes:
 @dataclass
 class Reply:
     status: int = 200
-    body: bytes | None = None  # None: the path's file, with its headers
+    body: bytes | None = None  # None: the path's file as usual (304, ranges), cut if cut_at
     headers: dict[str, str] = field(default_factory=dict)
     cut_at: int | None = None  # announce the whole length, send only this many bytes
 
@@ -90,8 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
         origin: Origin = self.server.origin
         origin.requests.append({"path": self.path, **dict(self.headers.items())})
         queue = origin.script.get(self.path)
-        if queue:
-            return self._scripted(origin, queue.pop(0))
+        reply = queue.pop(0) if queue else Reply()
+        if reply.body is not None:
+            return self._send(reply.status, reply.body, reply.headers, reply.cut_at)
         body = origin.files.get(self.path)
         if body is None:
             return self._send(403, b"<?xml version='1.0'?><Error>AccessDenied</Error>", {})
@@ -102,14 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
         if origin.ranges and wanted and self.headers.get("If-Range") == headers.get("ETag"):
             start = int(wanted.removeprefix("bytes=").rstrip("-"))
             headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
-            return self._send(206, body[start:], headers)
-        return self._send(200, body, headers)
-
-    def _scripted(self, origin: Origin, reply: Reply) -> None:
-        if reply.body is None:
-            headers = {**origin.file_headers(self.path), **reply.headers}
-            return self._send(reply.status, origin.files[self.path], headers, reply.cut_at)
-        return self._send(reply.status, reply.body, reply.headers, reply.cut_at)
+            return self._send(206, body[start:], headers, reply.cut_at)
+        return self._send(200, body, headers, reply.cut_at)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], cut_at=None) -> None:
         self.send_response(status)
@@ -347,6 +342,21 @@ def test_interrupted_download_resumes_with_a_range_request(origin, lake, options
     assert resumed["If-Range"] == origin.etag(PATH)
     assert sum(lake.writes) == len(data)
     assert lake.writers == 1
+
+
+def test_a_download_that_keeps_resuming_further_is_not_given_up(origin, lake, options):
+    data = make_parquet(rows=20, payload=20_000)
+    origin.files[PATH] = data
+    origin.ranges = True
+    origin.script[PATH] = [Reply(cut_at=CHUNK) for _ in range(4)]  # more cuts than attempts
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert raw_bytes(lake) == data
+    assert figures["attempts"] == 5
+    assert [r.get("Range") for r in origin.requests] == [None] + [
+        f"bytes={n * CHUNK}-" for n in range(1, 5)
+    ]
 
 
 def test_interrupted_download_restarts_when_the_server_has_no_ranges(origin, lake, options):

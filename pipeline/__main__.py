@@ -1,0 +1,9 @@
+"""`python -m pipeline`: see pipeline/cli.py."""
+
+from __future__ import annotations
+
+import sys
+
+from pipeline.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""Run the pipeline on this machine: the same step list, the same step functions, a local lake.
+
+`--workdir` (default `.local/`) holds `lake/raw/` and `lake/processed/`, mirroring the two buckets
+key for key, and `warehouse.duckdb`, the warehouse. One SparkSession serves every month of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.datasets import Dataset
+from pipeline.layout import PROCESSED, counts_key
+from pipeline.lake import LocalLake
+from pipeline.months import Month
+from pipeline.steps import SPARK, STEPS, Step, StepContext
+
+DEFAULT_WORKDIR = Path(".local")
+
+
+@dataclass
+class StepRun:
+    step: Step
+    seconds: float
+    figures: dict[str, Any]
+
+
+@dataclass
+class MonthRun:
+    dataset: Dataset
+    month: Month
+    steps: list[StepRun] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(run.seconds for run in self.steps)
+
+    def figures(self, job: str) -> dict[str, Any]:
+        for run in self.steps:
+            if run.step.job == job:
+                return run.figures
+        return {}
+
+
+class Observer:
+    """What the runner tells whoever watches it (the CLI draws progress from these)."""
+
+    def step_started(self, step: Step, dataset: Dataset, month: Month) -> None: ...
+
+    def progress(self, what: str, done: int, total: int | None) -> None: ...
+
+    def step_finished(self, run: StepRun) -> None: ...
+
+
+class LocalPipeline:
+    """The lake folder, the DuckDB warehouse and a lazily started SparkSession, reused across months."""
+
+    def __init__(
+        self,
+        workdir: Path = DEFAULT_WORKDIR,
+        *,
+        spark_factory: Callable[[], Any] | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.lake = LocalLake(self.workdir / "lake")
+        self.warehouse_path = self.workdir / "warehouse.duckdb"
+        self._spark_factory = spark_factory
+        self._spark: Any = None
+        self._warehouse: Any = None
+        self.observer = observer or Observer()
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            if self._spark_factory is None:
+                from pipeline.spark import local_session
+
+                self._spark_factory = local_session
+            self._spark = self._spark_factory()
+        return self._spark
+
+    @property
+    def warehouse(self) -> Any:
+        if self._warehouse is None:
+            from pipeline.duckdb_warehouse import DuckDBWarehouse
+
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._warehouse = DuckDBWarehouse(self.warehouse_path)
+        return self._warehouse
+
+    def run_month(self, dataset: Dataset, month: Month, source: str | None = None) -> MonthRun:
+        """Walk STEPS in order for one month; the first failure stops the month."""
+        result = MonthRun(dataset, month)
+        for step in STEPS:
+            context = StepContext(
+                dataset=dataset,
+                month=month,
+                lake=self.lake,
+                source=source,
+                warehouse=self.warehouse,
+                # Only the Spark step pays for the JVM; later months reuse the session.
+                spark=self.spark if step.kind == SPARK else None,
+                progress=self.observer.progress,
+            )
+            self.observer.step_started(step, dataset, month)
+            started = time.perf_counter()
+            figures = step.function()(context)
+            run = StepRun(step, time.perf_counter() - started, figures)
+            result.steps.append(run)
+            self.observer.step_finished(run)
+        return result
+
+    def run_months(
+        self, dataset: Dataset, months: list[Month], source: str | None = None
+    ) -> list[MonthRun]:
+        return [self.run_month(dataset, month, source) for month in months]
+
+    def month_counts(self, dataset: Dataset) -> list[Any]:
+        return self.warehouse.month_counts(dataset)
+
+    def transform_counts(self, dataset: Dataset, month: Month) -> dict[str, Any] | None:
+        key = counts_key(dataset, month)
+        if not self.lake.exists(PROCESSED, key):
+            return None
+        return json.loads(self.lake.read_bytes(PROCESSED, key))
+
+    def close(self) -> None:
+        if self._warehouse is not None and hasattr(self._warehouse, "close"):
+            self._warehouse.close()

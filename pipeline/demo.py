@@ -11,9 +11,9 @@ import argparse
 import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 
@@ -27,13 +27,13 @@ DEFAULT_ROWS = 200_000
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 @contextlib.contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
-    """Serve `folder` on 127.0.0.1 (a free port) for as long as the block runs; yields the base URL."""
+    """Serve `folder` on 127.0.0.1 (a free port) while the block runs; yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="demo-http", daemon=True)
@@ -80,8 +80,6 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
     console.print(verify_table(title, verify_rows))
     expected = synthetic.expected_counts(summary)
     matches = counts is not None and all(counts[key] == value for key, value in expected.items())
-    console.print(
-        f"Synthetic month: {'counts match what the generator planted' if matches else 'COUNTS DIFFER from the generator'}"
-        f" · pipeline {run.seconds:.1f}s"
-    )
+    verdict = "match what the generator planted" if matches else "DIFFER from the generator's"
+    console.print(f"Synthetic month: counts {verdict} · pipeline {run.seconds:.1f}s")
     return 0 if matches else 1

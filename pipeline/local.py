@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.datasets import Dataset
-from pipeline.layout import PROCESSED, counts_key
 from pipeline.lake import LocalLake
+from pipeline.layout import PROCESSED, counts_key
 from pipeline.months import Month
 from pipeline.steps import SPARK, STEPS, Step, StepContext
 
@@ -56,7 +56,7 @@ class Observer:
 
 
 class LocalPipeline:
-    """The lake folder, the DuckDB warehouse and a lazily started SparkSession, reused across months."""
+    """The lake folder, the DuckDB warehouse and one lazily started SparkSession for all months."""
 
     def __init__(
         self,

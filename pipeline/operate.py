@@ -87,6 +87,11 @@ class Runtime:
     now: Callable[[], datetime] = _utc_now
     sleep: Callable[[float], None] = time.sleep
 
+    def aws(self, service: str, region: str | None) -> Any:
+        """A client for `service`; a missing region or a bad profile is a clear error here."""
+        with aws_call(f"connecting to {service}"):
+            return self.client(service, region)
+
 
 _HINTS = {
     "StateMachineDoesNotExist": " (is the stack deployed, and is --region the stack's region?)",
@@ -108,7 +113,9 @@ def aws_call(what: str) -> Iterator[None]:
             f"`aws configure`)"
         ) from None
     except NoRegionError:
-        raise AwsCallFailed(f"{what}: no AWS region: pass --region or set AWS_REGION") from None
+        raise AwsCallFailed(
+            f"{what}: no AWS region: pass --region or set AWS_DEFAULT_REGION"
+        ) from None
     except ClientError as error:
         info = error.response.get("Error", {})
         code, message = info.get("Code", "error"), info.get("Message", str(error))
@@ -232,7 +239,7 @@ def watch_execution(
     execution_arn: str,
     *,
     sleep: Callable[[float], None] = time.sleep,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
     on_update: Callable[[ExecutionView], None] | None = None,
 ) -> ExecutionView:
     """Poll until the execution ends; `on_update` sees every poll. Returns the final view.
@@ -247,7 +254,7 @@ def watch_execution(
             on_update(view)
         if view.finished:
             return view
-        sleep(poll_seconds)
+        sleep(POLL_SECONDS if poll_seconds is None else poll_seconds)
 
 
 def start(
@@ -261,14 +268,14 @@ def start(
     runtime: Runtime | None = None,
     on_start: Callable[[Started], None] | None = None,
     on_update: Callable[[ExecutionView], None] | None = None,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
 ) -> StartResult:
     """`start --stack S --year Y --month M [--dataset D] [--wait] [--force]`."""
     runtime = runtime or Runtime()
     chosen, now = get_dataset(dataset), runtime.now()
     validate_month(year, month, first=chosen.first_month, now=now)
     outputs = target.resolve(("stateMachineArn",), run=runtime.run)
-    sfn = runtime.client("stepfunctions", target.region_for(outputs))
+    sfn = runtime.aws("stepfunctions", target.region_for(outputs))
     started = start_month(
         sfn,
         outputs.state_machine_arn,
@@ -298,7 +305,7 @@ def watch(
     *,
     runtime: Runtime | None = None,
     on_update: Callable[[ExecutionView], None] | None = None,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
 ) -> ExecutionView:
     """Follow an execution (default: the monthly machine's latest) until it ends."""
     runtime = runtime or Runtime()
@@ -342,7 +349,7 @@ def backfill(
     months = backfill_months(chosen, first, last, now)
     outputs = target.resolve(("backfillStateMachineArn",), run=runtime.run)
     arn = outputs.backfill_state_machine_arn
-    sfn = runtime.client("stepfunctions", target.region_for(outputs))
+    sfn = runtime.aws("stepfunctions", target.region_for(outputs))
     name = backfill_execution_name(chosen.name, months[0], months[-1], now)
     return BackfillStarted(_start(sfn, arn, name, backfill_input(chosen, months)), months)
 
@@ -405,7 +412,7 @@ def status(
     if not 1 <= limit <= 1000:
         raise InvalidInput("--limit", limit, "from 1 to 1000 executions")
     outputs = target.resolve(("stateMachineArn",), run=runtime.run)
-    sfn = runtime.client("stepfunctions", target.region_for(outputs))
+    sfn = runtime.aws("stepfunctions", target.region_for(outputs))
     machines = [("monthly", outputs.state_machine_arn)]
     if outputs.backfill_state_machine_arn:
         machines.append(("backfill", outputs.backfill_state_machine_arn))
@@ -479,10 +486,16 @@ def month_counts(warehouse: Any, dataset: Dataset) -> list[tuple[str, int]]:
     return [(str(count.month), int(count.rows)) for count in warehouse.month_counts(dataset)]
 
 
-def redshift_warehouse(client: Any, workgroup: str, database: str) -> Any:
+def redshift_warehouse(
+    client: Any, workgroup: str, database: str, sleep: Callable[[float], None]
+) -> Any:
+    """The load's own Data API warehouse, without a COPY role: verify only reads."""
     from pipeline.redshift import RedshiftDataApiWarehouse
 
-    return RedshiftDataApiWarehouse(client=client, workgroup=workgroup, database=database)
+    return RedshiftDataApiWarehouse(workgroup, database, client=client, sleep=sleep)
+
+
+WarehouseFactory = Callable[[Any, str, str, Callable[[float], None]], Any]
 
 
 def verify(
@@ -491,15 +504,20 @@ def verify(
     *,
     runtime: Runtime | None = None,
     progress: Progress | None = None,
-    warehouse_factory: Callable[[Any, str, str], Any] = redshift_warehouse,
+    warehouse_factory: WarehouseFactory = redshift_warehouse,
 ) -> VerifyResult:
-    """`verify --stack S [--workgroup W --database D] [--processed-bucket B] [--json]`."""
+    """`verify --stack S [--workgroup W --database D] [--processed-bucket B] [--json]`.
+
+    Rows per month from the original's verify query through the Data API; where the
+    processed bucket is known, each month is checked against the rows transform wrote.
+    """
     runtime = runtime or Runtime()
     chosen = get_dataset(dataset)
     outputs = target.resolve(("workgroupName", "databaseName"), run=runtime.run)
     region = target.region_for(outputs)
+    client = runtime.aws("redshift-data", region)
     warehouse = warehouse_factory(
-        runtime.client("redshift-data", region), outputs.workgroup_name, outputs.database_name
+        client, outputs.workgroup_name, outputs.database_name, runtime.sleep
     )
     if progress is not None:
         progress(f"counting {chosen.table} per month", 0, None)
@@ -521,7 +539,7 @@ def _with_transform_counts(
 ) -> list[MonthRows]:
     if not outputs.processed_bucket:
         return [MonthRows(month, rows) for month, rows in counts]
-    s3 = runtime.client("s3", region)
+    s3 = runtime.aws("s3", region)
     result = []
     for done, (month, rows) in enumerate(counts):
         if progress is not None:
@@ -579,9 +597,9 @@ def _execution(target: StackTarget, execution_arn: str | None, runtime: Runtime)
     """A Step Functions client and the execution: the one given, or the monthly machine's latest."""
     if execution_arn:
         region = target.region or region_of_arn(execution_arn)
-        return runtime.client("stepfunctions", region), execution_arn
+        return runtime.aws("stepfunctions", region), execution_arn
     outputs = target.resolve(("stateMachineArn",), run=runtime.run)
-    sfn = runtime.client("stepfunctions", target.region_for(outputs))
+    sfn = runtime.aws("stepfunctions", target.region_for(outputs))
     return sfn, _latest_execution_arn(sfn, outputs.state_machine_arn)
 
 
@@ -673,7 +691,7 @@ def logs(
     sfn, arn = _execution(target, execution_arn, runtime)
     view = describe(sfn, HistoryReader(sfn, arn))
     region = target.region or region_of_arn(arn)
-    glue, cloudwatch = runtime.client("glue", region), runtime.client("logs", region)
+    glue, cloudwatch = runtime.aws("glue", region), runtime.aws("logs", region)
     wanted = [
         (step, viewed, run_id)
         for step, viewed in zip(STEPS, view.steps)

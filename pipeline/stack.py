@@ -182,7 +182,8 @@ class StackTarget:
     """Which deployed stack a command operates: a Pulumi stack name and/or names given as flags.
 
     `given` holds the flags' values (`--state-machine-arn`, `--workgroup`, ...); `region` is
-    `--region`, else the region in the ARNs, else boto3's default (AWS_REGION, ~/.aws/config).
+    `--region`, else the region in the ARNs, else boto3's default (AWS_DEFAULT_REGION, the
+    profile's config).
     """
 
     stack: str | None = None

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
@@ -20,12 +21,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
     ResourceCondition,
 )
 
-from pipeline import operate
+from pipeline import cli, layout, operate
+from pipeline.datasets import get_dataset
 from pipeline.errors import InvalidInput
 from pipeline.executions import StepStatus
+from pipeline.months import Month
 from pipeline.operate import ExecutionExists, MonthAlreadyRunning, NoExecutions, Runtime
 from pipeline.stack import StackOutputs, StackTarget, StackUnavailable
 from pipeline.steps import STEPS
+from pipeline.warehouse import month_counts_sql
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -455,3 +459,161 @@ def test_an_aborted_execution_is_a_failure_naming_the_abort_and_the_step(aws):
     assert not final.ok
     # moto drops stop_execution's error and cause; AWS keeps them and they follow here.
     assert final.failure.startswith("execution ABORTED during IngestRaw")
+
+
+# ---------------------------------------------------------------- verify (Data API)
+
+
+def stub_verify_query(stub: Stubber, rows: list[tuple[str, int]]) -> None:
+    """The Data API as it answers the verify query: submitted, running once, then finished."""
+    stub.add_response(
+        "execute_statement",
+        {"Id": "stmt-1"},
+        {
+            "WorkgroupName": "tlc-elt-dev",
+            "Database": "tlc",
+            "StatementName": "tlc-elt-verify-yellow",
+            "Sql": month_counts_sql(get_dataset("yellow")),
+        },
+    )
+    stub.add_response("describe_statement", {"Id": "stmt-1", "Status": "STARTED"}, {"Id": "stmt-1"})
+    stub.add_response(
+        "describe_statement",
+        {"Id": "stmt-1", "Status": "FINISHED", "HasResultSet": True, "ResultRows": len(rows)},
+        {"Id": "stmt-1"},
+    )
+    records = [[{"stringValue": day}, {"longValue": count}] for day, count in rows]
+    stub.add_response(
+        "get_statement_result",
+        {"Records": records, "TotalNumRows": len(rows)},
+        {"Id": "stmt-1"},
+    )
+
+
+def put_counts(s3, bucket: str, month: Month, rows_loaded: int, quarantined: int) -> None:
+    counts = {
+        "dataset": "yellow",
+        "month": str(month),
+        "rows_in": rows_loaded + quarantined,
+        "rows_loaded": rows_loaded,
+        "rows_quarantined": quarantined,
+        "rejected": {},
+        "part_files": [],
+    }
+    key = layout.counts_key(get_dataset("yellow"), month)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(counts).encode())
+
+
+def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(aws):
+    outputs = deploy()
+    s3 = client("s3")
+    s3.create_bucket(
+        Bucket=outputs["processedBucket"], CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    put_counts(s3, outputs["processedBucket"], Month(2024, 9), 100, 3)
+    put_counts(s3, outputs["processedBucket"], Month(2024, 8), 49, 0)
+    data_api = client("redshift-data")
+    sleeps = Sleeps()
+    run = Runtime(
+        run=Pulumi(outputs),
+        client=lambda service, region: data_api if service == "redshift-data" else client(service),
+        sleep=sleeps,
+    )
+    with Stubber(data_api) as stub:
+        stub_verify_query(stub, [("2024-09-01", 100), ("2024-08-01", 50), ("2024-07-01", 7)])
+
+        result = operate.verify(STACK, "yellow", runtime=run)
+
+        stub.assert_no_pending_responses()
+    assert result.rows() == [
+        {"month": "2024-09", "rows": 100, "expected": 100, "quarantined": 3, "status": "ok"},
+        {"month": "2024-08", "rows": 50, "expected": 49, "quarantined": 0, "status": "MISMATCH"},
+        {"month": "2024-07", "rows": 7},  # no counts JSON: nothing to compare with
+    ]
+    assert not result.ok
+    assert "tlc-elt-dev" in result.title
+    assert len(sleeps.requested) == 1  # polled once more after STARTED, through the runtime
+
+
+def test_verify_with_workgroup_and_database_flags_needs_no_stack():
+    data_api = boto3.client("redshift-data", region_name=REGION)
+    target = StackTarget(given=StackOutputs(workgroup_name="tlc-elt-dev", database_name="tlc"))
+    run = Runtime(run=None, client=lambda service, region: data_api, sleep=Sleeps())
+    with Stubber(data_api) as stub:
+        stub_verify_query(stub, [("2024-09-01", 100)])
+
+        result = operate.verify(target, "yellow", runtime=run)
+
+    assert result.rows() == [{"month": "2024-09", "rows": 100}]
+    assert result.ok
+
+
+def test_verify_without_a_workgroup_names_the_flags():
+    with pytest.raises(StackUnavailable, match="--workgroup and --database"):
+        operate.verify(StackTarget(), "yellow", runtime=Runtime(run=None))
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # rich wraps at the terminal width; keep lines whole
+
+
+def test_cli_start_wait_prints_each_step_and_exits_non_zero_on_failure(
+    aws, wide, monkeypatch, capsys
+):
+    outputs = deploy(missing_jobs=("transform_trips",))
+    monkeypatch.setattr(operate, "POLL_SECONDS", 0.02)
+    argv = ["start", "--state-machine-arn", outputs["stateMachineArn"], "--year", "2024"]
+
+    code = cli.main([*argv, "--month", "9", "--wait"])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "started yellow-2024-09-manual-" in out
+    assert "✓ IngestRaw succeeded" in out  # not a terminal: a line per step change
+    assert "TransformTrips failed: Glue.EntityNotFoundException" in err
+
+
+def test_cli_start_quiet_prints_only_the_execution_arn(aws, capsys):
+    outputs = deploy()
+    argv = ["start", "--state-machine-arn", outputs["stateMachineArn"], "--quiet"]
+
+    code = cli.main([*argv, "--year", "2024", "--month", "9"])
+
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.strip().startswith(
+        outputs["stateMachineArn"].replace(":stateMachine:", ":execution:")
+    )
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_cli_status_json_is_machine_readable(aws, capsys):
+    outputs = deploy()
+    machine = outputs["stateMachineArn"]
+    cli.main(["start", "--state-machine-arn", machine, "--year", "2024", "--month", "9", "--quiet"])
+    capsys.readouterr()
+
+    code = cli.main(["status", "--state-machine-arn", machine, "--json"])
+
+    out, _ = capsys.readouterr()
+    assert code == 0
+    listed = json.loads(out)
+    assert set(listed) == {"monthly"}  # no backfill ARN given, no stack read
+    [execution] = listed["monthly"]["executions"]
+    assert execution["input"] == {"year": "2024", "month": "09", "dataset": "yellow"}
+    assert [s["state"] for s in execution["steps"]] == [step.state for step in STEPS]
+
+
+def test_cli_without_pulumi_says_which_flag_to_use(wide, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `pulumi` anywhere
+
+    code = cli.main(["status", "--stack", "dev"])
+
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "Pulumi CLI (`pulumi`) is not installed" in err
+    assert "--state-machine-arn" in err

@@ -1,0 +1,152 @@
+"""Rendering operate's records: what a person (or a script) sees of an execution."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from pipeline import operate
+from pipeline.executions import ExecutionView, StepStatus, StepView
+from pipeline.operate_cli import (
+    WatchDisplay,
+    duration,
+    render_final,
+    render_logs,
+    render_status,
+    target_of,
+)
+from pipeline.steps import STEPS
+
+T0 = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
+ARN = "arn:aws:states:us-east-1:123456789012:execution:tlc-monthly:yellow-2024-09-manual-x"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:tlc-monthly"
+
+
+def console() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, width=300, force_terminal=False, color_system=None), buffer
+
+
+def view(status: str, *step_states: StepStatus, error: str | None = None) -> ExecutionView:
+    steps = []
+    for step, state in zip(STEPS, step_states, strict=False):
+        entered = None if state is StepStatus.PENDING else T0
+        exited = (
+            T0 + timedelta(seconds=65)
+            if state in (StepStatus.SUCCEEDED, StepStatus.FAILED)
+            else None
+        )
+        steps.append(
+            StepView(
+                step.state, state, attempts=int(entered is not None), entered=entered, exited=exited
+            )
+        )
+    if error:
+        steps[-1].error, steps[-1].cause = "States.TaskFailed", error
+    return ExecutionView(ARN, "yellow-2024-09-manual-x", MACHINE, status, T0, steps=steps)
+
+
+def test_durations_read_naturally():
+    assert [duration(s) for s in (None, 4.9, 65, 3725)] == ["", "4s", "1m05s", "1h02m"]
+
+
+def test_flags_become_the_target_and_absent_flags_stay_unset():
+    args = argparse.Namespace(stack="dev", state_machine_arn=MACHINE, region="eu-west-1")
+    target = target_of(args)
+    assert (target.stack, target.region) == ("dev", "eu-west-1")
+    assert target.given.state_machine_arn == MACHINE
+    assert target.given.workgroup_name is None
+
+
+def test_watch_lines_print_each_step_change_once_when_not_a_terminal():
+    out, buffer = console()
+    display = WatchDisplay(out, now=lambda: T0 + timedelta(seconds=70))
+    with display:
+        display(view("RUNNING", StepStatus.RUNNING, StepStatus.PENDING, StepStatus.PENDING))
+        display(view("RUNNING", StepStatus.RUNNING, StepStatus.PENDING, StepStatus.PENDING))
+        display(view("RUNNING", StepStatus.SUCCEEDED, StepStatus.RUNNING, StepStatus.PENDING))
+    assert buffer.getvalue().splitlines() == [
+        "▶ IngestRaw running ",
+        "✓ IngestRaw succeeded 1m05s",
+        "▶ TransformTrips running ",
+    ]
+
+
+def test_quiet_watch_prints_nothing():
+    out, buffer = console()
+    with WatchDisplay(out, quiet=True) as display:
+        display(view("RUNNING", StepStatus.RUNNING, StepStatus.PENDING, StepStatus.PENDING))
+    assert buffer.getvalue() == ""
+
+
+def test_final_failure_goes_to_stderr_with_a_failing_exit_code(capsys):
+    out, buffer = console()
+    failed = view(
+        "FAILED",
+        StepStatus.SUCCEEDED,
+        StepStatus.SUCCEEDED,
+        StepStatus.FAILED,
+        error="CountMismatch: inserted 9 of 10 rows",
+    )
+
+    code = render_final(out, failed, quiet=False)
+
+    assert code == 1
+    assert "LoadWarehouse" in buffer.getvalue()  # the steps table
+    assert "LoadWarehouse failed: States.TaskFailed: CountMismatch" in capsys.readouterr().err
+
+
+def test_final_success_exits_zero():
+    out, buffer = console()
+    done = view("SUCCEEDED", *[StepStatus.SUCCEEDED] * 3)
+    done.stopped = T0 + timedelta(minutes=3)
+    assert render_final(out, done, quiet=True) == 0
+    assert buffer.getvalue().strip() == "✓ yellow-2024-09-manual-x SUCCEEDED in 3m00s"
+
+
+def test_status_shows_each_execution_with_its_steps_and_error():
+    out, buffer = console()
+    failed = view("FAILED", StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.PENDING)
+    failed.steps[1].error, failed.steps[1].cause = "States.TaskFailed", "Spark died"
+    result = operate.StatusResult(
+        [
+            operate.MachineExecutions("monthly", MACHINE, [failed]),
+            operate.MachineExecutions("backfill", MACHINE + "-backfill", []),
+        ],
+        T0,
+    )
+
+    render_status(out, result)
+
+    text = buffer.getvalue()
+    assert "yellow-2024-09-manual-x" in text
+    assert "✓ IngestRaw ✗ TransformTrips · LoadWarehouse" in text
+    assert "TransformTrips failed: States.TaskFailed: Spark died" in text
+    assert "backfill: no executions yet" in text
+
+
+def test_log_lines_are_printed_verbatim():
+    out, buffer = console()
+    run = operate.JobRunLogs(
+        "IngestRaw",
+        "tlc-dev-ingest_raw",
+        "jr_1",
+        "FAILED",
+        "SourceNotPublished: 403",
+        12,
+        [
+            operate.LogStream(
+                "/aws-glue/python-jobs/error", "jr_1", ["[bold]not markup[/bold]"], True
+            )
+        ],
+    )
+
+    render_logs(out, operate.LogsResult(view("FAILED", StepStatus.FAILED), [run]))
+
+    text = buffer.getvalue()
+    assert "[bold]not markup[/bold]" in text
+    assert "SourceNotPublished: 403" in text
+    assert "IngestRaw · tlc-dev-ingest_raw · jr_1 FAILED" in text

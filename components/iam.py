@@ -1,0 +1,368 @@
+"""Every IAM policy document the stack creates, as pure functions from ARNs to dicts.
+
+Components call these with resolved ARNs (inside `Output.apply`, creating no resource there);
+tests call them with plain strings and run them through parliament. Resources are exact: the
+buckets and dataset prefixes of `pipeline.layout`, the Glue job, state machine, topic, queue,
+function and workgroup ARNs. The few statements with `Resource: "*"` hold only actions that
+AWS offers no resource-level permission for; each says why next to it, and `STAR_ACTIONS`
+lists them for the tests. Parliament's findings that are accepted on purpose are in
+`ACCEPTED_FINDINGS`, with the reason.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.datasets import DATASETS
+from pipeline.layout import (
+    PROCESSED,
+    RAW,
+    copy_manifest_key,
+    dataset_prefix,
+    processed_prefix,
+)
+
+Policy = dict[str, Any]
+Statement = dict[str, Any]
+VERSION = "2012-10-17"
+
+# Step Functions delivers execution logs through CloudWatch Logs' vended-log API, whose actions
+# take no resource ARN: AWS's documented policy for state machine logging uses "*".
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+# X-Ray has no resource-level permissions for sending traces.
+XRAY_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+# The Data API's per-statement calls take no resource; they are limited to the caller's own
+# statements by the statement-owner condition instead.
+STATEMENT_ACTIONS = (
+    "redshift-data:DescribeStatement",
+    "redshift-data:GetStatementResult",
+    "redshift-data:CancelStatement",
+)
+METRIC_ACTIONS = ("cloudwatch:PutMetricData",)  # no resource ARN; limited to the Glue namespace
+STAR_ACTIONS = frozenset(LOG_DELIVERY_ACTIONS + XRAY_ACTIONS + STATEMENT_ACTIONS + METRIC_ACTIONS)
+
+ACCEPTED_FINDINGS: Mapping[tuple[str, str], str] = {
+    ("MALFORMED", "Statement contains neither Resource nor NotResource"): (
+        "a role's trust policy (assume-role document) has no Resource by IAM's grammar: the "
+        "role is the resource; parliament reads every document as an identity policy"
+    ),
+    ("PERMISSIONS_MANAGEMENT_ACTIONS", "logs:PutResourcePolicy"): (
+        "AWS documents logs:PutResourcePolicy as required for Step Functions to deliver "
+        "execution logs (it writes the log group's resource policy for the delivery)"
+    ),
+    ("RESOURCE_MISMATCH", "states:DescribeExecution"): (
+        "parliament's IAM catalogue knows only the Express execution ARN for DescribeExecution; "
+        "the backfill watches Standard executions, arn:...:execution:<machine>:<id>, which is "
+        "what AWS documents for startExecution.sync:2"
+    ),
+}
+
+# The rule Step Functions manages to learn when a child execution ends (`.sync` on states).
+SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+
+
+@dataclass(frozen=True)
+class Account:
+    partition: str
+    region: str
+    account_id: str
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """The stack's buckets by name, and the KMS key that encrypts them when one is configured."""
+
+    raw: str
+    processed: str
+    scripts: str
+    partition: str = "aws"
+    kms_key_arn: str | None = None
+
+    def name(self, zone: str) -> str:
+        return {RAW: self.raw, PROCESSED: self.processed}[zone]
+
+    def arn(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
+
+class Level(enum.Enum):
+    READ = "read"
+    WRITE = "write"  # read, create, replace and delete
+    MANIFESTS = "manifests"  # create the COPY manifests, nothing else
+
+
+class Scope(enum.Enum):
+    DATASETS = "the dataset prefixes of pipeline.layout"
+    # Spark (EMRFS) writes `_temporary/` work files and directory markers next to the target
+    # prefix; they cannot be listed in advance, so Spark gets the whole (dedicated) bucket.
+    BUCKET = "the whole bucket"
+
+
+@dataclass(frozen=True)
+class ZoneGrant:
+    zone: str
+    level: Level
+    scope: Scope = Scope.DATASETS
+
+
+# What each Glue job (pipeline.steps.Step.job) may do in the lake.
+JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
+    "ingest_raw": (ZoneGrant(RAW, Level.WRITE),),
+    "transform_trips": (
+        ZoneGrant(RAW, Level.READ),
+        ZoneGrant(PROCESSED, Level.WRITE, Scope.BUCKET),
+    ),
+    "load_redshift": (ZoneGrant(PROCESSED, Level.READ), ZoneGrant(PROCESSED, Level.MANIFESTS)),
+}
+# Jobs that run statements in the warehouse.
+WAREHOUSE_JOBS = frozenset({"load_redshift"})
+
+_OBJECT_ACTIONS: Mapping[Level, tuple[str, ...]] = {
+    Level.READ: ("s3:GetObject",),
+    # PutObject covers multipart uploads; aborting one is its own action.
+    Level.WRITE: ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
+    Level.MANIFESTS: ("s3:PutObject",),
+}
+
+
+def zone_prefixes() -> tuple[str, ...]:
+    """Every dataset's key prefix in a zone (quarantine is only written by Spark: Scope.BUCKET)."""
+    return tuple(dataset_prefix(dataset) for dataset in DATASETS.values())
+
+
+def manifest_patterns() -> tuple[str, ...]:
+    """`yellow/*_copy.manifest`...: the manifest's name as pipeline.layout spells it."""
+    patterns = []
+    for dataset in DATASETS.values():
+        month = dataset.first_month
+        name = copy_manifest_key(dataset, month)[len(processed_prefix(dataset, month)) :]
+        patterns.append(f"{dataset_prefix(dataset)}*{name}")
+    return tuple(patterns)
+
+
+def document(*statements: Statement) -> Policy:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def allow(
+    sid: str, actions: Iterable[str], resources: str | Sequence[str], **extra: Any
+) -> Statement:
+    resource = resources if isinstance(resources, str) else list(resources)
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource, **extra}
+
+
+def trust_policy(services: Sequence[str], source_account: str | None = None) -> Policy:
+    """Who may assume a role; `source_account` guards against the confused deputy where the
+    service documents the condition (Step Functions, EventBridge Scheduler)."""
+    statement: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": sorted(services)},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return document(statement)
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Policy:
+    """Refuse any request to the bucket or its objects that does not come over HTTPS.
+
+    (S3 itself refuses TLS older than 1.2 on every endpoint, so no version condition is needed.)
+    A Deny on s3:* grants nothing; the `no service:*` rule is about what roles are allowed.
+    """
+    return document(
+        {
+            "Sid": "DenyPlainHttp",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def _lake_statements(grants: Sequence[ZoneGrant], buckets: Buckets) -> list[Statement]:
+    statements = []
+    for zone in dict.fromkeys(grant.zone for grant in grants):
+        # S3 answers 404 for a missing key only to principals with ListBucket on the bucket
+        # itself; with an s3:prefix condition the lake's exists() check would get 403 instead.
+        bucket = buckets.arn(buckets.name(zone))
+        statements.append(
+            allow(f"List{zone.title()}", ["s3:ListBucket", "s3:GetBucketLocation"], bucket)
+        )
+    for grant in grants:
+        bucket = buckets.arn(buckets.name(grant.zone))
+        if grant.level is Level.MANIFESTS:
+            keys = [f"{bucket}/{pattern}" for pattern in manifest_patterns()]
+        elif grant.scope is Scope.BUCKET:
+            keys = [f"{bucket}/*"]
+        else:
+            keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
+        sid = f"{grant.level.value.title()}{grant.zone.title()}"
+        statements.append(allow(sid, _OBJECT_ACTIONS[grant.level], keys))
+    return statements
+
+
+def _kms_statements(buckets: Buckets, grants: Sequence[ZoneGrant]) -> list[Statement]:
+    if buckets.kms_key_arn is None:
+        return []
+    actions = {"kms:Decrypt"}
+    if any(grant.level is not Level.READ for grant in grants):
+        actions.add("kms:GenerateDataKey")
+    return [allow("UseLakeKey", actions, buckets.kms_key_arn)]
+
+
+def _log_statement(sid: str, account: Account, log_groups: Sequence[str]) -> Statement:
+    arns = [account.arn("logs", f"log-group:{name}") for name in log_groups]
+    return allow(
+        sid,
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [*arns, *(f"{arn}:log-stream:*" for arn in arns)],
+    )
+
+
+@dataclass(frozen=True)
+class GlueJobAccess:
+    """What one Glue job touches besides the lake: its code, its logs, maybe the warehouse."""
+
+    job: str  # pipeline.steps.Step.job
+    code_keys: tuple[str, ...]  # the script and library keys in the scripts bucket
+    log_groups: tuple[str, ...]  # the CloudWatch log groups Glue writes the run's logs to
+    metrics: bool = False  # publishes Glue job metrics to CloudWatch
+    workgroup_arn: str | None = None
+
+
+def glue_job_policy(access: GlueJobAccess, buckets: Buckets, account: Account) -> Policy:
+    """One Glue job's role: its lake zones (JOB_GRANTS), its own code, its logs, and for the
+    load job the workgroup. Unknown jobs fail here, so a new step cannot get a blank policy."""
+    if access.job not in JOB_GRANTS:
+        raise KeyError(f"no lake grants for Glue job {access.job!r}: add it to JOB_GRANTS")
+    grants = JOB_GRANTS[access.job]
+    code = [f"{buckets.arn(buckets.scripts)}/{key}" for key in access.code_keys]
+    statements = [
+        allow("ReadJobCode", ["s3:GetObject"], code),
+        *_lake_statements(grants, buckets),
+        *_kms_statements(buckets, grants),
+        _log_statement("WriteJobLogs", account, access.log_groups),
+    ]
+    if access.metrics:
+        # PutMetricData has no resource ARN; the condition keeps it to Glue's namespace.
+        statements.append(
+            allow("PublishGlueMetrics", METRIC_ACTIONS, "*",
+                  Condition={"StringEquals": {"cloudwatch:namespace": "Glue"}})
+        )  # fmt: skip
+    if access.job in WAREHOUSE_JOBS:
+        statements += _warehouse_statements(access)
+    return document(*statements)
+
+
+def _warehouse_statements(access: GlueJobAccess) -> list[Statement]:
+    if access.workgroup_arn is None:
+        raise ValueError(f"Glue job {access.job!r} runs warehouse statements: give workgroup_arn")
+    return [
+        allow("RunStatements",
+              ["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"],
+              access.workgroup_arn),
+        # The Data API signs in to the workgroup as this role (IAMR:<role>) with these.
+        allow("WorkgroupCredentials", ["redshift-serverless:GetCredentials"], access.workgroup_arn),
+        # Statement calls take no resource ARN; the condition limits them to our own statements.
+        allow("FollowOwnStatements", STATEMENT_ACTIONS, "*",
+              Condition={"StringEquals": {
+                  "redshift-data:statement-owner-iam-userid": "${aws:userid}"}}),
+    ]  # fmt: skip
+
+
+def copy_role_policy(buckets: Buckets) -> Policy:
+    """What Redshift may read when it runs COPY as this role: the processed datasets only."""
+    bucket = buckets.arn(buckets.processed)
+    keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
+    statements = [
+        allow("ReadProcessedDatasets", ["s3:GetObject"], keys),
+        allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
+    ]
+    if buckets.kms_key_arn is not None:
+        statements.append(allow("DecryptLake", ["kms:Decrypt"], buckets.kms_key_arn))
+    return document(*statements)
+
+
+def _observability_statements() -> list[Statement]:
+    return [
+        # Vended-log delivery takes no resource ARN; this is AWS's documented policy for
+        # Step Functions logging (logs:PutResourcePolicy included, see ACCEPTED_FINDINGS).
+        allow("DeliverExecutionLogs", LOG_DELIVERY_ACTIONS, "*"),
+        # X-Ray has no resource-level permissions.
+        allow("SendTraces", XRAY_ACTIONS, "*"),
+    ]
+
+
+def monthly_machine_policy(job_arns: Sequence[str], topic_arn: str) -> Policy:
+    """The monthly state machine: run and stop its Glue jobs (.sync polls the run), alert."""
+    return document(
+        allow("RunPipelineJobs",
+              ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+              list(job_arns)),
+        allow("NotifyFailure", ["sns:Publish"], topic_arn),
+        *_observability_statements(),
+    )  # fmt: skip
+
+
+def executions_of(state_machine_arn: str) -> str:
+    """`arn:...:stateMachine:<name>` -> `arn:...:execution:<name>:*` (its executions)."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":*"
+
+
+def backfill_machine_policy(
+    monthly_arn: str, function_arn: str, topic_arn: str, account: Account
+) -> Policy:
+    """The backfill: expand the range (Lambda), run the monthly machine per month (.sync:2)."""
+    return document(
+        allow("ExpandMonths", ["lambda:InvokeFunction"], [function_arn, f"{function_arn}:*"]),
+        allow("StartMonths", ["states:StartExecution"], monthly_arn),
+        # DescribeExecution is accepted in ACCEPTED_FINDINGS (parliament's catalogue is stale).
+        allow("FollowMonths", ["states:DescribeExecution", "states:StopExecution"],
+              executions_of(monthly_arn)),
+        # `.sync` on a child execution listens through this Step Functions-managed rule.
+        allow("ListenForMonths", ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+              account.arn("events", f"rule/{SYNC_EVENTS_RULE}")),
+        allow("NotifyFailure", ["sns:Publish"], topic_arn),
+        *_observability_statements(),
+    )  # fmt: skip
+
+
+def trigger_function_policy(monthly_arn: str, log_group_arn: str, dead_letter_arn: str) -> Policy:
+    """The trigger Lambda: start the monthly machine, write its log, dead-letter a failure."""
+    return document(
+        allow("StartMonth", ["states:StartExecution"], monthly_arn),
+        allow("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+              [log_group_arn, f"{log_group_arn}:log-stream:*"]),
+        allow("DeadLetter", ["sqs:SendMessage"], dead_letter_arn),
+    )  # fmt: skip
+
+
+def scheduler_policy(function_arn: str, dead_letter_arn: str) -> Policy:
+    """EventBridge Scheduler: invoke the trigger, dead-letter what it could not deliver."""
+    return document(
+        allow("InvokeTrigger", ["lambda:InvokeFunction"], [function_arn, f"{function_arn}:*"]),
+        allow("DeadLetter", ["sqs:SendMessage"], dead_letter_arn),
+    )

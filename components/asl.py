@@ -1,0 +1,400 @@
+"""The two state machines as Amazon States Language, built from the pipeline's step list.
+
+`monthly_definition` walks `pipeline.steps.STEPS` (the list the local runner walks too): it
+checks the input, then runs one Glue `.sync` Task per step, and on any step's failure publishes
+an alert naming the step and error before failing. `backfill_definition` expands a month range
+(the trigger Lambda's `expand` action) and runs the monthly machine once per month, a bounded
+number at a time. Both are pure: ARNs and job names may be plain strings (tests) or Pulumi
+Outputs (the stack serialises the dict once with `Output.json_dumps`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipeline.datasets import DATASETS, DEFAULT_DATASET
+from pipeline.steps import JOB_ARGUMENTS, STEPS, Step
+
+Definition = dict[str, Any]
+
+GLUE_RUN_JOB = "arn:aws:states:::glue:startJobRun.sync"
+SNS_PUBLISH = "arn:aws:states:::sns:publish"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+RUN_STATE_MACHINE = "arn:aws:states:::states:startExecution.sync:2"
+
+# The input (ARCHITECTURE "State machine input"): {"year": "2024", "month": "09"}, and
+# optionally "dataset" (default yellow). Together they are the jobs' arguments.
+REQUIRED_INPUT = ("year", "month")
+OPTIONAL_INPUT = "dataset"
+
+CHECK_INPUT = "CheckInput"
+DEFAULT_DATASET_STATE = "DefaultDataset"
+CHECK_TYPES = "CheckTypes"
+READ_INPUT = "ReadInput"
+CHECK_MONTH = "CheckMonth"
+REJECT_INPUT = "RejectInput"
+NOTIFY_FAILURE = "NotifyFailure"
+FAILED = "Failed"
+SUCCEEDED = "Succeeded"
+EXPAND_MONTHS = "ExpandMonths"
+RUN_MONTHS = "RunMonths"
+RUN_MONTH = "RunMonth"
+MONTH_FAILED = "MonthFailed"
+SUMMARISE = "Summarise"
+ANY_MONTH_FAILED = "AnyMonthFailed"
+MONTHS_FAILED = "MonthsFailed"
+
+# Glue errors worth another attempt: capacity, throttling, Glue's own hiccups. A job run that
+# FAILED (States.TaskFailed), a timeout or bad input is not retried: it would fail again.
+GLUE_TRANSIENT_ERRORS = (
+    "Glue.ConcurrentRunsExceededException",
+    "Glue.InternalServiceException",
+    "Glue.ThrottlingException",
+    "Glue.OperationTimeoutException",
+    "Glue.ResourceNumberLimitExceededException",
+)
+# AWS's recommended retry for the Lambda service's own transient errors.
+LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+EXECUTION_LIMIT_ERRORS = ("StepFunctions.ExecutionLimitExceededException",)
+
+# What a step's result keeps of Glue's GetJobRun: small, JSON-safe (no datetimes), and enough
+# to find the run (`status` and the CLI read the rest from the execution history).
+JOB_RUN_FIELDS: Mapping[str, str] = {
+    "JobRunId.$": "$.Id",
+    "JobRunState.$": "$.JobRunState",
+    "ExecutionTime.$": "$.ExecutionTime",
+}
+
+
+def retry(errors: Sequence[str], interval: int, attempts: int, max_delay: int) -> dict[str, Any]:
+    return {
+        "ErrorEquals": list(errors),
+        "IntervalSeconds": interval,
+        "BackoffRate": 2.0,
+        "MaxAttempts": attempts,
+        "MaxDelaySeconds": max_delay,
+        "JitterStrategy": "FULL",
+    }
+
+
+def catch_all(next_state: str, result_path: str = "$.error") -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}]
+
+
+def _timestamp(day: Any) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _input_states(first_step: str) -> dict[str, Any]:
+    """Check the input before anything runs: presence, types, then a real, published month."""
+    return {**_shape_states(), **_month_states(first_step)}
+
+
+def _shape_states() -> dict[str, Any]:
+    missing = [{"Variable": f"$.{name}", "IsPresent": False} for name in REQUIRED_INPUT]
+    strings = [{"Variable": f"$.{name}", "IsString": True} for name in JOB_ARGUMENTS]
+    return {
+        CHECK_INPUT: {
+            "Type": "Choice",
+            "Choices": [
+                {"Or": missing, "Next": REJECT_INPUT},
+                {"Variable": f"$.{OPTIONAL_INPUT}", "IsPresent": False,
+                 "Next": DEFAULT_DATASET_STATE},
+            ],
+            "Default": CHECK_TYPES,
+        },
+        DEFAULT_DATASET_STATE: {
+            "Type": "Pass", "Result": DEFAULT_DATASET, "ResultPath": f"$.{OPTIONAL_INPUT}",
+            "Next": CHECK_TYPES,
+        },
+        CHECK_TYPES: {
+            "Type": "Choice",
+            "Choices": [{"And": strings, "Next": READ_INPUT}],
+            "Default": REJECT_INPUT,
+        },
+    }  # fmt: skip
+
+
+def _month_states(first_step: str) -> dict[str, Any]:
+    """`YYYY-MM-01T00:00:00Z` must be a valid timestamp (so month 13 fails), not before the
+    dataset's first month, and not after the day the execution started (no future months)."""
+    in_range = [
+        {
+            "And": [
+                {"Variable": "$.dataset", "StringEquals": dataset.name},
+                {
+                    "Variable": "$.check.firstDay",
+                    "TimestampGreaterThanEquals": _timestamp(dataset.first_month.first_day),
+                },
+                {"Variable": "$.check.firstDay", "TimestampLessThanEqualsPath": "$.check.today"},
+            ]
+        }
+        for dataset in DATASETS.values()
+    ]
+    return {
+        READ_INPUT: {
+            "Type": "Pass",
+            "Comment": "keep only the job arguments; the execution's start day bounds the month",
+            "Parameters": {
+                **{f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+                "check": {
+                    "firstDay.$": "States.Format('{}-{}-01T00:00:00Z', $.year, $.month)",
+                    "today.$": "States.Format('{}T00:00:00Z', States.ArrayGetItem("
+                               "States.StringSplit($$.Execution.StartTime, 'T'), 0))",
+                },
+                "steps": {},
+            },
+            "Next": CHECK_MONTH,
+        },
+        CHECK_MONTH: {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.check.firstDay", "IsTimestamp": False, "Next": REJECT_INPUT},
+                {"Or": in_range, "Next": first_step},
+            ],
+            "Default": REJECT_INPUT,
+        },
+        REJECT_INPUT: {"Type": "Fail", "Error": "InvalidInput", "Cause": _input_rule()},
+    }  # fmt: skip
+
+
+def _input_rule() -> str:
+    firsts = ", ".join(f"{d.name} from {d.first_month}" for d in DATASETS.values())
+    return (
+        'expected {"year": "YYYY", "month": "MM"} and optionally "dataset" (default '
+        f"{DEFAULT_DATASET}), all strings, for a month already started: {firsts}"
+    )
+
+
+def _step_states(step: Step, job_name: Any, next_state: str, timeout: int) -> dict[str, Any]:
+    failed = f"{step.state}Failed"
+    task = {
+        "Type": "Task",
+        "Comment": step.summary,
+        "Resource": GLUE_RUN_JOB,
+        "Parameters": {
+            "JobName": job_name,
+            "Arguments": {f"--{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+        },
+        # Glue stops the run at the job's own timeout; this also bounds time spent queued.
+        "TimeoutSeconds": timeout,
+        "ResultSelector": dict(JOB_RUN_FIELDS),
+        "ResultPath": f"$.steps.{step.state}",
+        "Retry": [retry(GLUE_TRANSIENT_ERRORS, interval=60, attempts=5, max_delay=900)],
+        "Catch": catch_all(failed),
+        "Next": next_state,
+    }
+    record_failure = {
+        "Type": "Pass",
+        "Comment": "what the alert and the execution's error say",
+        "Parameters": {
+            "name": failed,
+            "step": step.state,
+            "job": job_name,
+            **{f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+            "execution.$": "$$.Execution.Id",
+            "error.$": "$.error.Error",
+            "summary.$": f"States.Format('{step.state} failed for {{}} {{}}-{{}}: {{}}', "
+            "$.dataset, $.year, $.month, $.error.Error)",
+            "details.$": "$.error",
+        },
+        "ResultPath": "$.failure",
+        "Next": NOTIFY_FAILURE,
+    }
+    return {step.state: task, failed: record_failure}
+
+
+def _notify_states(topic_arn: Any, subject: str) -> dict[str, Any]:
+    """Publish `$.failure` to the alerts topic, then fail with the step's error.
+
+    The alert is best effort (retried, then skipped): the execution still fails either way.
+    """
+    return {
+        NOTIFY_FAILURE: {
+            "Type": "Task",
+            "Resource": SNS_PUBLISH,
+            "Parameters": {
+                "TopicArn": topic_arn,
+                "Subject.$": subject,
+                "Message.$": "States.JsonToString($.failure)",
+            },
+            "ResultPath": None,
+            "Retry": [retry(["States.ALL"], interval=2, attempts=3, max_delay=30)],
+            "Catch": catch_all(FAILED, "$.notifyError"),
+            "Next": FAILED,
+        },
+        # The failing state's name as the error (Fail may not raise a `States.` name itself);
+        # the original error is in the cause and the alert.
+        FAILED: {"Type": "Fail", "ErrorPath": "$.failure.name", "CausePath": "$.failure.summary"},
+    }
+
+
+def monthly_definition(
+    job_names: Mapping[str, Any],
+    topic_arn: Any,
+    *,
+    stack_prefix: str,
+    task_timeout_seconds: int,
+    steps: Sequence[Step] = STEPS,
+) -> Definition:
+    """The monthly pipeline: check input, one Glue task per step, alert and fail on error.
+
+    `job_names` maps each `Step.job` to its Glue job's name.
+    """
+    missing = [step.job for step in steps if step.job not in job_names]
+    if missing:
+        raise KeyError(f"no Glue job name for step job(s) {', '.join(missing)}")
+    states = _input_states(steps[0].state)
+    for index, step in enumerate(steps):
+        next_state = steps[index + 1].state if index + 1 < len(steps) else SUCCEEDED
+        states.update(_step_states(step, job_names[step.job], next_state, task_timeout_seconds))
+    subject = (
+        f"States.Format('{stack_prefix}: {{}} {{}}-{{}} failed at {{}}', "
+        "$.dataset, $.year, $.month, $.failure.step)"
+    )
+    states.update(_notify_states(topic_arn, subject))
+    states[SUCCEEDED] = {"Type": "Succeed"}
+    return {
+        "Comment": "TLC monthly ELT: " + " -> ".join(step.state for step in steps),
+        "StartAt": CHECK_INPUT,
+        "States": states,
+    }
+
+
+def backfill_definition(
+    monthly_arn: Any,
+    expand_function_arn: Any,
+    topic_arn: Any,
+    *,
+    stack_prefix: str,
+    max_concurrency: int,
+) -> Definition:
+    """Run the monthly machine for every month of a range, `max_concurrency` at a time.
+
+    Input: `{"from": "2024-01", "to": "2024-06"[, "dataset": "green"]}` or `{"months": [...]}`.
+    The trigger Lambda's `expand` action validates it and names each month's execution; each
+    month's failure is caught so the others still run, and the backfill fails at the end if
+    any month failed (each month's own machine has already sent its alert).
+    """
+    return {
+        "Comment": "TLC backfill: expand the months, run the monthly pipeline for each",
+        "StartAt": EXPAND_MONTHS,
+        "States": {
+            EXPAND_MONTHS: {
+                "Type": "Task",
+                "Resource": LAMBDA_INVOKE,
+                "Parameters": {
+                    "FunctionName": expand_function_arn,
+                    "Payload": {
+                        "action": "expand",
+                        "input.$": "$",
+                        "startedAt.$": "$$.Execution.StartTime",
+                    },
+                },
+                "ResultSelector": {"months.$": "$.Payload.months"},
+                "ResultPath": "$.expanded",
+                "Retry": [retry(LAMBDA_TRANSIENT_ERRORS, interval=2, attempts=6, max_delay=60)],
+                "Catch": catch_all(f"{EXPAND_MONTHS}Failed"),
+                "Next": RUN_MONTHS,
+            },
+            RUN_MONTHS: _run_months(monthly_arn, max_concurrency),
+            SUMMARISE: {
+                "Type": "Pass",
+                "Parameters": {
+                    "months.$": "$.runs.months",
+                    "anyFailed.$": "States.ArrayContains($.runs.statuses, 'FAILED')",
+                },
+                "ResultPath": "$.summary",
+                "Next": ANY_MONTH_FAILED,
+            },
+            ANY_MONTH_FAILED: {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.summary.anyFailed", "BooleanEquals": True,
+                     "Next": MONTHS_FAILED},
+                ],
+                "Default": SUCCEEDED,
+            },
+            MONTHS_FAILED: {
+                "Type": "Fail",
+                "Error": "MonthsFailed",
+                "Cause": "one or more months failed; each month's execution sent its own alert",
+            },
+            **_backfill_failure(EXPAND_MONTHS),
+            **_backfill_failure(RUN_MONTHS),
+            **_notify_states(
+                topic_arn, f"States.Format('{stack_prefix}: backfill failed at {{}}', "
+                "$.failure.step)",
+            ),
+            SUCCEEDED: {"Type": "Succeed"},
+        },
+    }  # fmt: skip
+
+
+def _run_months(monthly_arn: Any, max_concurrency: int) -> dict[str, Any]:
+    month_input = {f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS}
+    return {
+        "Type": "Map",
+        "ItemsPath": "$.expanded.months",
+        "MaxConcurrency": max_concurrency,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": RUN_MONTH,
+            "States": {
+                RUN_MONTH: {
+                    "Type": "Task",
+                    "Resource": RUN_STATE_MACHINE,
+                    "Parameters": {
+                        "StateMachineArn": monthly_arn,
+                        "Name.$": "$.name",
+                        # Links the child to this execution in the console.
+                        "Input": {
+                            **month_input,
+                            "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                        },
+                    },
+                    "ResultSelector": {"status.$": "$.Status", "execution.$": "$.ExecutionArn"},
+                    "ResultPath": "$.run",
+                    "Retry": [retry(EXECUTION_LIMIT_ERRORS, interval=30, attempts=5,
+                                    max_delay=600)],
+                    "Catch": catch_all(MONTH_FAILED),
+                    "End": True,
+                },
+                MONTH_FAILED: {
+                    "Type": "Pass",
+                    "Comment": "keep going: the other months still run",
+                    "Parameters": {"status": "FAILED", "error.$": "$.error.Error"},
+                    "ResultPath": "$.run",
+                    "End": True,
+                },
+            },
+        },
+        "ResultSelector": {"months.$": "$", "statuses.$": "$[*].run.status"},
+        "ResultPath": "$.runs",
+        "Catch": catch_all(f"{RUN_MONTHS}Failed"),
+        "Next": SUMMARISE,
+    }  # fmt: skip
+
+
+def _backfill_failure(state: str) -> dict[str, Any]:
+    return {
+        f"{state}Failed": {
+            "Type": "Pass",
+            "Parameters": {
+                "name": f"{state}Failed",
+                "step": state,
+                "execution.$": "$$.Execution.Id",
+                "error.$": "$.error.Error",
+                "summary.$": f"States.Format('backfill failed at {state}: {{}}', $.error.Error)",
+                "details.$": "$.error",
+            },
+            "ResultPath": "$.failure",
+            "Next": NOTIFY_FAILURE,
+        }
+    }

@@ -79,18 +79,13 @@ def month_input(dataset: Dataset, month: Month) -> dict[str, str]:
     return {"year": month.yyyy, "month": month.mm, "dataset": dataset.name}
 
 
-def backfill_input(dataset: Dataset, months: Sequence[Month]) -> dict[str, Any]:
-    """The backfill machine's input, in both shapes its Map may read.
+def backfill_input(dataset: Dataset, months: Sequence[Month]) -> dict[str, str]:
+    """The backfill machine's input: the range, which its first state expands into months.
 
-    `from`/`to` name the range; `months` lists each month's own monthly input, ready for a Map
-    with `ItemsPath: $.months` whose iterations start the monthly machine with the item as is.
+    The machine also accepts `{"months": [...]}`; the range is what a person asked for, stays
+    small for any length, and is what `status` shows.
     """
-    return {
-        "from": str(months[0]),
-        "to": str(months[-1]),
-        "dataset": dataset.name,
-        "months": [month_input(dataset, month) for month in months],
-    }
+    return {"from": str(months[0]), "to": str(months[-1]), "dataset": dataset.name}
 
 
 class StepStatus(str, enum.Enum):

@@ -339,26 +339,43 @@ def spinner(console: Console, *, quiet: bool) -> Iterator[operate.Progress | Non
         yield update
 
 
+def _months_of(view: ExecutionView) -> str:
+    """What the execution loads, from its input: `yellow 2024-09` or `yellow 2024-01..2024-06`."""
+    given = view.input
+    dataset = given.get("dataset", "")
+    if "from" in given or "to" in given:
+        return f"{dataset} {given.get('from', '?')}..{given.get('to', '?')}".strip()
+    if "year" in given or "month" in given:
+        return f"{dataset} {given.get('year', '?')}-{given.get('month', '?')}".strip()
+    return ""
+
+
+def _progress_of(view: ExecutionView, role: str) -> Text:
+    if view.children is not None:
+        runs = view.children
+        return Text(f"{runs.succeeded} ok, {runs.failed} failed, {runs.running} running")
+    if role != "monthly":
+        return Text("")
+    return Text(" ").join(step_mark(step) for step in view.steps)
+
+
 def status_table(machine: operate.MachineExecutions, now: datetime) -> Table:
     table = Table(title=f"{machine.role}: {machine.state_machine_arn.rsplit(':', 1)[-1]}")
     table.add_column("execution", overflow="fold")
+    table.add_column("loads")
     table.add_column("status")
     table.add_column("started (UTC)")
     table.add_column("time", justify="right")
     table.add_column("steps" if machine.role == "monthly" else "months")
     table.add_column("error", overflow="fold")
     for view in machine.executions:
-        if view.children is not None:
-            runs = view.children
-            steps = Text(f"{runs.succeeded} ok, {runs.failed} failed, {runs.running} running")
-        else:
-            steps = Text(" ").join(step_mark(step) for step in view.steps)
         table.add_row(
             view.name,
+            _months_of(view),
             Text(view.status, style=_STATUS_STYLES.get(view.status, "bold red")),
             view.started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             duration(view.elapsed(now)),
-            steps,
+            _progress_of(view, machine.role),
             view.failure or "",
         )
     return table

@@ -285,20 +285,20 @@ def test_an_unknown_trigger_is_refused():
         execution_name("yellow", Month(2024, 9), "nightly", T0)
 
 
-def test_backfill_name_and_input_carry_both_shapes():
+def test_backfill_name_and_input_name_the_range():
     yellow = get_dataset("yellow")
     months = list(Month(2024, 1).until(Month(2024, 3)))
 
     name = backfill_execution_name("yellow", months[0], months[-1], T0)
-    payload = backfill_input(yellow, months)
 
     assert VALID_NAME.match(name)
     assert name == "yellow-2024-01-to-2024-03-backfill-20241101T120000Z"
-    assert payload["from"] == "2024-01"
-    assert payload["to"] == "2024-03"
-    assert payload["dataset"] == "yellow"
-    assert payload["months"] == [month_input(yellow, m) for m in months]
-    assert payload["months"][0] == {"year": "2024", "month": "01", "dataset": "yellow"}
+    assert backfill_input(yellow, months) == {
+        "from": "2024-01",
+        "to": "2024-03",
+        "dataset": "yellow",
+    }
+    assert month_input(yellow, months[0]) == {"year": "2024", "month": "01", "dataset": "yellow"}
 
 
 # ------------------------------------------------------------------ reading history

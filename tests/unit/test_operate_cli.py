@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from pipeline import operate
-from pipeline.executions import ExecutionView, StepStatus, StepView
+from pipeline.executions import ChildRuns, ExecutionView, StepStatus, StepView
 from pipeline.operate_cli import (
     WatchDisplay,
     duration,
@@ -111,10 +111,14 @@ def test_status_shows_each_execution_with_its_steps_and_error():
     out, buffer = console()
     failed = view("FAILED", StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.PENDING)
     failed.steps[1].error, failed.steps[1].cause = "States.TaskFailed", "Spark died"
+    failed.input = {"year": "2024", "month": "09", "dataset": "yellow"}
+    backfill = view("RUNNING")
+    backfill.input = {"from": "2024-01", "to": "2024-06", "dataset": "green"}
+    backfill.children = ChildRuns(started=4, succeeded=2, failed=1)
     result = operate.StatusResult(
         [
             operate.MachineExecutions("monthly", MACHINE, [failed]),
-            operate.MachineExecutions("backfill", MACHINE + "-backfill", []),
+            operate.MachineExecutions("backfill", MACHINE + "-backfill", [backfill]),
         ],
         T0,
     )
@@ -123,9 +127,19 @@ def test_status_shows_each_execution_with_its_steps_and_error():
 
     text = buffer.getvalue()
     assert "yellow-2024-09-manual-x" in text
+    assert "yellow 2024-09" in text
+    assert "green 2024-01..2024-06" in text
+    assert "2 ok, 1 failed, 1 running" in text
     assert "✓ IngestRaw ✗ TransformTrips · LoadWarehouse" in text
     assert "TransformTrips failed: States.TaskFailed: Spark died" in text
-    assert "backfill: no executions yet" in text
+
+
+def test_status_of_a_machine_never_run_says_so():
+    out, buffer = console()
+    render_status(
+        out, operate.StatusResult([operate.MachineExecutions("backfill", MACHINE, [])], T0)
+    )
+    assert buffer.getvalue().strip() == "backfill: no executions yet"
 
 
 def test_log_lines_are_printed_verbatim():

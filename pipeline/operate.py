@@ -3,7 +3,7 @@
 Each command is a function of plain typed arguments, a `StackTarget` (which stack, or names
 given as flags) and a `Runtime` (subprocess, AWS clients, clock, sleep), returning a record.
 The command line only parses arguments, calls one of these and renders the record (see the
-`render_*` functions and `WatchDisplay` in `pipeline.operate_view`); tests replace the runtime.
+`render_*` functions and `WatchDisplay` in `pipeline.operate_cli`); tests replace the runtime.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from pipeline import layout
-from pipeline.datasets import Dataset, get_dataset
+from pipeline.datasets import DEFAULT_DATASET, Dataset, get_dataset
 from pipeline.errors import InvalidInput, PipelineError
 from pipeline.executions import (
     RUNNING,
@@ -195,7 +195,9 @@ def running_same_input(sfn: Any, state_machine_arn: str, payload: dict[str, Any]
             for item in page.get("executions", []):
                 description = sfn.describe_execution(executionArn=item["executionArn"])
                 given = json.loads(description.get("input") or "{}")
-                given.setdefault("dataset", wanted["dataset"])
+                if not isinstance(given, dict):
+                    continue
+                given.setdefault("dataset", DEFAULT_DATASET)  # the machine's own default
                 if {key: str(given.get(key)) for key in wanted} == wanted:
                     return item["executionArn"]
     return None
@@ -327,7 +329,9 @@ class BackfillStarted:
         return {**self.started.to_json(), "months": [str(month) for month in self.months]}
 
 
-def backfill_months(dataset: Dataset, first: Month | str, last: Month | str, now: datetime):
+def backfill_months(
+    dataset: Dataset, first: Month | str, last: Month | str, now: datetime
+) -> list[Month]:
     """Both ends validated like a single month (not before the dataset, not in the future)."""
     bounds = [m if isinstance(m, Month) else Month.parse(m) for m in (first, last)]
     valid = [validate_month(m.year, m.month, first=dataset.first_month, now=now) for m in bounds]
@@ -467,12 +471,16 @@ class VerifyResult:
 
 
 def transform_counts(s3: Any, bucket: str, dataset: Dataset, month: Month) -> dict | None:
-    """Transform's counts JSON for the month, or None when it is not there (or unreadable)."""
+    """Transform's counts JSON for the month, or None when there is none (or it is not JSON).
+
+    A refused read is not "none": it is raised, so a missing permission is not mistaken for
+    a month that was never transformed.
+    """
     key = layout.counts_key(dataset, month)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if _error_code(error) in ("NoSuchKey", "404", "AccessDenied"):
+        if _error_code(error) in ("NoSuchKey", "404"):
             return None
         raise
     try:
@@ -562,7 +570,7 @@ class LogStream:
     group: str
     stream: str
     lines: list[str]
-    more_before: bool  # earlier lines exist that were not fetched
+    more_before: bool  # the tail filled its limit: earlier lines may exist
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,21 @@ def test_the_same_month_running_already_is_refused_unless_forced():
         assert forced.started.name != first.started.name
 
 
+def test_a_scheduled_run_without_dataset_blocks_only_the_default_dataset():
+    with mock_aws():  # without the executor, executions stay RUNNING
+        pulumi = Pulumi(deploy())
+        scheduled = client("stepfunctions").start_execution(
+            stateMachineArn=pulumi.outputs["stateMachineArn"],
+            name="yellow-2024-09-scheduled-20241101",
+            input=json.dumps({"year": "2024", "month": "09"}),  # the original's input shape
+        )
+        clock = runtime(pulumi)
+
+        operate.start(STACK, "2024", "09", "green", runtime=clock)
+        with pytest.raises(MonthAlreadyRunning, match=scheduled["executionArn"]):
+            operate.start(STACK, "2024", "09", "yellow", runtime=clock)
+
+
 def test_missing_pulumi_names_the_flag_to_use_instead(aws):
     def no_pulumi(command, **kwargs):
         raise FileNotFoundError(command[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +24,7 @@ from pipeline.datasets import DEFAULT_DATASET, Dataset, get_dataset
 from pipeline.errors import InvalidInput, PipelineError
 from pipeline.executions import (
     RUNNING,
+    STEP_STATES,
     ExecutionView,
     HistoryReader,
     Trigger,
@@ -386,9 +387,14 @@ class StatusResult:
 
 
 def recent_executions(
-    sfn: Any, state_machine_arn: str, *, limit: int, progress: Progress | None = None
+    sfn: Any,
+    state_machine_arn: str,
+    *,
+    limit: int,
+    states: Sequence[str] = STEP_STATES,
+    progress: Progress | None = None,
 ) -> list[ExecutionView]:
-    """The newest `limit` executions, each with its steps read from its history."""
+    """The newest `limit` executions, each with its `states` (steps) read from its history."""
     with aws_call(f"listing executions of {state_machine_arn}"):
         items = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)
     items = items.get("executions", [])[:limit]
@@ -398,7 +404,7 @@ def recent_executions(
             progress(f"reading {item['name']}", done, len(items))
         history = HistoryReader(sfn, item["executionArn"])
         with aws_call(f"reading the history of {item['executionArn']}"):
-            views.append(view_execution(item, history.refresh()))
+            views.append(view_execution(item, history.refresh(), states))
     if progress is not None:
         progress("done", len(items), len(items))
     return views
@@ -417,12 +423,15 @@ def status(
         raise InvalidInput("--limit", limit, "from 1 to 1000 executions")
     outputs = target.resolve(("stateMachineArn",), run=runtime.run)
     sfn = runtime.aws("stepfunctions", target.region_for(outputs))
-    machines = [("monthly", outputs.state_machine_arn)]
+    # The backfill machine has no pipeline steps: its executions show their child runs.
+    machines = [("monthly", outputs.state_machine_arn, STEP_STATES)]
     if outputs.backfill_state_machine_arn:
-        machines.append(("backfill", outputs.backfill_state_machine_arn))
+        machines.append(("backfill", outputs.backfill_state_machine_arn, ()))
     listed = [
-        MachineExecutions(role, arn, recent_executions(sfn, arn, limit=limit, progress=progress))
-        for role, arn in machines
+        MachineExecutions(
+            role, arn, recent_executions(sfn, arn, limit=limit, states=states, progress=progress)
+        )
+        for role, arn, states in machines
     ]
     return StatusResult(listed, runtime.now())
 

@@ -365,7 +365,8 @@ def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
     for month in ("07", "08"):
         started = operate.start(STACK, "2024", month, "yellow", runtime=run)
         operate.watch_execution(sfn, started.started.execution_arn, sleep=Sleeps())
-    operate.backfill(STACK, "2024-01", "2024-02", "yellow", runtime=run)
+    backfilling = operate.backfill(STACK, "2024-01", "2024-02", "yellow", runtime=run)
+    operate.watch_execution(sfn, backfilling.started.execution_arn, sleep=Sleeps())
     progress = []
 
     result = operate.status(STACK, limit=5, runtime=run, progress=lambda *a: progress.append(a))
@@ -381,7 +382,9 @@ def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
         StepStatus.PENDING,
     ]
     assert "Glue.EntityNotFoundException" in newest.failure
-    assert len(backfill.executions) == 1
+    [backfilled] = backfill.executions
+    assert backfilled.input == {"from": "2024-01", "to": "2024-02", "dataset": "yellow"}
+    assert backfilled.steps == []  # the backfill machine runs months, not the pipeline steps
     # progress counts each machine's histories: the monthly's 2, then the backfill's 1
     assert [p[1:] for p in progress if p[0] == "done"] == [(2, 2), (1, 1)]
     assert (

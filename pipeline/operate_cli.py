@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -128,8 +129,8 @@ def run_start(args: argparse.Namespace, console: Console) -> int:
     def announce(started: operate.Started) -> None:
         render_started(console, started, quiet=quiet)
 
-    display = WatchDisplay(console, quiet=quiet or not args.wait)
-    with display:
+    # Without --wait the display only spins while the stack is read and the run started.
+    with WatchDisplay(console, quiet=quiet) as display:
         result = operate.start(
             target_of(args),
             args.year,
@@ -152,7 +153,8 @@ def run_watch(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_backfill(args: argparse.Namespace, console: Console) -> int:
-    started = operate.backfill(target_of(args), args.start, args.end, args.dataset)
+    with WatchDisplay(console, quiet=args.quiet):
+        started = operate.backfill(target_of(args), args.start, args.end, args.dataset)
     render_started(console, started.started, quiet=args.quiet)
     if not args.quiet:
         months = started.months
@@ -299,7 +301,7 @@ class WatchDisplay:
 
     def _renderable(self) -> Any:
         if self._view is None:
-            return Text("waiting for the execution…", style="dim")
+            return Spinner("dots", text=Text("reading the stack, starting…", style="dim"))
         return execution_panel(self._view, self.now())
 
     def __call__(self, view: ExecutionView) -> None:

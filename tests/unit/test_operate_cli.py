@@ -13,6 +13,7 @@ from pipeline.executions import ChildRuns, ExecutionView, StepStatus, StepView
 from pipeline.operate_cli import (
     WatchDisplay,
     duration,
+    execution_panel,
     render_final,
     render_logs,
     render_status,
@@ -164,3 +165,25 @@ def test_log_lines_are_printed_verbatim():
     assert "[bold]not markup[/bold]" in text
     assert "SourceNotPublished: 403" in text
     assert "IngestRaw · tlc-dev-ingest_raw · jr_1 FAILED" in text
+
+
+def test_the_live_panel_shows_the_current_step_and_elapsed_time():
+    out, buffer = console()
+    running = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.RUNNING, StepStatus.PENDING)
+
+    out.print(execution_panel(running, T0 + timedelta(seconds=125)))
+
+    text = buffer.getvalue()
+    assert "yellow-2024-09-manual-x  RUNNING  2m05s  now: TransformTrips" in text
+    assert "▶ TransformTrips" in text
+    assert "· LoadWarehouse" in text
+
+
+def test_on_a_terminal_the_display_is_live_not_lines():
+    buffer = io.StringIO()
+    terminal = Console(file=buffer, width=120, force_terminal=True, color_system=None)
+    running = view("RUNNING", StepStatus.RUNNING, StepStatus.PENDING, StepStatus.PENDING)
+    with WatchDisplay(terminal, now=lambda: T0) as display:
+        assert display._live is not None
+        display(running)
+    assert display._live is None  # stopped; transient, so the final table follows cleanly

@@ -47,7 +47,7 @@ class Trigger(str, enum.Enum):
 
     MANUAL = "manual"  # `python -m pipeline start`: a deliberate run, a fresh name each time
     SCHEDULED = "scheduled"  # the monthly trigger: one name per day, a duplicate delivery collides
-    BACKFILL = "backfill"  # `python -m pipeline backfill`: the backfill machine's execution
+    BACKFILL = "backfill"  # `python -m pipeline backfill`, and the month runs a backfill starts
 
 
 def _utc_stamp(now: datetime, fmt: str) -> str:

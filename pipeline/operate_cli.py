@@ -80,8 +80,8 @@ def add_commands(
     backfill = commands.add_parser("backfill", help="start a range of months on a stack")
     stack_flags(backfill)
     _target_flags(backfill, "--backfill-state-machine-arn")
-    backfill.add_argument("--from", dest="start", required=True, help="first month YYYY-MM")
-    backfill.add_argument("--to", dest="end", required=True, help="last month YYYY-MM")
+    for flag, dest, help_text in (("--from", "start", "first month"), ("--to", "end", "last")):
+        backfill.add_argument(flag, dest=dest, required=True, metavar="YYYY-MM", help=help_text)
     dataset_flag(backfill)
     common(backfill)
 

@@ -24,7 +24,10 @@ EXIT_BAD_INPUT = 2  # nothing ran: bad arguments, missing stack, unpublished mon
 
 
 def _month_arg(text: str) -> Month:
-    return Month.parse(text)
+    try:
+        return Month.parse(text)
+    except InvalidInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

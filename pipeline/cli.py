@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--workgroup", help="Redshift workgroup (instead of --stack)")
     verify.add_argument("--database", help="Redshift database (instead of --stack)")
     verify.add_argument("--processed-bucket", help="processed bucket (instead of --stack)")
+    verify.add_argument("--region", help="AWS region (default: from the ARNs or boto3's)")
     verify.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _common(verify)
 

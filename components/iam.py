@@ -293,16 +293,18 @@ def _warehouse_statements(access: GlueJobAccess) -> list[Statement]:
     ]  # fmt: skip
 
 
-def copy_role_policy(buckets: Buckets) -> Policy:
+def copy_role_policy(
+    processed_bucket: str, partition: str = "aws", kms_key_arn: str | None = None
+) -> Policy:
     """What Redshift may read when it runs COPY as this role: the processed datasets only."""
-    bucket = buckets.arn(buckets.processed)
+    bucket = f"arn:{partition}:s3:::{processed_bucket}"
     keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
     statements = [
         allow("ReadProcessedDatasets", ["s3:GetObject"], keys),
         allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
     ]
-    if buckets.kms_key_arn is not None:
-        statements.append(allow("DecryptLake", ["kms:Decrypt"], buckets.kms_key_arn))
+    if kms_key_arn is not None:
+        statements.append(allow("DecryptLake", ["kms:Decrypt"], kms_key_arn))
     return document(*statements)
 
 

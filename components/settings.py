@@ -38,7 +38,8 @@ RPU_STEP, MIN_BASE_RPU, MAX_BASE_RPU, MAX_RPU = 8, 8, 1024, 5632
 MAX_GLUE_TIMEOUT_MINUTES = 2880  # Glue's upper bound for a job run (48 h)
 MAX_MAP_CONCURRENCY = 40  # an inline Map runs at most 40 iterations at once
 
-_STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# A bucket name prefix has at most 37 characters; "tlc-elt-<stack>-processed-" leaves 18.
+_STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 
 
 class Profile(enum.Enum):
@@ -355,7 +356,7 @@ def _config_key(name: str) -> str:
 def _check_stack(stack: str) -> None:
     if not _STACK_NAME.match(stack or ""):
         raise InvalidInput(
-            "stack name", stack, "1-20 of a-z 0-9 -, starting with a letter (it names resources)"
+            "stack name", stack, "1-16 of a-z 0-9 -, starting with a letter (it names resources)"
         )
 
 

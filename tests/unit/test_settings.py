@@ -138,7 +138,7 @@ def test_a_misspelt_key_is_refused_not_ignored():
     assert "redshiftBaseCapacity" in raised.value.valid
 
 
-@pytest.mark.parametrize("stack", ["", "Prod", "prod_eu", "1dev", "a" * 21])
+@pytest.mark.parametrize("stack", ["", "Prod", "prod_eu", "1dev", "a" * 17])
 def test_stack_names_that_cannot_name_resources_are_refused(stack):
     with pytest.raises(InvalidInput, match="stack name"):
         build_settings({}, stack)

@@ -1,0 +1,119 @@
+"""The Pulumi program: typed stack settings -> the four components -> the stack outputs.
+
+Bad configuration stops here, before any resource, with one line naming the key, the value and
+what is valid (see components/settings.py for every key and its dev/prod default).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pulumi
+
+from components.etl import GlueEtl, GlueEtlArgs
+from components.orchestration import Orchestration, OrchestrationArgs
+from components.settings import NAMESPACE, StackSettings, build_settings
+from components.storage import DataLake, DataLakeArgs
+from components.warehouse import RedshiftWarehouse, RedshiftWarehouseArgs
+from pipeline.errors import InvalidInput
+
+
+def stack_config() -> dict[str, object]:
+    """Every `tlc-elt:` key set for this stack, misspelt ones included so they can be refused.
+
+    Pulumi hands the program its config as the PULUMI_CONFIG bag; each value is then read
+    through pulumi.Config, the supported accessor.
+    """
+    config = pulumi.Config(NAMESPACE)
+    given = [key.split(":", 1)[1] for key in pulumi.runtime.get_config_env()
+             if key.startswith(f"{NAMESPACE}:")]  # fmt: skip
+    return {key: config.get(key) for key in given}
+
+
+def read_settings() -> StackSettings:
+    try:
+        return build_settings(stack_config(), pulumi.get_stack())
+    except InvalidInput as error:
+        pulumi.log.error(str(error))
+        sys.exit(1)
+
+
+settings = read_settings()
+
+lake = DataLake(
+    "lake",
+    DataLakeArgs(
+        prefix=settings.prefix,
+        protect=settings.protect_data,
+        kms_key_arn=settings.kms_key_arn,
+        raw_transition_days=settings.raw_transition_days,
+        raw_expiration_days=settings.raw_expiration_days,
+        raw_noncurrent_version_days=settings.raw_noncurrent_version_days,
+    ),
+)
+
+warehouse = RedshiftWarehouse(
+    "warehouse",
+    RedshiftWarehouseArgs(
+        prefix=settings.prefix,
+        processed_bucket=lake.processed_bucket.bucket,
+        kms_key_arn=settings.kms_key_arn,
+        base_capacity=settings.redshift_base_capacity,
+        max_capacity=settings.redshift_max_capacity,
+        usage_limit_rpu_hours=settings.usage_limit_rpu_hours,
+        usage_limit_period=settings.usage_limit_period,
+        usage_limit_breach_action=settings.usage_limit_breach_action,
+        protect=settings.protect_data,
+        subnet_ids=settings.redshift_subnet_ids,
+        security_group_ids=settings.redshift_security_group_ids,
+    ),
+)
+
+etl = GlueEtl(
+    "etl",
+    GlueEtlArgs(
+        prefix=settings.prefix,
+        raw_bucket=lake.raw_bucket.bucket,
+        processed_bucket=lake.processed_bucket.bucket,
+        scripts_bucket=lake.scripts_bucket.bucket,
+        kms_key_arn=settings.kms_key_arn,
+        workgroup_name=warehouse.workgroup.workgroup_name,
+        workgroup_arn=warehouse.workgroup.arn,
+        database_name=warehouse.database_name,
+        copy_role_arn=warehouse.copy_role.arn,
+        python_shell_dpu=settings.python_shell_dpu,
+        spark_worker_type=settings.spark_worker_type,
+        spark_workers=settings.spark_workers,
+        timeout_minutes=settings.job_timeout_minutes,
+        max_concurrent_runs=settings.job_max_concurrent_runs,
+        log_retention_days=settings.log_retention_days,
+    ),
+)
+
+orchestration = Orchestration(
+    "orchestration",
+    OrchestrationArgs(
+        prefix=settings.prefix,
+        job_names={job: glue_job.name for job, glue_job in etl.jobs.items()},
+        job_arns=[glue_job.arn for glue_job in etl.jobs.values()],
+        job_timeout_minutes=settings.job_timeout_minutes,
+        backfill_concurrency=settings.backfill_concurrency,
+        schedule_enabled=settings.schedule_enabled,
+        schedule_cron=settings.schedule_cron,
+        schedule_timezone=settings.schedule_timezone,
+        scheduled_datasets=settings.scheduled_datasets,
+        execution_log_level=settings.execution_log_level,
+        log_retention_days=settings.log_retention_days,
+        alert_email=settings.alert_email,
+    ),
+)
+
+pulumi.export("stateMachineArn", orchestration.state_machine.arn)
+pulumi.export("backfillStateMachineArn", orchestration.backfill_state_machine.arn)
+pulumi.export("rawBucket", lake.raw_bucket.bucket)
+pulumi.export("processedBucket", lake.processed_bucket.bucket)
+pulumi.export("scriptsBucket", lake.scripts_bucket.bucket)
+pulumi.export("workgroupName", warehouse.workgroup.workgroup_name)
+pulumi.export("databaseName", warehouse.database_name)
+pulumi.export("alertsTopicArn", orchestration.alerts_topic.arn)
+pulumi.export("triggerFunctionName", orchestration.trigger_function.name)

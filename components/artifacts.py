@@ -1,0 +1,125 @@
+"""What the stack ships as code: the `pipeline` package for Glue, and the trigger Lambda.
+
+Built in memory and byte-for-byte reproducible (sorted entries, fixed timestamps), so an
+unchanged source gives an unchanged artifact and the S3 key carries the content hash: changing
+`pipeline/` changes the key, which updates the jobs that point at it, and nothing else.
+The Lambda's package is its handler plus exactly the first-party modules it imports (found by
+reading the imports), so `pipeline.months`/`datasets`/`errors` ship from their one source.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PIPELINE = "pipeline"
+FIRST_PARTY = ("pipeline", "functions")
+TRIGGER_MODULE = "functions.trigger"
+TRIGGER_HANDLER = f"{TRIGGER_MODULE}.handler"
+WHEEL_NAME, WHEEL_VERSION = "tlc_elt_pipeline", "0.1.0"
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+Files = Mapping[str, bytes]
+
+
+def package_files(package: str, root: Path = ROOT) -> dict[str, bytes]:
+    """Every Python module of a package, by path relative to the project (`pipeline/x.py`)."""
+    base = root / package
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(base.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+
+
+def module_file(module: str, root: Path = ROOT) -> str:
+    parts = module.split(".")
+    package = Path(*parts) / "__init__.py"
+    return package.as_posix() if (root / package).is_file() else f"{'/'.join(parts)}.py"
+
+
+def _imports(source: bytes) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in FIRST_PARTY}
+
+
+def import_closure(modules: Iterable[str], root: Path = ROOT) -> dict[str, bytes]:
+    """The files of `modules`, their packages' `__init__`s, and every first-party module they
+    import, transitively."""
+    files: dict[str, bytes] = {}
+    pending = list(modules)
+    while pending:
+        module = pending.pop()
+        parts = module.split(".")
+        for depth in range(1, len(parts)):
+            init = "/".join(parts[:depth]) + "/__init__.py"
+            files.setdefault(init, (root / init).read_bytes())
+        path = module_file(module, root)
+        if path in files and not path.endswith("__init__.py"):
+            continue
+        source = (root / path).read_bytes()
+        files[path] = source
+        pending.extend(_imports(source) - {module})
+    return dict(sorted(files.items()))
+
+
+def trigger_files(root: Path = ROOT) -> dict[str, bytes]:
+    return import_closure([TRIGGER_MODULE], root)
+
+
+def content_hash(files: Files) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path] + b"\0")
+    return digest.hexdigest()
+
+
+def deterministic_zip(files: Files) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(files):
+            entry = zipfile.ZipInfo(path, date_time=_EPOCH)
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, files[path])
+    return buffer.getvalue()
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return f"sha256={digest.decode()}"
+
+
+def wheel_file_name() -> str:
+    return f"{WHEEL_NAME}-{WHEEL_VERSION}-py3-none-any.whl"
+
+
+def wheel(files: Files) -> bytes:
+    """A pure-Python wheel of `files` (Glue Python Shell 3.9 takes libraries as .whl only)."""
+    info = f"{WHEEL_NAME}-{WHEEL_VERSION}.dist-info"
+    contents = dict(files)
+    contents[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {WHEEL_NAME}\nVersion: {WHEEL_VERSION}\n"
+    ).encode()
+    contents[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: tlc-elt\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    for path in sorted(contents):
+        writer.writerow([path, _record_hash(contents[path]), len(contents[path])])
+    writer.writerow([f"{info}/RECORD", "", ""])
+    contents[f"{info}/RECORD"] = record.getvalue().encode()
+    return deterministic_zip(contents)

@@ -1,0 +1,261 @@
+"""GlueEtl: one Glue job per pipeline step, its code in the scripts bucket, its own IAM role.
+
+Code: each `scripts/<job>.py` (per `pipeline.steps.Step.script`) and the `pipeline` package,
+built in memory by `components.artifacts` and stored under `libs/<content hash>/`: a change to
+`pipeline/` changes the key, so exactly the jobs that use it are updated. Python Shell jobs
+(ingest, load) take the package as a wheel, the only library form Python Shell 3.9 accepts;
+the Spark job takes the zip Spark puts on its Python path.
+
+Python Shell 3.9 with the `analytics` library set (pyarrow, used to check parquet) bundles
+boto3 1.21 / botocore 1.24, whose redshift-data model has no `WorkgroupName` (added in botocore
+1.27.11), so the load could not address Redshift Serverless: `--additional-python-modules`
+installs a pinned newer boto3/botocore when the job starts. The ingest job downloads from TLC
+over the internet: the jobs use no Glue connection (a VPC connection would need a NAT gateway).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import artifacts, iam
+from components.account import current_account
+from pipeline.steps import PYTHON_SHELL, SPARK, STEPS, Step
+
+TYPE = "tlc-elt:etl:GlueEtl"
+GLUE_VERSION = "5.0"  # Spark 3.5.4, the version pinned for local runs
+PYTHON_SHELL_VERSION = "3.9"
+# Pinned, Python 3.9-compatible, and new enough for WorkgroupName (see the module docstring).
+PYTHON_SHELL_MODULES = "boto3==1.35.99,botocore==1.35.99"
+LIBRARY_SET = "analytics"
+# Python Shell jobs always write here (no custom log group); Spark job insights write to the
+# insights group; the Spark job's own output and error logs go to groups this stack owns.
+PYTHON_SHELL_LOG_GROUPS = ("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error")
+JOB_INSIGHTS_LOG_GROUP = "/aws-glue/jobs/logs-v2"
+SPARK_LOG_STREAMS = ("output", "error")
+
+
+@dataclass
+class GlueEtlArgs:
+    prefix: str
+    raw_bucket: pulumi.Input[str]
+    processed_bucket: pulumi.Input[str]
+    scripts_bucket: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None
+    workgroup_name: pulumi.Input[str]
+    workgroup_arn: pulumi.Input[str]
+    database_name: pulumi.Input[str]
+    copy_role_arn: pulumi.Input[str]
+    python_shell_dpu: float
+    spark_worker_type: str
+    spark_workers: int
+    timeout_minutes: int
+    max_concurrent_runs: int
+    log_retention_days: int
+    steps: Sequence[Step] = field(default_factory=lambda: STEPS)
+
+
+@dataclass(frozen=True)
+class _Library:
+    """The pipeline package as stored for one kind of job."""
+
+    key: str
+    object: aws.s3.BucketObjectv2
+
+
+class GlueEtl(pulumi.ComponentResource):
+    jobs: dict[str, aws.glue.Job]
+    roles: dict[str, aws.iam.Role]
+    policies: dict[str, aws.iam.RolePolicy]
+    scripts: dict[str, aws.s3.BucketObjectv2]
+    libraries: dict[str, _Library]  # by Step.kind
+    log_groups: dict[str, aws.cloudwatch.LogGroup]
+
+    def __init__(
+        self, name: str, args: GlueEtlArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name, self._args = name, args
+        self._account = current_account(self)
+        self.libraries = self._libraries()
+        self.jobs, self.roles, self.policies, self.scripts, self.log_groups = {}, {}, {}, {}, {}
+        for step in args.steps:
+            self.scripts[step.job] = self._script(step)
+            self._role(step, self._job_logs(step))
+            self.jobs[step.job] = self._job(step)
+        self.register_outputs(
+            {
+                "jobNames": {job: self.jobs[job].name for job in self.jobs},
+                "libraryKeys": {kind: library.key for kind, library in self.libraries.items()},
+            }
+        )
+
+    def _libraries(self) -> dict[str, _Library]:
+        files = artifacts.package_files(artifacts.PIPELINE)
+        folder = f"libs/{artifacts.content_hash(files)[:16]}"
+        builds = {
+            PYTHON_SHELL: (f"{folder}/{artifacts.wheel_file_name()}", artifacts.wheel(files)),
+            SPARK: (f"{folder}/pipeline.zip", artifacts.deterministic_zip(files)),
+        }
+        libraries = {}
+        for kind, (key, data) in builds.items():
+            stored = aws.s3.BucketObjectv2(
+                f"{self._name}-{kind}-library",
+                bucket=self._args.scripts_bucket,
+                key=key,
+                content_base64=base64.b64encode(data).decode(),
+                content_type="application/zip",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            libraries[kind] = _Library(key, stored)
+        return libraries
+
+    def _script(self, step: Step) -> aws.s3.BucketObjectv2:
+        path = artifacts.ROOT / step.script
+        if not path.is_file():
+            raise FileNotFoundError(f"step {step.state} runs {step.script}, which does not exist")
+        return aws.s3.BucketObjectv2(
+            f"{self._name}-{step.job}-script",
+            bucket=self._args.scripts_bucket,
+            key=step.script,
+            content=path.read_text(),
+            content_type="text/x-python",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _uri(self, key: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat("s3://", self._args.scripts_bucket, "/", key)
+
+    def _job_logs(self, step: Step) -> tuple[str, ...]:
+        """The log groups a job writes to; the Spark job's own are created here, with retention."""
+        if step.kind == PYTHON_SHELL:
+            return PYTHON_SHELL_LOG_GROUPS
+        groups = []
+        for stream in SPARK_LOG_STREAMS:
+            group = aws.cloudwatch.LogGroup(
+                f"{self._name}-{step.job}-{stream}-logs",
+                name=f"{self._log_prefix(step)}/{stream}",
+                retention_in_days=self._args.log_retention_days,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.log_groups[f"{step.job}/{stream}"] = group
+            groups.append(f"{self._log_prefix(step)}/{stream}")
+        return (*groups, JOB_INSIGHTS_LOG_GROUP)
+
+    def _log_prefix(self, step: Step) -> str:
+        return f"/aws-glue/{self._args.prefix}/{step.job}"
+
+    def _role(self, step: Step, log_groups: tuple[str, ...]) -> None:
+        args, library = self._args, self.libraries[step.kind]
+        role = aws.iam.Role(
+            f"{self._name}-{step.job}-role",
+            description=f"Glue job {step.job}: {step.summary}",
+            assume_role_policy=json.dumps(iam.trust_policy(["glue.amazonaws.com"])),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        access = iam.GlueJobAccess(
+            job=step.job,
+            code_keys=(step.script, library.key),
+            log_groups=log_groups,
+            metrics=step.kind == SPARK,
+        )
+        resolved = pulumi.Output.all(
+            self._account, args.raw_bucket, args.processed_bucket, args.scripts_bucket,
+            args.kms_key_arn, args.workgroup_arn,
+        )  # fmt: skip
+        self.roles[step.job] = role
+        self.policies[step.job] = aws.iam.RolePolicy(
+            f"{self._name}-{step.job}-policy",
+            role=role.id,
+            policy=resolved.apply(lambda values: _job_policy(access, *values)),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+
+    def _job(self, step: Step) -> aws.glue.Job:
+        args, role = self._args, self.roles[step.job]
+        common = dict(
+            name=f"{args.prefix}-{step.job}",
+            description=step.summary,
+            role_arn=role.arn,
+            timeout=args.timeout_minutes,
+            max_retries=0,  # the state machine decides what is worth retrying
+            execution_property=aws.glue.JobExecutionPropertyArgs(
+                max_concurrent_runs=args.max_concurrent_runs
+            ),
+        )
+        # A run needs its code in place and its role's permissions attached.
+        needs = [self.scripts[step.job], self.libraries[step.kind].object, self.policies[step.job]]
+        options = pulumi.ResourceOptions(parent=self, depends_on=needs)
+        if step.kind == PYTHON_SHELL:
+            return aws.glue.Job(
+                f"{self._name}-{step.job}",
+                command=aws.glue.JobCommandArgs(
+                    name=PYTHON_SHELL,
+                    python_version=PYTHON_SHELL_VERSION,
+                    script_location=self._uri(step.script),
+                ),
+                max_capacity=args.python_shell_dpu,
+                default_arguments=self._python_shell_arguments(),
+                opts=options,
+                **common,
+            )
+        return aws.glue.Job(
+            f"{self._name}-{step.job}",
+            command=aws.glue.JobCommandArgs(
+                name=SPARK, python_version="3", script_location=self._uri(step.script)
+            ),
+            glue_version=GLUE_VERSION,
+            worker_type=args.spark_worker_type,
+            number_of_workers=args.spark_workers,
+            default_arguments=self._spark_arguments(step),
+            opts=options,
+            **common,
+        )
+
+    def _pipeline_arguments(self) -> dict[str, pulumi.Input[str]]:
+        """What the scripts read besides the month (which the state machine passes)."""
+        args = self._args
+        return {
+            "--raw_bucket": args.raw_bucket,
+            "--processed_bucket": args.processed_bucket,
+            "--workgroup": args.workgroup_name,
+            "--database": args.database_name,
+            "--copy_role_arn": args.copy_role_arn,
+        }
+
+    def _python_shell_arguments(self) -> dict[str, pulumi.Input[str]]:
+        return {
+            **self._pipeline_arguments(),
+            "--extra-py-files": self._uri(self.libraries[PYTHON_SHELL].key),
+            "--additional-python-modules": PYTHON_SHELL_MODULES,
+            "library-set": LIBRARY_SET,
+        }
+
+    def _spark_arguments(self, step: Step) -> dict[str, pulumi.Input[str]]:
+        return {
+            **self._pipeline_arguments(),
+            "--extra-py-files": self._uri(self.libraries[SPARK].key),
+            "--job-language": "python",
+            # Glue 5.0 streams logs while the job runs; they go to this stack's log groups.
+            "--enable-continuous-cloudwatch-log": "true",
+            "--custom-logGroup-prefix": self._log_prefix(step),
+            "--enable-job-insights": "true",
+            "--enable-metrics": "true",
+        }
+
+
+def _job_policy(access: iam.GlueJobAccess, account: iam.Account, *names: str | None) -> str:
+    raw, processed, scripts, kms_key_arn, workgroup_arn = names
+    buckets = iam.Buckets(
+        raw=raw, processed=processed, scripts=scripts, partition=account.partition,
+        kms_key_arn=kms_key_arn,
+    )  # fmt: skip
+    granted = iam.GlueJobAccess(
+        access.job, access.code_keys, access.log_groups, access.metrics, workgroup_arn
+    )
+    return json.dumps(iam.glue_job_policy(granted, buckets, account))

@@ -1,0 +1,304 @@
+"""Transform one month: TLC's file (any schema era) -> the table contract, row rules, counts.
+
+`run_step` is what the Glue job (`scripts/transform_trips.py`) and the local runner call. It does
+the I/O around two pure DataFrame functions that tests call on small frames: `normalise` (every
+era's names and types -> `dataset.table_columns`) and `apply_rules` (tags each row with the
+first rule it fails, see `pipeline.rules`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipeline import layout
+from pipeline.datasets import CODE_PREFIX, Column, ColumnType, Dataset
+from pipeline.errors import MissingColumn, MissingInput
+from pipeline.months import Month
+from pipeline.rules import REJECT_REASON, RULE_NAMES, reject_reason, zero_counts
+from pipeline.spark import configure
+from pipeline.steps import StepContext
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import DataType, StructType
+
+# Part-file sizing, measured on a synthetic 3.5M-row month (yellow, 2024 era): the processed
+# parquet takes ~26 bytes a row with snappy, so 4M rows make a ~100 MB file, inside the 64-128 MB
+# range S3 reads and Redshift COPY handle best. A real month becomes one file (two for a record
+# month) instead of one small file per Spark task.
+ROWS_PER_PART_FILE = 4_000_000
+# Snappy, not zstd: zstd makes ~25% smaller files, but snappy is the codec every reader in the
+# chain supports without question (Spark's default, DuckDB, Redshift COPY through Spectrum) and
+# decodes fastest; the processed zone is small next to the raw files.
+COMPRESSION = "snappy"
+# VARCHAR(n) in Redshift: longer text would fail COPY, so transform truncates to n.
+STRING_WIDTH = int(re.fullmatch(r"VARCHAR\((\d+)\)", ColumnType.STRING.redshift).group(1))
+
+
+def spark_type(column_type: ColumnType) -> DataType:
+    """The Spark type a contract type is written as (parquet int32, double, ts micros, ...)."""
+    from pyspark.sql import types as T
+
+    return {
+        ColumnType.INTEGER: T.IntegerType(),
+        ColumnType.DOUBLE: T.DoubleType(),
+        # NTZ: TLC times are New York wall-clock values without a zone; never shift them.
+        ColumnType.TIMESTAMP: T.TimestampNTZType(),
+        ColumnType.STRING: T.StringType(),
+        ColumnType.DATE: T.DateType(),
+    }[column_type]
+
+
+def contract_schema(dataset: Dataset) -> StructType:
+    """The processed table's Spark schema, from `dataset.table_columns` (the only definition)."""
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [T.StructField(name, spark_type(type_), True) for name, type_ in dataset.table_columns]
+    )
+
+
+def _find_source(file_columns: list[str], column: Column) -> str | None:
+    """The file's name for `column`: the first of its source names present, ignoring case."""
+    present = {name.lower(): name for name in file_columns}
+    for source in column.sources:
+        if source.lower() in present:
+            return present[source.lower()]
+    return None
+
+
+def _sql(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _try_cast(name: str, sql_type: str) -> SparkColumn:
+    """Text to `sql_type`, null where it does not parse, with or without ANSI mode."""
+    from pyspark.sql import functions as F
+
+    # try_cast is SQL-only in Spark 3.5 (Column.try_cast arrives in 4.0).
+    return F.expr(f"try_cast(trim({_sql(name)}) AS {sql_type})")
+
+
+def _decode(text: SparkColumn, codes: Mapping[str, int]) -> SparkColumn:
+    """Codes the early eras wrote as words ('CASH', 'Credit', 'VTS') -> numbers, else null."""
+    from pyspark.sql import functions as F
+
+    key = F.upper(F.substring(text, 1, CODE_PREFIX))
+    decoded = None
+    for word, number in codes.items():
+        decoded = (F.when if decoded is None else decoded.when)(key == word, F.lit(number))
+    return decoded
+
+
+def _timestamp(name: str, source_type: DataType) -> SparkColumn:
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    value = F.col(_sql(name))
+    if isinstance(source_type, T.TimestampNTZType):
+        return value
+    if isinstance(source_type, (T.TimestampType, T.DateType)):
+        # Zoned (INT96 / isAdjustedToUTC) values: the session zone is UTC (pipeline.spark), so
+        # this keeps the wall clock TLC stored.
+        return value.cast(T.TimestampNTZType())
+    if isinstance(source_type, T.LongType):
+        # TIMESTAMP(NANOS) read with spark.sql.legacy.parquet.nanosAsLong: nanoseconds since the
+        # epoch (no TLC file stores times as plain integers). Integer division keeps them exact.
+        micros = F.expr(f"{_sql(name)} div 1000")
+        return F.timestamp_micros(micros).cast(T.TimestampNTZType())
+    if isinstance(source_type, T.StringType):
+        return _try_cast(name, "TIMESTAMP_NTZ")
+    # A parquet null-type column (never written) reads as int32: no times in it.
+    return F.lit(None).cast(T.TimestampNTZType())
+
+
+def _convert(name: str, source_type: DataType, column: Column) -> SparkColumn:
+    """One file column -> the contract column's type."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if column.type is ColumnType.TIMESTAMP:
+        return _timestamp(name, source_type)
+    value = F.col(_sql(name))
+    if column.type is ColumnType.STRING:
+        return F.substring(F.trim(value.cast(T.StringType())), 1, STRING_WIDTH)
+    if isinstance(source_type, T.StringType):
+        # Through double: TLC text numbers include '1.0'; codes first, numeric text second.
+        number = _try_cast(name, "DOUBLE")
+        if column.codes:
+            number = F.coalesce(_decode(F.trim(value), column.codes), number)
+        return number.cast(spark_type(column.type))
+    # int32/int64/double/null-typed: a plain cast (1.0 -> 1, 99.0 -> 99).
+    return value.cast(spark_type(column.type))
+
+
+def normalise(
+    frame: DataFrame, dataset: Dataset, month: Month, *, source: str | None = None
+) -> DataFrame:
+    """Any era's file -> exactly `dataset.table_columns`, in order, with the contract types.
+
+    Raises MissingColumn (naming the column, the file and the names looked for) when a required
+    column is absent; an absent optional column becomes null. Lazy: reads no data.
+    """
+    from pyspark.sql import functions as F
+
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    selected = []
+    for column in dataset.columns:
+        name = _find_source(frame.columns, column)
+        if name is None and column.required:
+            where = source or ", ".join(frame.inputFiles()) or "the input"
+            raise MissingColumn(
+                f"{where} has no column for required {column.name!r}: looked for "
+                f"{', '.join(column.sources)} (any case) among {', '.join(frame.columns)}"
+            )
+        if name is None:
+            value = F.lit(None).cast(spark_type(column.type))
+        else:
+            value = _convert(name, types[name], column)
+        selected.append(value.alias(column.name))
+    selected.append(F.lit(month.first_day).alias(dataset.month_column))
+    return frame.select(*selected)
+
+
+def apply_rules(frame: DataFrame, dataset: Dataset, month: Month) -> DataFrame:
+    """Add `reject_reason`: the first failing rule's name, null for a loadable row."""
+    return frame.withColumn(REJECT_REASON, reject_reason(dataset, month))
+
+
+@dataclass(frozen=True)
+class TransformCounts:
+    """The counts JSON at `layout.counts_key`: what the load checks its inserts against."""
+
+    dataset: str
+    month: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    rejected: dict[str, int]  # every rule, in rule order, 0 included
+    part_files: list[str]  # lake keys in the processed zone
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def _count_reasons(tagged: DataFrame) -> tuple[int, dict[str, int]]:
+    """(loadable rows, rejections per rule) in one aggregation."""
+    rejected = zero_counts()
+    loaded = 0
+    for row in tagged.groupBy(REJECT_REASON).count().collect():
+        reason, rows = row[0], int(row[1])
+        if reason is None:
+            loaded = rows
+        elif reason in RULE_NAMES:
+            rejected[reason] = rows
+        else:
+            raise AssertionError(f"unknown reject reason {reason!r}")  # rules.py is closed
+    return loaded, rejected
+
+
+def _write(frame: DataFrame, uri: str, rows: int) -> None:
+    """Overwrite `uri` with `frame` as about rows / ROWS_PER_PART_FILE snappy parquet files."""
+    files = max(1, math.ceil(rows / ROWS_PER_PART_FILE))
+    (
+        frame.coalesce(files)
+        .write.mode("overwrite")
+        .option("compression", COMPRESSION)
+        .option("maxRecordsPerFile", ROWS_PER_PART_FILE)
+        .parquet(uri)
+    )
+
+
+def _part_keys(lake: Any, prefix: str) -> list[str]:
+    return [obj.key for obj in lake.list(layout.PROCESSED, prefix) if layout.is_part_file(obj.key)]
+
+
+# The cache's own compression is off: building the compressed cache cost twice as long as the
+# uncompressed one (3.5M rows, 2 cores: 16 s vs 6-8 s to count and cache) and the uncompressed
+# cache of a real month (~0.5 GB) fits a Glue G.1X worker's storage memory, spilling to disk if not.
+_CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
+
+
+def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
+    """Cache the tagged rows so the counts and both writes come from ONE scan of the source.
+
+    Why not re-read instead: the counts must equal the rows written (load checks its inserts
+    against them), and two scans could see two different raw files if ingest re-ran between
+    them; on Glue a re-scan is also a second download of the month from S3. Measured on a
+    synthetic 3.5M-row month, 2 cores, local files (count / write parts / write quarantine):
+    re-scanning 1-8 s / 11-16 s / 2-5 s (the count reads only the 5 rule columns, so re-reading a
+    local file is cheap); compressed cache 16 / 10-13 / 2-3 s; uncompressed cache 6-8 / 10-14 /
+    2-3 s. MEMORY_AND_DISK, not MEMORY_ONLY: evicted blocks spill instead of being recomputed
+    from the source. DataFrame.observe was the other option, but it counts during one write
+    and the quarantine is a second write: that would be a second scan anyway.
+    """
+    from pyspark import StorageLevel
+
+    previous = spark.conf.get(_CACHE_COMPRESSION, "true")
+    spark.conf.set(_CACHE_COMPRESSION, "false")
+    try:
+        # The setting is read when the cache is declared (persist), not when it is filled.
+        return tagged.persist(StorageLevel.MEMORY_AND_DISK)
+    finally:
+        spark.conf.set(_CACHE_COMPRESSION, previous)
+
+
+def run_step(ctx: StepContext) -> dict[str, Any]:
+    """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
+    from pyspark.sql import functions as F
+
+    dataset, month, lake = ctx.dataset, ctx.month, ctx.lake
+    spark = configure(ctx.spark)
+    raw_key = layout.raw_key(dataset, month)
+    source = lake.uri(layout.RAW, raw_key)
+    if not lake.exists(layout.RAW, raw_key):
+        raise MissingInput(f"{source} does not exist: ingest {dataset.name} {month} first")
+    # Reads only the footer: a missing required column fails here, before any side effect.
+    normalised = normalise(spark.read.parquet(source), dataset, month, source=source)
+    # Old counts go before any part is replaced: a transform that fails from here on leaves no
+    # counts, so the load refuses to run instead of checking new parts against old counts.
+    lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
+
+    tagged = _cache_once(spark, apply_rules(normalised, dataset, month))
+    try:
+        loaded, rejected = _count_reasons(tagged)
+        quarantined = sum(rejected.values())
+        ctx.report("rows checked", loaded + quarantined, loaded + quarantined)
+        prefix = layout.processed_prefix(dataset, month)
+        good = tagged.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+        _write(good, lake.uri(layout.PROCESSED, prefix), loaded)
+        ctx.report("rows written", loaded, loaded + quarantined)
+        quarantine_prefix = layout.quarantine_prefix(dataset, month)
+        if quarantined:
+            bad = tagged.filter(F.col(REJECT_REASON).isNotNull())
+            _write(bad, lake.uri(layout.PROCESSED, quarantine_prefix), quarantined)
+        else:
+            lake.delete_prefix(layout.PROCESSED, quarantine_prefix)
+        ctx.report("rows written", loaded + quarantined, loaded + quarantined)
+    finally:
+        tagged.unpersist()
+
+    counts = TransformCounts(
+        dataset=dataset.name,
+        month=str(month),
+        rows_in=loaded + quarantined,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        rejected=rejected,
+        part_files=_part_keys(lake, prefix),
+    )
+    lake.write_bytes(layout.PROCESSED, layout.counts_key(dataset, month), counts.to_json().encode())
+    return {
+        "rows_in": counts.rows_in,
+        "rows_loaded": loaded,
+        "rows_quarantined": quarantined,
+        "rejected": rejected,
+        "part_files": len(counts.part_files),
+        "quarantine_files": len(_part_keys(lake, quarantine_prefix)),
+    }

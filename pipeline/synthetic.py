@@ -384,7 +384,7 @@ def _distance_and_duration(
     rng: np.random.Generator, n: int, hour: np.ndarray, airport_trip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-normal distances (median ~1.7 mi, airports ~11 mi); durations from hourly speeds."""
-    distance = rng.lognormal(np.log(1.7), 0.9, n)
+    distance = rng.lognormal(np.log(1.4), 0.9, n)  # with the airport trips: median ~1.7
     distance[airport_trip] = rng.lognormal(np.log(11.0), 0.3, int(airport_trip.sum()))
     distance = np.round(np.clip(distance, 0.05, 80.0), 2)
     busy = (hour >= 7) & (hour < 20)

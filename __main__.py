@@ -6,8 +6,6 @@ what is valid (see components/settings.py for every key and its dev/prod default
 
 from __future__ import annotations
 
-import sys
-
 import pulumi
 
 from components.etl import GlueEtl, GlueEtlArgs
@@ -34,8 +32,8 @@ def read_settings() -> StackSettings:
     try:
         return build_settings(stack_config(), pulumi.get_stack())
     except InvalidInput as error:
-        pulumi.log.error(str(error))
-        sys.exit(1)
+        # RunError: Pulumi prints the message alone, without a traceback.
+        raise pulumi.RunError(str(error)) from None
 
 
 settings = read_settings()

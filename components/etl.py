@@ -151,6 +151,9 @@ class GlueEtl(pulumi.ComponentResource):
         return f"/aws-glue/{self._args.prefix}/{step.job}"
 
     def _role(self, step: Step, log_groups: tuple[str, ...]) -> None:
+        """One role per job with only its step's grants (components.iam.JOB_GRANTS). No
+        AWSGlueServiceRole: it allows s3/logs/ec2 actions on `*`, and these jobs use no Data
+        Catalog, no connection and no VPC."""
         args, library = self._args, self.libraries[step.kind]
         role = aws.iam.Role(
             f"{self._name}-{step.job}-role",
@@ -229,6 +232,8 @@ class GlueEtl(pulumi.ComponentResource):
         }
 
     def _python_shell_arguments(self) -> dict[str, pulumi.Input[str]]:
+        # Python Shell streams stdout/stderr to /aws-glue/python-jobs/* while it runs; continuous
+        # logging, job insights and job metrics are Spark features, so they are not set here.
         return {
             **self._pipeline_arguments(),
             "--extra-py-files": self._uri(self.libraries[PYTHON_SHELL].key),

@@ -175,8 +175,8 @@ class Deployment:
         return json.loads(self.get(name).inputs["policy"])
 
 
-def run_program(stack: str, config: dict[str, str]) -> Deployment:
-    mocks = Mocks()
+def run_program(stack: str, config: dict[str, str], mocks: Mocks | None = None) -> Deployment:
+    mocks = mocks or Mocks()
     pulumi.runtime.settings.reset_options()
     pulumi.runtime.set_mocks(
         mocks, project="tlc-elt", stack=stack, preview=False, monitor=RecordingMonitor(mocks)
@@ -208,10 +208,10 @@ VARIANTS = {
 }  # fmt: skip
 
 
-def deploy(stack: str, config: dict[str, str]) -> Deployment:
+def deploy(stack: str, config: dict[str, str], mocks: Mocks | None = None) -> Deployment:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PULUMI_CONFIG", json.dumps(config))
-        return run_program(stack, config)
+        return run_program(stack, config, mocks)
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS))
@@ -735,8 +735,16 @@ def test_every_iam_document_the_program_produces_passes_parliament(deployment):
 # ---------------------------------------------------------------- bad config
 
 
-def test_bad_config_stops_the_program_before_any_resource(caplog):
+def test_bad_config_stops_the_program_before_any_resource():
     config = {**stack_file_config("dev"), f"{NAMESPACE}:redshiftBaseCapacity": "12"}
-    with pytest.raises(SystemExit):
-        deploy("dev", config)
-    assert "invalid config tlc-elt:redshiftBaseCapacity '12': a multiple of 8" in caplog.text
+    expected = r"^invalid config tlc-elt:redshiftBaseCapacity '12': a multiple of 8 from 8"
+    mocks = Mocks()
+    with pytest.raises(pulumi.RunError, match=expected):
+        deploy("dev", config, mocks)
+    assert mocks.resources == {}
+
+
+def test_a_misspelt_key_in_a_stack_file_is_refused():
+    config = {**stack_file_config("prod"), f"{NAMESPACE}:sheduleEnabled": "true"}
+    with pytest.raises(pulumi.RunError, match="tlc-elt:sheduleEnabled"):
+        deploy("prod", config)

@@ -1,0 +1,335 @@
+"""pipeline.transform on local Spark: every schema era, the real sample, rule edges, the step's I/O.
+
+Expected values come from outside the code under test: the raw files read back with pyarrow,
+TLC's data dictionary codes, and the rejections synthetic.write_month planted.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import layout, synthetic
+from pipeline.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW, ColumnType
+from pipeline.errors import MissingColumn, MissingInput
+from pipeline.lake import LocalLake
+from pipeline.months import Month
+from pipeline.rules import REJECT_REASON, RULE_NAMES
+from pipeline.steps import StepContext
+from pipeline.transform import apply_rules, contract_schema, normalise, run_step
+
+ARROW_TYPES = {
+    ColumnType.INTEGER: pa.int32(),
+    ColumnType.DOUBLE: pa.float64(),
+    ColumnType.TIMESTAMP: pa.timestamp("us"),
+    ColumnType.STRING: pa.string(),
+    ColumnType.DATE: pa.date32(),
+}
+EVERY_KIND = synthetic.DirtyRates(
+    pickup_2002=0.005, pickup_2008=0.005, pickup_next_month=0.005, dropoff_before_pickup=0.005,
+    zero_distance=0.01, negative_amounts=0.01, zero_total=0.005, null_block=0.05,
+)  # fmt: skip
+ERA_CASES = [
+    *[(era, None) for eras in synthetic.ERAS.values() for era in eras],
+    (synthetic.era_named("yellow-2019"), "ns"),
+    (synthetic.era_named("yellow-2011"), "ms"),
+    (synthetic.era_named("green-2013"), "ns"),
+]
+
+
+def _dataset_of(era: synthetic.Era):
+    return YELLOW if era.name.startswith("yellow") else GREEN
+
+
+def _tagged_rows(spark, path, dataset, month):
+    frame = apply_rules(normalise(spark.read.parquet(str(path)), dataset, month), dataset, month)
+    return frame, [row.asDict() for row in frame.collect()]
+
+
+def _raw_rows(path) -> list[dict]:
+    """The raw file as Python values, times at microseconds (pyarrow cannot list ns)."""
+    table = pq.read_table(path)
+    columns = [
+        table[name].cast(pa.timestamp("us")) if pa.types.is_timestamp(table[name].type)
+        else table[name]
+        for name in table.column_names
+    ]  # fmt: skip
+    return pa.Table.from_arrays(columns, names=table.column_names).to_pylist()
+
+
+def _pick(raw: dict, *names: str):
+    """The raw value under the first of `names` the file has (the test's own era knowledge)."""
+    for name in names:
+        if name in raw:
+            return raw[name]
+    return None
+
+
+def _as_time(value):
+    if isinstance(value, str):
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    return value
+
+
+def _as_code(value, codes):
+    """TLC's data dictionary: words by their first letters, else the number the text spells."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:3].upper() in codes:
+            return codes[text[:3].upper()]
+        try:
+            return int(float(text))
+        except ValueError:
+            return None
+    return None if value is None else int(value)
+
+
+@pytest.mark.parametrize(
+    ("era", "unit"), ERA_CASES, ids=[f"{e.name}-{u or 'default'}" for e, u in ERA_CASES]
+)
+def test_every_era_normalises_to_the_contract_and_matches_planted_counts(
+    spark, tmp_path, era, unit
+):
+    dataset = _dataset_of(era)
+    month = era.first_month.plus(2)
+    summary = synthetic.write_month(tmp_path / "m.parquet", dataset, month, 400, seed=11, era=era,
+                                    rates=EVERY_KIND, timestamp_unit=unit)  # fmt: skip
+    frame, rows = _tagged_rows(spark, summary.path, dataset, month)
+
+    expected_fields = [(f.name, f.dataType) for f in contract_schema(dataset).fields]
+    assert [(f.name, f.dataType) for f in frame.schema.fields][:-1] == expected_fields
+    reasons = [row[REJECT_REASON] for row in rows]
+    assert {name: reasons.count(name) for name in RULE_NAMES} == summary.expected_rejected
+    assert reasons.count(None) == summary.expected_loaded
+
+    pickup = f"{'tpep' if dataset is YELLOW else 'lpep'}_pickup_datetime"
+    dropoff = pickup.replace("pickup", "dropoff")
+    for raw, out in zip(_raw_rows(summary.path), rows, strict=True):
+        assert out["pickup_datetime"] == _as_time(
+            _pick(raw, pickup, "pickup_datetime", "Trip_Pickup_DateTime")
+        )
+        assert out["dropoff_datetime"] == _as_time(
+            _pick(raw, dropoff, "dropoff_datetime", "Trip_Dropoff_DateTime")
+        )
+        assert out["vendor_id"] == _as_code(_pick(raw, "VendorID", "vendor_id", "vendor_name"),
+                                             VENDOR_CODES)  # fmt: skip
+        assert out["payment_type"] == _as_code(_pick(raw, "payment_type", "Payment_Type"),
+                                               PAYMENT_CODES)  # fmt: skip
+        assert out["passenger_count"] == _as_code(
+            _pick(raw, "passenger_count", "Passenger_Count"), {}
+        )
+        assert out["ratecode_id"] == _as_code(_pick(raw, "RatecodeID", "rate_code", "Rate_Code"),
+                                              {})  # fmt: skip
+        assert out["fare_amount"] == _pick(raw, "fare_amount", "Fare_Amt")
+        assert out["total_amount"] == _pick(raw, "total_amount", "Total_Amt")
+        assert out["extra"] == _pick(raw, "extra", "surcharge")
+        assert out["store_and_fwd_flag"] == _pick(raw, "store_and_fwd_flag", "store_and_forward")
+        assert out["pickup_location_id"] == _pick(raw, "PULocationID")  # None in 2009-2010
+        assert out["congestion_surcharge"] == _pick(raw, "congestion_surcharge")
+        assert out["cbd_congestion_fee"] == _pick(raw, "cbd_congestion_fee")
+        if dataset is YELLOW:
+            assert out["airport_fee"] == _pick(raw, "airport_fee", "Airport_fee")
+        else:
+            assert out["ehail_fee"] is None
+            assert out["trip_type"] == _as_code(_pick(raw, "trip_type"), {})
+        assert out["source_month"] == month.first_day
+
+
+def test_real_2025_sample_loads_every_row_with_its_values(spark, sample5):
+    _, rows = _tagged_rows(spark, sample5, YELLOW, Month(2025, 1))
+    assert len(rows) == 5
+    assert all(row[REJECT_REASON] is None for row in rows)
+    first = rows[0]
+    assert first == {
+        "vendor_id": 1, "pickup_datetime": datetime(2025, 1, 1, 0, 18, 38),
+        "dropoff_datetime": datetime(2025, 1, 1, 0, 26, 59), "passenger_count": 1,
+        "trip_distance": 1.6, "pickup_location_id": 229, "dropoff_location_id": 237,
+        "payment_type": 1, "fare_amount": 10.0, "tip_amount": 3.0, "total_amount": 18.0,
+        "ratecode_id": 1, "store_and_fwd_flag": "N", "extra": 3.5, "mta_tax": 0.5,
+        "tolls_amount": 0.0, "improvement_surcharge": 1.0, "congestion_surcharge": 2.5,
+        "airport_fee": 0.0, "cbd_congestion_fee": 0.0, "source_month": date(2025, 1, 1),
+        REJECT_REASON: None,
+    }  # fmt: skip
+
+
+def test_text_codes_numeric_text_and_flags_from_odd_values(spark, tmp_path):
+    path = tmp_path / "odd.parquet"
+    n = 6
+    pq.write_table(
+        pa.table({
+            "vendor_id": ["CMT", "VTS", "DDS", " vts ", None, "2"],
+            "pickup_datetime": ["2010-03-01 00:00:00", "2010-03-31 23:59:59", "garbage",
+                                None, "2010-03-05 12:00:00", "2010-03-05 12:00:00"],
+            "dropoff_datetime": ["2010-03-01 00:10:00", "2010-04-01 00:10:00", "2010-03-02",
+                                 "2010-03-02", "2010-03-05 12:30:00", "2010-03-05 12:00:00"],
+            "passenger_count": pa.array([1.0, 6.0, None, 0.0, 2.0, 3.0]),
+            "trip_distance": [1.0] * n,
+            "rate_code": ["1", "99.0", "", "x", None, " 5 "],
+            "store_and_fwd_flag": ["  Y  ", "N", "ABCDEFGHIJ", "", None, "n"],
+            "payment_type": ["No Charge", "Dispute", "CSH", "Credit", "UNK", "1"],
+            "fare_amount": [5.0] * n,
+            "total_amount": [6.0] * n,
+            "AIRPORT_FEE": pa.nulls(n),
+        }),
+        path,
+    )  # fmt: skip
+    _, rows = _tagged_rows(spark, path, YELLOW, Month(2010, 3))
+    assert [r["vendor_id"] for r in rows] == [1, 2, None, 2, None, 2]
+    assert [r["pickup_datetime"] for r in rows] == [
+        datetime(2010, 3, 1), datetime(2010, 3, 31, 23, 59, 59), None, None,
+        datetime(2010, 3, 5, 12), datetime(2010, 3, 5, 12),
+    ]  # fmt: skip
+    assert [r["passenger_count"] for r in rows] == [1, 6, None, 0, 2, 3]
+    assert [r["ratecode_id"] for r in rows] == [1, 99, None, None, None, 5]
+    assert [r["store_and_fwd_flag"] for r in rows] == ["Y", "N", "ABCDEFGH", "", None, "n"]
+    assert [r["payment_type"] for r in rows] == [3, 4, 2, 1, 5, 1]
+    assert all(r["airport_fee"] is None and r["pickup_location_id"] is None for r in rows)
+    assert [r[REJECT_REASON] for r in rows] == [
+        None, None, "pickup_in_month", "pickup_in_month", None, None,
+    ]  # fmt: skip
+
+
+def test_rule_edges_and_first_failing_rule(spark):
+    start, after = datetime(2024, 9, 1), datetime(2024, 10, 1)
+    micro = timedelta(microseconds=1)
+    cases = [  # (pickup, dropoff, distance, fare, total) -> expected reason
+        ((start, start, 1.0, 5.0, 6.0), None),  # month start, equal times: loaded
+        ((after - micro, after + timedelta(hours=1), 1.0, 5.0, 6.0), None),  # last microsecond
+        ((after, after, 1.0, 5.0, 6.0), "pickup_in_month"),  # next month's start
+        ((start - micro, start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((datetime(2002, 12, 31, 23, 5), start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((datetime(2008, 12, 31, 1, 0), start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((None, start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((after, start, 0.0, -5.0, -6.0), "pickup_in_month"),  # every rule fails: the first
+        ((start + micro, start, 1.0, 5.0, 6.0), "dropoff_not_before_pickup"),
+        ((start, None, 1.0, 5.0, 6.0), "dropoff_not_before_pickup"),
+        ((start, start, 0.0, 5.0, 6.0), "positive_distance"),
+        ((start, start, -0.5, 5.0, 6.0), "positive_distance"),
+        ((start, start, None, 5.0, 6.0), "positive_distance"),
+        ((start, start, 0.0, 0.0, 0.0), "positive_distance"),
+        ((start, start, 0.01, 0.0, 6.0), "positive_fare"),
+        ((start, start, 1.0, -5.0, -6.0), "positive_fare"),
+        ((start, start, 1.0, None, 6.0), "positive_fare"),
+        ((start, start, 1.0, 5.0, 0.0), "positive_total"),
+        ((start, start, 1.0, 5.0, -0.01), "positive_total"),
+        ((start, start, 1.0, 5.0, None), "positive_total"),
+    ]
+    schema = contract_schema(YELLOW)
+    names = ("pickup_datetime", "dropoff_datetime", "trip_distance", "fare_amount", "total_amount")
+    rows = [
+        tuple(dict(zip(names, values, strict=True)).get(field.name) for field in schema.fields)
+        for values, _ in cases
+    ]
+    frame = apply_rules(spark.createDataFrame(rows, schema), YELLOW, Month(2024, 9))
+    got = [row[REJECT_REASON] for row in frame.collect()]
+    assert got == [reason for _, reason in cases]
+
+
+def _lake_with_month(tmp_path, month, rows, seed, rates=EVERY_KIND):
+    lake = LocalLake(tmp_path / "lake")
+    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    summary = synthetic.write_month(raw, YELLOW, month, rows, seed=seed, rates=rates)
+    return lake, summary
+
+
+def _snapshot(lake, prefix) -> dict[str, bytes]:
+    return {o.key: lake.read_bytes(layout.PROCESSED, o.key)
+            for o in lake.list(layout.PROCESSED, prefix)}  # fmt: skip
+
+
+def _check_contract_file(path) -> None:
+    schema = pq.read_schema(path)
+    assert [(f.name, f.type) for f in schema] == [
+        (name, ARROW_TYPES[type_]) for name, type_ in YELLOW.table_columns
+    ]
+    parquet = pq.ParquetFile(path).schema
+    for index, field in enumerate(schema):
+        if field.type == pa.timestamp("us"):
+            logical = json.loads(parquet.column(index).logical_type.to_json())
+            assert logical["isAdjustedToUTC"] is False
+            assert logical["timeUnit"] == "microseconds"
+
+
+def test_run_step_writes_parts_quarantine_and_counts_then_reruns_cleanly(spark, tmp_path):
+    september, august = Month(2024, 9), Month(2024, 8)
+    lake, _ = _lake_with_month(tmp_path, august, 500, seed=1)
+    run_step(StepContext(YELLOW, august, lake, spark=spark))
+    august_before = _snapshot(lake, layout.processed_prefix(YELLOW, august))
+    _, summary = _lake_with_month(tmp_path, september, 2_000, seed=2)
+
+    reports = []
+    context = StepContext(YELLOW, september, lake, spark=spark,
+                          progress=lambda *args: reports.append(args))  # fmt: skip
+    figures = run_step(context)
+
+    counts = json.loads(lake.read_bytes(layout.PROCESSED, layout.counts_key(YELLOW, september)))
+    expected = synthetic.expected_counts(summary)
+    assert {key: counts[key] for key in expected} == expected
+    assert list(counts["rejected"]) == list(RULE_NAMES)
+    parts = [o.key for o in lake.list(layout.PROCESSED, layout.processed_prefix(YELLOW, september))
+             if layout.is_part_file(o.key)]  # fmt: skip
+    assert counts["part_files"] == parts
+    assert len(parts) == 1
+    part = lake.path(layout.PROCESSED, parts[0])
+    _check_contract_file(part)
+    assert pq.read_metadata(part).num_rows == counts["rows_loaded"]
+    assert pq.read_metadata(part).row_group(0).column(0).compression == "SNAPPY"
+    with duckdb.connect() as db:
+        described = db.execute(f"DESCRIBE SELECT * FROM read_parquet('{part}')").fetchall()
+    types = {row[0]: row[1] for row in described}
+    assert types["pickup_datetime"] == "TIMESTAMP"
+    assert types["source_month"] == "DATE"
+
+    quarantine = pq.read_table(
+        lake.path(layout.PROCESSED, layout.quarantine_prefix(YELLOW, september))
+    )
+    assert quarantine.column_names == [*YELLOW.column_names, REJECT_REASON]
+    reasons = quarantine[REJECT_REASON].to_pylist()
+    assert {name: reasons.count(name) for name in RULE_NAMES} == counts["rejected"]
+    assert figures == {
+        "rows_in": 2_000, "rows_loaded": counts["rows_loaded"],
+        "rows_quarantined": counts["rows_quarantined"], "rejected": counts["rejected"],
+        "part_files": 1, "quarantine_files": 1,
+    }  # fmt: skip
+    assert reports[-1][1:] == (2_000, 2_000)
+
+    # Rerun on a clean, different file: parts replaced, quarantine emptied, August untouched.
+    _lake_with_month(tmp_path, september, 700, seed=3, rates=synthetic.CLEAN)
+    run_step(StepContext(YELLOW, september, lake, spark=spark))
+    counts = json.loads(lake.read_bytes(layout.PROCESSED, layout.counts_key(YELLOW, september)))
+    assert counts["rows_in"] == counts["rows_loaded"] == 700
+    assert counts["rows_quarantined"] == 0
+    assert counts["rejected"] == dict.fromkeys(RULE_NAMES, 0)
+    assert set(counts["part_files"]).isdisjoint(parts)
+    assert sum(pq.read_metadata(lake.path(layout.PROCESSED, k)).num_rows
+               for k in counts["part_files"]) == 700  # fmt: skip
+    assert lake.list(layout.PROCESSED, layout.quarantine_prefix(YELLOW, september)) == []
+    assert _snapshot(lake, layout.processed_prefix(YELLOW, august)) == august_before
+
+
+def test_missing_required_column_fails_before_any_side_effect(spark, tmp_path):
+    month = Month(2024, 9)
+    lake, _ = _lake_with_month(tmp_path, month, 50, seed=4)
+    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    pq.write_table(pq.read_table(raw).drop_columns(["trip_distance"]), raw)
+    stale = b'{"rows_loaded": 1}'
+    lake.write_bytes(layout.PROCESSED, layout.counts_key(YELLOW, month), stale)
+
+    with pytest.raises(MissingColumn) as failure:
+        run_step(StepContext(YELLOW, month, lake, spark=spark))
+    message = str(failure.value)
+    assert "'trip_distance'" in message
+    assert str(raw.resolve()) in message
+    assert "looked for trip_distance" in message
+    assert lake.read_bytes(layout.PROCESSED, layout.counts_key(YELLOW, month)) == stale
+
+
+def test_missing_raw_file_is_missing_input(spark, tmp_path):
+    lake = LocalLake(tmp_path / "lake")
+    with pytest.raises(MissingInput, match="ingest yellow 2024-09 first"):
+        run_step(StepContext(YELLOW, Month(2024, 9), lake, spark=spark))

@@ -11,6 +11,7 @@ Outputs (the stack serialises the dict once with `Output.json_dumps`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from pipeline.datasets import DATASETS, DEFAULT_DATASET
@@ -62,6 +63,8 @@ LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.TooManyRequestsException",
 )
 EXECUTION_LIMIT_ERRORS = ("StepFunctions.ExecutionLimitExceededException",)
+# Where the backfill keeps its months: expanded, then with each month's run.
+BACKFILL_PATH = "$.backfill"
 
 # What a step's result keeps of Glue's GetJobRun: small, JSON-safe (no datetimes), and enough
 # to find the run (`status` and the CLI read the rest from the execution history).
@@ -87,7 +90,7 @@ def catch_all(next_state: str, result_path: str = "$.error") -> list[dict[str, A
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}]
 
 
-def _timestamp(day: Any) -> str:
+def _timestamp(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
@@ -298,7 +301,7 @@ def backfill_definition(
                     },
                 },
                 "ResultSelector": {"months.$": "$.Payload.months"},
-                "ResultPath": "$.expanded",
+                "ResultPath": BACKFILL_PATH,
                 "Retry": [retry(LAMBDA_TRANSIENT_ERRORS, interval=2, attempts=6, max_delay=60)],
                 "Catch": catch_all(f"{EXPAND_MONTHS}Failed"),
                 "Next": RUN_MONTHS,
@@ -307,8 +310,7 @@ def backfill_definition(
             SUMMARISE: {
                 "Type": "Pass",
                 "Parameters": {
-                    "months.$": "$.runs.months",
-                    "anyFailed.$": "States.ArrayContains($.runs.statuses, 'FAILED')",
+                    "anyFailed.$": f"States.ArrayContains({BACKFILL_PATH}.statuses, 'FAILED')",
                 },
                 "ResultPath": "$.summary",
                 "Next": ANY_MONTH_FAILED,
@@ -341,7 +343,7 @@ def _run_months(monthly_arn: Any, max_concurrency: int) -> dict[str, Any]:
     month_input = {f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS}
     return {
         "Type": "Map",
-        "ItemsPath": "$.expanded.months",
+        "ItemsPath": f"{BACKFILL_PATH}.months",
         "MaxConcurrency": max_concurrency,
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "INLINE"},
@@ -375,8 +377,9 @@ def _run_months(monthly_arn: Any, max_concurrency: int) -> dict[str, Any]:
                 },
             },
         },
+        # The months come back with their runs, replacing the expanded list (state stays small).
         "ResultSelector": {"months.$": "$", "statuses.$": "$[*].run.status"},
-        "ResultPath": "$.runs",
+        "ResultPath": BACKFILL_PATH,
         "Catch": catch_all(f"{RUN_MONTHS}Failed"),
         "Next": SUMMARISE,
     }  # fmt: skip

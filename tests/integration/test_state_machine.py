@@ -1,11 +1,13 @@
-"""The monthly state machine, executed: moto's Step Functions interpreter runs the ASL that
-components.asl builds, against moto's Glue and SNS.
+"""Both state machines, executed: moto's Step Functions interpreter runs the ASL that
+components.asl builds, against moto's Glue and SNS, with the trigger Lambda's own code as the
+backfill's `expand` step.
 
-Proves: the three jobs run in the step list's order with the input as arguments; the dataset
+Monthly: the three jobs run in the step list's order with the input as arguments; the dataset
 defaults to yellow; a failing job publishes an alert naming the step and error, then the
-execution fails and later steps never start; bad input fails before any job runs. The backfill
-machine is only parsed here (moto cannot run `states:startExecution.sync:2`); its structure is
-tested in tests/unit/test_asl.py.
+execution fails and later steps never start; bad input fails before any job runs.
+Backfill: a range runs one monthly execution per month under the names `expand` gives; a
+failing month does not stop the others and fails the backfill at the end; a bad range is
+alerted and starts nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 from moto import mock_aws
 from moto.glue import models as glue_models
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_glue,
+    state_task_service_sfn,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
@@ -30,25 +34,50 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from components import asl
+from functions import trigger
 from pipeline.steps import STEPS
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/state-machine"
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:tlc-elt-test-trigger"
 PREFIX = "tlc-elt-test"
 _TEST_NUMBERS = itertools.count()
-FAILING_JOBS: set[str] = set()  # Glue job names whose runs end FAILED (fault injection)
+
+
+@dataclass
+class Faults:
+    """Glue job runs that end FAILED: by job name, or by the month they were given."""
+
+    jobs: set[str] = field(default_factory=set)
+    months: set[str] = field(default_factory=set)
+
+    def fails(self, run: glue_models.FakeJobRun) -> bool:
+        month = (run.arguments or {}).get("--month")
+        return run.job_name in self.jobs or month in self.months
+
+
+FAULTS = Faults()
 
 
 def _patch_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two gaps in moto 5.2.5's Step Functions interpreter, and one injected fault.
+    """Where moto 5.2.5 differs from AWS, patched for this module only, and two stand-ins.
 
+    Fixes:
     1. Its Glue `.sync` integration declares only the Sync pattern, then calls
        `callback_endpoint.interrupt_all()` on an endpoint that exists only for
        WaitForTaskToken, and crashes; declaring WaitForTaskToken too creates the endpoint.
     2. It keeps `$$.Execution.StartTime` as a datetime, where Step Functions gives an ISO 8601
        string (`2024-11-05T06:00:00.123Z`); the monthly machine splits that string to know
        today's date, so it is given the string AWS would give.
-    3. moto's Glue job runs always succeed; runs of the jobs in FAILING_JOBS end FAILED.
+    3. `states:startExecution.sync:2` skips the parameter/response normalisation it leaves as
+       no-ops: it calls boto3 with `StateMachineArn`/`Name`/`Input` (botocore's members are
+       `stateMachineArn`/...) and hands the task `executionArn`/`status` where Step Functions
+       gives `ExecutionArn`/`Status`. Keys are re-cased at that one boundary.
+    Stand-ins:
+    4. moto runs a `lambda:invoke` in Docker; here the invoke calls `functions.trigger.handler`
+       in this process with the same payload, and a raised error becomes the error response
+       the Lambda runtime would give (`FunctionError`, `errorType` = the exception's class).
+    5. moto's Glue runs always succeed; the runs FAULTS names end FAILED.
     """
     monkeypatch.setattr(
         state_task_service_glue,
@@ -67,14 +96,44 @@ def _patch_moto(monkeypatch: pytest.MonkeyPatch) -> None:
         return environment
 
     monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", with_iso_start_time)
+    _patch_start_execution(monkeypatch)
+    monkeypatch.setattr(lambda_eval_utils, "_invoke_lambda_function", _invoke_trigger)
     create_run = glue_models.FakeJobRun.__init__
 
     def maybe_failing(run, *args, **kwargs):
         create_run(run, *args, **kwargs)
-        if run.job_name in FAILING_JOBS:
+        if FAULTS.fails(run):
             run._transitions = [("STARTING", "RUNNING"), ("RUNNING", "FAILED")]
 
     monkeypatch.setattr(glue_models.FakeJobRun, "__init__", maybe_failing)
+
+
+def _patch_start_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = state_task_service_sfn.StateTaskServiceSfn
+    normalise_parameters = service._normalise_parameters
+
+    def to_boto3(task, parameters, boto_service_name=None, service_action_name=None):
+        normalise_parameters(task, parameters, boto_service_name, service_action_name)
+        for key in list(parameters):
+            parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+    def from_boto3(task, response, boto_service_name=None, service_action_name=None):
+        if isinstance(response, dict):
+            for key in list(response):
+                response[key[:1].upper() + key[1:]] = response.pop(key)
+
+    monkeypatch.setattr(service, "_normalise_parameters", to_boto3)
+    monkeypatch.setattr(service, "_normalise_response", from_boto3)
+
+
+def _invoke_trigger(parameters: dict, region: str, state_credentials: object) -> dict:
+    assert parameters["FunctionName"] == FUNCTION
+    event = json.loads(parameters["Payload"])
+    try:
+        return {"StatusCode": 200, "Payload": trigger.handler(event)}
+    except Exception as error:  # the Lambda runtime reports any exception this way
+        failure = {"errorType": type(error).__name__, "errorMessage": str(error)}
+        return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": failure}
 
 
 @dataclass
@@ -89,10 +148,10 @@ class Pipeline:
     job_names: dict[str, str]
     state_machine_arn: str = ""
 
-    def run(self, machine_input: dict) -> dict:
+    def run(self, machine_input: object, machine_arn: str | None = None) -> dict:
         """Start an execution and wait for it to end; the deadline only guards against a hang."""
         arn = self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn, input=json.dumps(machine_input)
+            stateMachineArn=machine_arn or self.state_machine_arn, input=json.dumps(machine_input)
         )["executionArn"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -118,6 +177,25 @@ class Pipeline:
             job: self.glue.get_job_runs(JobName=name)["JobRuns"]
             for job, name in self.job_names.items()
         }
+
+    def backfill_machine(self, concurrency: int = 2) -> str:
+        definition = asl.backfill_definition(
+            self.state_machine_arn,
+            FUNCTION,
+            self.topic_arn,
+            stack_prefix=PREFIX,
+            max_concurrency=concurrency,
+        )
+        name = self.state_machine_arn.rsplit(":", 1)[1].replace("monthly", "backfill")
+        return self.sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=ROLE
+        )["stateMachineArn"]
+
+    def monthly_executions(self) -> dict[str, dict]:
+        """The monthly machine's executions by name, described."""
+        found = self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        described = [self.sfn.describe_execution(executionArn=e["executionArn"]) for e in found]
+        return {execution["name"]: execution for execution in described}
 
     def alerts(self) -> list[dict]:
         received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
@@ -147,7 +225,8 @@ def clients() -> Iterator[Clients]:
 @pytest.fixture
 def pipeline(clients) -> Iterator[Pipeline]:
     """Fresh jobs, topic, inbox and machine per test, so runs and alerts are the test's own."""
-    FAILING_JOBS.clear()
+    FAULTS.jobs.clear()
+    FAULTS.months.clear()
     run_id = f"t{next(_TEST_NUMBERS)}"
     topic_arn = clients.sns.create_topic(Name=f"{PREFIX}-{run_id}-alerts")["TopicArn"]
     queue_url = clients.sqs.create_queue(QueueName=f"{run_id}-inbox")["QueueUrl"]
@@ -173,7 +252,8 @@ def pipeline(clients) -> Iterator[Pipeline]:
         clients.sfn, clients.glue, clients.sqs, queue_url, topic_arn, job_names,
         machine["stateMachineArn"],
     )  # fmt: skip
-    FAILING_JOBS.clear()
+    FAULTS.jobs.clear()
+    FAULTS.months.clear()
 
 
 def test_success_runs_the_three_jobs_in_order_with_the_month(pipeline):
@@ -203,7 +283,7 @@ def test_an_explicit_dataset_reaches_every_job(pipeline):
 
 def test_a_failing_job_alerts_with_the_step_and_error_then_fails(pipeline):
     failing = STEPS[1]
-    FAILING_JOBS.add(pipeline.job_names[failing.job])
+    FAULTS.jobs.add(pipeline.job_names[failing.job])
     execution = pipeline.run({"year": "2024", "month": "09", "dataset": "yellow"})
     assert execution["status"] == "FAILED"
     assert execution["error"] == f"{failing.state}Failed"
@@ -260,15 +340,50 @@ def test_the_current_month_is_accepted(pipeline):
     assert execution["status"] == "SUCCEEDED"
 
 
-def test_the_backfill_definition_parses_as_asl(pipeline):
-    definition = asl.backfill_definition(
-        pipeline.state_machine_arn,
-        "arn:aws:lambda:us-east-1:123456789012:function:tlc-elt-test-trigger",
-        pipeline.topic_arn,
-        stack_prefix=PREFIX,
-        max_concurrency=2,
-    )
-    created = pipeline.sfn.create_state_machine(
-        name=f"{PREFIX}-backfill", definition=json.dumps(definition), roleArn=ROLE
-    )
-    assert created["stateMachineArn"].endswith(f":stateMachine:{PREFIX}-backfill")
+def test_a_backfill_runs_the_monthly_machine_for_each_month_of_the_range(pipeline):
+    backfill = pipeline.run({"from": "2024-11", "to": "2025-01"}, pipeline.backfill_machine())
+    assert backfill["status"] == "SUCCEEDED"
+    months = json.loads(backfill["output"])["backfill"]["months"]
+    assert [(m["year"], m["month"]) for m in months] == [
+        ("2024", "11"), ("2024", "12"), ("2025", "01"),
+    ]  # fmt: skip
+    children = pipeline.monthly_executions()
+    assert sorted(children) == sorted(m["name"] for m in months)
+    for month in months:
+        child = children[month["name"]]
+        assert child["status"] == "SUCCEEDED"
+        assert month["run"] == {"status": "SUCCEEDED", "execution": child["executionArn"]}
+        sent = json.loads(child["input"])
+        assert {k: sent[k] for k in ("year", "month", "dataset")} == {
+            "year": month["year"], "month": month["month"], "dataset": "yellow",
+        }  # fmt: skip
+    # Every job ran once per month.
+    for runs in pipeline.job_runs().values():
+        assert sorted(run["Arguments"]["--month"] for run in runs) == ["01", "11", "12"]
+    assert pipeline.alerts() == []
+
+
+def test_a_failing_month_lets_the_others_finish_then_fails_the_backfill(pipeline):
+    FAULTS.months.add("02")
+    backfill = pipeline.run({"from": "2024-01", "to": "2024-03"}, pipeline.backfill_machine())
+    assert backfill["status"] == "FAILED"
+    assert backfill["error"] == asl.MONTHS_FAILED
+    statuses = {
+        json.loads(child["input"])["month"]: child["status"]
+        for child in pipeline.monthly_executions().values()
+    }
+    assert statuses == {"01": "SUCCEEDED", "02": "FAILED", "03": "SUCCEEDED"}
+    (alert,) = pipeline.alerts()  # the failing month's own; the backfill adds none
+    assert json.loads(alert["Message"])["month"] == "02"
+
+
+def test_a_bad_backfill_range_is_alerted_and_starts_nothing(pipeline):
+    backfill = pipeline.run({"from": "2024-06", "to": "2024-01"}, pipeline.backfill_machine())
+    assert backfill["status"] == "FAILED"
+    assert backfill["error"] == f"{asl.EXPAND_MONTHS}Failed"
+    assert backfill["cause"] == f"backfill failed at {asl.EXPAND_MONTHS}: InvalidInput"
+    assert pipeline.monthly_executions() == {}
+    (alert,) = pipeline.alerts()
+    message = json.loads(alert["Message"])
+    assert message["step"] == asl.EXPAND_MONTHS
+    assert "the first month must not be after the last" in message["details"]["Cause"]

@@ -197,7 +197,9 @@ def test_backfill_expands_the_range_then_runs_each_month_on_the_monthly_machine(
     run_months = states[asl.RUN_MONTHS]
     assert run_months["Type"] == "Map"
     assert run_months["MaxConcurrency"] == 4
-    assert run_months["ItemsPath"] == "$.expanded.months"
+    assert run_months["ItemsPath"] == "$.backfill.months"
+    assert expand["ResultPath"] == "$.backfill"
+    assert run_months["ResultPath"] == "$.backfill"  # runs replace the expanded list
     run_month = run_months["ItemProcessor"]["States"][asl.RUN_MONTH]
     assert run_month["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
     assert run_month["Parameters"]["StateMachineArn"] == MONTHLY
@@ -211,7 +213,7 @@ def test_backfill_fails_at_the_end_when_any_month_failed():
     states = backfill()["States"]
     assert states[asl.RUN_MONTHS]["Next"] == asl.SUMMARISE
     summary = states[asl.SUMMARISE]["Parameters"]
-    assert summary["anyFailed.$"] == "States.ArrayContains($.runs.statuses, 'FAILED')"
+    assert summary == {"anyFailed.$": "States.ArrayContains($.backfill.statuses, 'FAILED')"}
     (choice,) = states[asl.ANY_MONTH_FAILED]["Choices"]
     assert (choice["BooleanEquals"], choice["Next"]) == (True, asl.MONTHS_FAILED)
     assert states[asl.MONTHS_FAILED]["Type"] == "Fail"

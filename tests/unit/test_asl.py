@@ -1,7 +1,7 @@
 """The state machine definitions: derived from the step list, well-formed, and shaped as the
 issue asks (retries on transient Glue errors only, JSON-safe results, alert then fail).
-Execution is tested in tests/integration/test_state_machine.py; the backfill's is structural
-here (moto cannot run `states:startExecution.sync:2`)."""
+Both machines are also executed, in tests/integration/test_state_machine.py; the paths moto
+cannot take (transient-error retries, timeouts) are checked here by shape."""
 
 from __future__ import annotations
 

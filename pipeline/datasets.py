@@ -8,7 +8,7 @@ It runs in Glue Python Shell (3.9) and in the trigger Lambda: standard library o
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pipeline.errors import InvalidInput
@@ -62,6 +62,14 @@ class Column:
     sources: tuple[str, ...]
     required: bool = False
     codes: Mapping[str, int] | None = None
+
+    def find_in(self, file_columns: Iterable[str]) -> str | None:
+        """The file's name for this column: the first of `sources` present, ignoring case."""
+        present = {name.lower(): name for name in file_columns}
+        for source in self.sources:
+            if source.lower() in present:
+                return present[source.lower()]
+        return None
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ A row is loaded when every rule holds; otherwise it goes to quarantine with the 
 FIRST rule that fails (the order of `RULES` is part of the contract). A rule that meets a null
 fails: a trip without a pickup time or a fare cannot be counted or billed.
 
-Rules are Spark column expressions built on demand, so this module imports pyspark only when a
-predicate is built: the synthetic data generator and the command line read the rule names
-without needing Spark.
+Each rule is a SQL condition over the normalised table, so one text serves every engine that
+applies the rules: Spark in the transform (`F.expr`), DuckDB in the benchmark's reference
+transform. Only the spelling of a zone-less timestamp literal differs between them. Building the
+conditions needs no Spark: the synthetic data generator and the command line import this module
+without it.
 """
 
 from __future__ import annotations
@@ -37,55 +39,50 @@ class RuleName(str, enum.Enum):
         return self.value
 
 
+class Engine(str, enum.Enum):
+    """An engine that applies the rules, with its literal for a zone-less timestamp.
+
+    TLC times are New York wall-clock values that must never shift, so the month's bounds are
+    written as text literals of the engine's time-zone-free type, never as Python datetimes.
+    """
+
+    SPARK = "TIMESTAMP_NTZ '{}'"
+    DUCKDB = "TIMESTAMP '{}'"
+
+    def midnight(self, day: date) -> str:
+        return self.value.format(f"{day.isoformat()} 00:00:00")
+
+
 @dataclass(frozen=True)
 class Rule:
     name: RuleName
     description: str
-    # (dataset, month) -> a boolean Spark column over the normalised table; null means "fails".
-    predicate: Callable[[Dataset, Month], SparkColumn]
+    # (dataset, month, engine) -> a SQL boolean over the normalised table; null means "fails".
+    condition: Callable[[Dataset, Month, Engine], str]
 
-    def holds(self, dataset: Dataset, month: Month) -> SparkColumn:
-        """True when the row passes; never null (a null comparison counts as a failure)."""
-        from pyspark.sql import functions as F
-
-        return F.coalesce(self.predicate(dataset, month), F.lit(False))
+    def holds(self, dataset: Dataset, month: Month, engine: Engine) -> str:
+        """SQL that is true when the row passes; never null (a null comparison fails)."""
+        return f"coalesce({self.condition(dataset, month, engine)}, false)"
 
 
-def _ntz_midnight(day: date) -> SparkColumn:
-    """Midnight of `day` as a TIMESTAMP_NTZ literal.
-
-    Built from text on purpose: a Python datetime literal would pass through the driver's time
-    zone, and TLC times are New York wall-clock values that must never shift.
-    """
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import TimestampNTZType
-
-    return F.lit(f"{day.isoformat()} 00:00:00").cast(TimestampNTZType())
-
-
-def _pickup_in_month(dataset: Dataset, month: Month) -> SparkColumn:
-    from pyspark.sql import functions as F
-
-    pickup = F.col(dataset.pickup_column)
-    return (pickup >= _ntz_midnight(month.first_day)) & (
-        pickup < _ntz_midnight(month.next().first_day)
+def _pickup_in_month(dataset: Dataset, month: Month, engine: Engine) -> str:
+    pickup = dataset.pickup_column
+    return (
+        f"{pickup} >= {engine.midnight(month.first_day)}"
+        f" AND {pickup} < {engine.midnight(month.next().first_day)}"
     )
 
 
-def _dropoff_not_before_pickup(dataset: Dataset, month: Month) -> SparkColumn:
-    from pyspark.sql import functions as F
-
-    return F.col(dataset.dropoff_column) >= F.col(dataset.pickup_column)
+def _dropoff_not_before_pickup(dataset: Dataset, month: Month, engine: Engine) -> str:
+    return f"{dataset.dropoff_column} >= {dataset.pickup_column}"
 
 
-def _positive(column: str) -> Callable[[Dataset, Month], SparkColumn]:
-    def predicate(dataset: Dataset, month: Month) -> SparkColumn:
-        from pyspark.sql import functions as F
-
+def _positive(column: str) -> Callable[[Dataset, Month, Engine], str]:
+    def condition(dataset: Dataset, month: Month, engine: Engine) -> str:
         # dataset.column raises KeyError for a column the table lacks: rules follow the schema.
-        return F.col(dataset.column(column).name) > 0
+        return f"{dataset.column(column).name} > 0"
 
-    return predicate
+    return condition
 
 
 RULES: tuple[Rule, ...] = (
@@ -106,12 +103,16 @@ def zero_counts() -> dict[str, int]:
     return {name: 0 for name in RULE_NAMES}
 
 
+def reject_reason_sql(dataset: Dataset, month: Month, engine: Engine) -> str:
+    """SQL for the first failing rule's name, or NULL when the row is loadable."""
+    cases = " ".join(
+        f"WHEN NOT {rule.holds(dataset, month, engine)} THEN '{rule.name.value}'" for rule in RULES
+    )
+    return f"CASE {cases} ELSE NULL END"
+
+
 def reject_reason(dataset: Dataset, month: Month) -> SparkColumn:
-    """The first failing rule's name, or null when the row is loadable."""
+    """The transform's `reject_reason` column (Spark): `reject_reason_sql` for Spark."""
     from pyspark.sql import functions as F
 
-    reason = None
-    for rule in RULES:
-        failed = ~rule.holds(dataset, month)
-        reason = (F.when if reason is None else reason.when)(failed, F.lit(rule.name.value))
-    return reason.otherwise(F.lit(None).cast("string"))
+    return F.expr(reject_reason_sql(dataset, month, Engine.SPARK)).cast("string")

@@ -64,15 +64,6 @@ def contract_schema(dataset: Dataset) -> StructType:
     )
 
 
-def _find_source(file_columns: list[str], column: Column) -> str | None:
-    """The file's name for `column`: the first of its source names present, ignoring case."""
-    present = {name.lower(): name for name in file_columns}
-    for source in column.sources:
-        if source.lower() in present:
-            return present[source.lower()]
-    return None
-
-
 def _sql(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -151,7 +142,7 @@ def normalise(
     types = {f.name: f.dataType for f in frame.schema.fields}
     selected = []
     for column in dataset.columns:
-        name = _find_source(frame.columns, column)
+        name = column.find_in(frame.columns)
         if name is None and column.required:
             where = source or ", ".join(frame.inputFiles()) or "the input"
             raise MissingColumn(

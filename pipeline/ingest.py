@@ -1,11 +1,12 @@
 """Ingest: one month's file from its source into the raw zone, checked, recorded, replaced whole.
 
 The original downloaded whatever the URL returned straight into S3. Here the file streams
-through three things at once: a parquet check (the start as soon as it arrives, the footer at
-the end), a sha256, and a lake writer whose output appears only on commit. So a CloudFront
-error page, a truncated body or an unreadable footer never lands in raw, and a previous good
-file stays in place until a new good one replaces it whole. The ingest record (what the source
-said, the row count from the footer, the hash) is written after the file it describes.
+through three things at once: a parquet check (the start as soon as it arrives, the footer and
+the dataset's required columns at the end), a sha256, and a lake writer whose output appears
+only on commit. So a CloudFront error page, a truncated body, an unreadable footer or a file
+lacking a required column never lands in raw, and a previous good file stays in place until a
+new good one replaces it whole. The ingest record (what the source said, the row count from the
+footer, the hash) is written after the file it describes.
 
 Re-running a month whose source still has the same strong ETag (or, for a local file, the same
 size and modification time) is skipped as "unchanged" unless `force` is set.
@@ -82,7 +83,9 @@ def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, 
     key = raw_key(ctx.dataset, ctx.month)
     record_key = ingest_record_key(ctx.dataset, ctx.month)
     prior = None if options.force else _record_in_place(ctx.lake, key, record_key, source.name)
-    receiver = _RawReceiver(ctx, key, ParquetStreamCheck(source.name, options.tail_bytes))
+    # The check knows the dataset: a parquet file without its required columns is refused too.
+    check = ParquetStreamCheck(source.name, options.tail_bytes, ctx.dataset)
+    receiver = _RawReceiver(ctx, key, check)
     try:
         fetch = source.stream(
             receiver,

@@ -4,7 +4,10 @@ A parquet file starts and ends with the magic `PAR1`; just before the final magi
 footer (the file's metadata: schema, row groups, row counts) and its 4-byte length. Ingest
 feeds every chunk here as it arrives: the start is checked as soon as it is seen, so an error
 page is refused after its first bytes, and only the last `tail_bytes` are kept, from which the
-footer is parsed at the end. Runs in Glue Python Shell (3.9); pyarrow is imported only there.
+footer is parsed at the end. Given a dataset, the footer's schema must also hold every column
+the dataset requires (under any of its names, any case), so a file that is parquet but not a
+trip file is refused before it replaces a good one.
+Runs in Glue Python Shell (3.9); pyarrow is imported only at the footer parse.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
-from pipeline.errors import NotParquet
+from pipeline.datasets import Dataset
+from pipeline.errors import MissingColumn, NotParquet
 
 MAGIC = b"PAR1"
 # The smallest parquet file: magic, an (empty) footer's 4-byte length, magic.
@@ -43,6 +47,7 @@ class ParquetFacts:
     rows: int
     row_groups: int
     columns: int
+    column_names: tuple[str, ...] = ()
 
 
 def describe_start(head: bytes) -> str:
@@ -60,14 +65,19 @@ def describe_start(head: bytes) -> str:
 class ParquetStreamCheck:
     """Feed chunks with `accept`, then call `finish` for the footer's facts; raises NotParquet.
 
-    `where` names the source in messages. Memory: at most `tail_bytes` plus one chunk.
+    `where` names the source in messages. With `dataset`, `finish` also raises MissingColumn for
+    a file without one of the dataset's required columns. Memory: at most `tail_bytes` plus one
+    chunk.
     """
 
-    def __init__(self, where: str, tail_bytes: int = TAIL_BYTES) -> None:
+    def __init__(
+        self, where: str, tail_bytes: int = TAIL_BYTES, dataset: Dataset | None = None
+    ) -> None:
         if tail_bytes < MIN_SIZE:
             raise ValueError(f"tail_bytes must be at least {MIN_SIZE}, got {tail_bytes}")
         self.where = where
         self.tail_bytes = tail_bytes
+        self.dataset = dataset
         self.reset()
 
     def reset(self) -> None:
@@ -125,7 +135,29 @@ class ParquetStreamCheck:
                 f"{self.where} has a {footer_size}-byte footer, more than the {self.tail_bytes}"
                 " bytes kept to check it (raise tail_bytes if the file is genuine)"
             )
-        return _read_footer(self.where, tail[-8 - footer_size :])
+        facts = _read_footer(self.where, tail[-8 - footer_size :])
+        if self.dataset is not None:
+            check_required_columns(self.where, self.dataset, facts.column_names)
+        return facts
+
+
+def check_required_columns(where: str, dataset: Dataset, column_names: tuple[str, ...]) -> None:
+    """Raise MissingColumn naming each required column of `dataset` absent from `column_names`.
+
+    The same lookup transform makes (`Column.find_in`: any source name, any case), so what passes
+    here is what transform can read.
+    """
+    missing = [c for c in dataset.columns if c.required and c.find_in(column_names) is None]
+    if not missing:
+        return
+    looked_for = "; ".join(
+        f"{column.name!r} (looked for {', '.join(column.sources)}, any case)" for column in missing
+    )
+    noun = "column" if len(missing) == 1 else "columns"
+    raise MissingColumn(
+        f"{where} lacks the required {dataset.name} {noun} {looked_for}; it has"
+        f" {', '.join(column_names) or 'no columns'} — not a {dataset.name} trip file, refused"
+    )
 
 
 def _read_footer(where: str, footer_and_length: bytes) -> ParquetFacts:
@@ -135,10 +167,13 @@ def _read_footer(where: str, footer_and_length: bytes) -> ParquetFacts:
 
     try:
         metadata = pq.read_metadata(pa.BufferReader(MAGIC + footer_and_length))
+        # Top-level names, as Spark's `frame.columns` sees them (a leaf's name is not).
+        names = tuple(metadata.schema.to_arrow_schema().names)
     except (pa.ArrowException, OSError, ValueError) as error:
         raise NotParquet(f"{where} has an unreadable parquet footer: {error}") from None
     return ParquetFacts(
         rows=metadata.num_rows,
         row_groups=metadata.num_row_groups,
         columns=metadata.num_columns,
+        column_names=names,
     )

@@ -14,6 +14,7 @@ import os
 import random
 import threading
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,7 +25,13 @@ import pytest
 
 from pipeline import datasets
 from pipeline.datasets import YELLOW
-from pipeline.errors import InvalidInput, NotParquet, SourceNotPublished, SourceUnavailable
+from pipeline.errors import (
+    InvalidInput,
+    MissingColumn,
+    NotParquet,
+    SourceNotPublished,
+    SourceUnavailable,
+)
 from pipeline.ingest import IngestOptions, ingest, run_step
 from pipeline.lake import LocalLake
 from pipeline.layout import RAW, ingest_record_key, raw_key
@@ -38,11 +45,25 @@ CHUNK = 64 * 1024
 HTML = b"<!DOCTYPE html>\n<html><head><title>Error</title></head><body>Not here</body></html>\n"
 
 
-def make_parquet(rows: int, payload: int = 0, seed: int = 0) -> bytes:
-    """A valid parquet file; `payload` random bytes per row make it as large as a test needs."""
+def trip_columns(rows: int, drop: tuple[str, ...] = ()) -> dict[str, list]:
+    """The columns yellow requires (2011+ names), less `drop`: what ingest asks of a file."""
+    start = datetime(2024, 9, 1)
+    columns = {
+        "tpep_pickup_datetime": [start + timedelta(minutes=i) for i in range(rows)],
+        "tpep_dropoff_datetime": [start + timedelta(minutes=i + 9) for i in range(rows)],
+        "trip_distance": [1.5] * rows,
+        "fare_amount": [10.0] * rows,
+        "total_amount": [12.5] * rows,
+    }
+    return {name: values for name, values in columns.items() if name not in drop}
+
+
+def make_parquet(rows: int, payload: int = 0, seed: int = 0, drop: tuple[str, ...] = ()) -> bytes:
+    """A valid yellow parquet file; `payload` random bytes per row make it as large as needed."""
     rng = random.Random(seed)
     table = pa.table(
         {
+            **trip_columns(rows, drop),
             "n": list(range(rows)),
             "blob": [rng.randbytes(payload) for _ in range(rows)],
         }
@@ -300,6 +321,49 @@ def test_html_page_is_refused_and_the_previous_good_file_stays(origin, lake, opt
     assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]
     assert len(origin.requests) == 2  # refused, not retried
     assert lake.writers == 1  # refused on its first chunk: no writer was even opened for it
+
+
+def test_parquet_without_a_required_column_is_refused_and_the_good_file_stays(
+    origin, lake, options
+):
+    good = make_parquet(rows=8)
+    origin.files[PATH] = good
+    ingest(context(lake, origin.base + PATH), options)
+    before = record(lake)
+    # Valid parquet, the right size, a readable footer; it only lacks the fare (any spelling).
+    origin.files[PATH] = make_parquet(rows=9, payload=20_000, drop=("fare_amount",))
+
+    with pytest.raises(MissingColumn) as refused:
+        ingest(context(lake, origin.base + PATH), options)
+
+    message = str(refused.value)
+    assert origin.base + PATH in message
+    assert "'fare_amount' (looked for fare_amount, Fare_Amt, any case)" in message
+    assert "total_amount" not in message.split("; it has")[0]  # only what is missing is named
+    assert raw_bytes(lake) == good
+    assert record(lake) == before
+    assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]
+    assert len(origin.requests) == 2  # refused for its content, not retried
+
+
+def test_required_columns_are_found_under_any_era_name_and_case(origin, lake, options):
+    table = pa.table(trip_columns(6))
+    # 2009's spellings, in another case: transform reads these, so ingest must accept them.
+    renames = {
+        "tpep_pickup_datetime": "TRIP_PICKUP_DATETIME",
+        "tpep_dropoff_datetime": "trip_dropoff_datetime",
+        "fare_amount": "Fare_Amt",
+        "total_amount": "TOTAL_AMT",
+    }
+    table = table.rename_columns([renames.get(name, name) for name in table.column_names])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    origin.files[PATH] = buffer.getvalue()
+
+    figures = ingest(context(lake, origin.base + PATH), options)
+
+    assert figures["rows"] == 6
+    assert raw_bytes(lake) == buffer.getvalue()
 
 
 def test_body_shorter_than_content_length_is_retried_then_refused(origin, lake, options):

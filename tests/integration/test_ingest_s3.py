@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -33,8 +34,17 @@ MIB = 1024 * 1024
 
 def make_parquet(path: Path, rows: int, payload: int) -> bytes:
     rng = random.Random(rows)
+    start = datetime(2024, 9, 1)
     table = pa.table(
-        {"n": list(range(rows)), "blob": [rng.randbytes(payload) for _ in range(rows)]}
+        {
+            "tpep_pickup_datetime": [start + timedelta(minutes=i) for i in range(rows)],
+            "tpep_dropoff_datetime": [start + timedelta(minutes=i + 9) for i in range(rows)],
+            "trip_distance": [1.5] * rows,
+            "fare_amount": [10.0] * rows,
+            "total_amount": [12.5] * rows,
+            "n": list(range(rows)),
+            "blob": [rng.randbytes(payload) for _ in range(rows)],
+        }
     )
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="none", row_group_size=4)

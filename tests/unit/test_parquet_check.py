@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.errors import NotParquet
+from pipeline.datasets import GREEN, YELLOW
+from pipeline.errors import MissingColumn, NotParquet
 from pipeline.parquet_check import ParquetStreamCheck, describe_start
 
 
@@ -113,3 +114,47 @@ def test_reset_starts_over():
         check.accept(data[start : start + 10])
     assert check.size == len(data)
     assert check.finish().rows == 10
+
+
+def _table_bytes(columns: dict[str, list]) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
+
+
+def test_with_a_dataset_every_missing_required_column_is_named_with_its_names():
+    data = _table_bytes({"lpep_pickup_datetime": [1], "trip_distance": [1.0], "Fare_Amt": [2.0]})
+    check = ParquetStreamCheck("http://x/f.parquet", dataset=YELLOW)
+    check.accept(data)
+
+    with pytest.raises(MissingColumn) as refused:
+        check.finish()
+
+    message = str(refused.value)
+    assert message.startswith("http://x/f.parquet lacks the required yellow columns ")
+    for name, sources in [
+        ("pickup_datetime", "tpep_pickup_datetime, pickup_datetime, Trip_Pickup_DateTime"),
+        ("dropoff_datetime", "tpep_dropoff_datetime, dropoff_datetime, Trip_Dropoff_DateTime"),
+        ("total_amount", "total_amount, Total_Amt"),
+    ]:
+        assert f"{name!r} (looked for {sources}, any case)" in message
+    assert "'fare_amount'" not in message  # Fare_Amt is its 2009 name
+    assert "it has lpep_pickup_datetime, trip_distance, Fare_Amt" in message
+
+
+def test_the_same_file_passes_for_the_dataset_whose_names_it_has():
+    green = {
+        "LPEP_PICKUP_DATETIME": [1],
+        "lpep_dropoff_datetime": [2],
+        "trip_distance": [1.0],
+        "fare_amount": [2.0],
+        "total_amount": [3.0],
+    }
+    check = ParquetStreamCheck("f", dataset=GREEN)
+    check.accept(_table_bytes(green))
+    assert check.finish().column_names == tuple(green)
+
+    yellow = ParquetStreamCheck("f", dataset=YELLOW)
+    yellow.accept(_table_bytes(green))
+    with pytest.raises(MissingColumn, match="'pickup_datetime'"):
+        yellow.finish()

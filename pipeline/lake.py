@@ -115,12 +115,22 @@ class LocalLake:
 
 
 class _LocalWriter:
-    """Writes to a hidden temporary file beside the target; `os.replace` puts it in place whole."""
+    """Writes to a hidden temporary file beside the target; `os.replace` puts it in place whole.
+
+    The folders it had to create for that file are removed again on abort (those still empty),
+    so a refused ingest into a fresh folder leaves nothing behind.
+    """
 
     def __init__(self, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._created = _make_folders(target.parent)
         self._target = target
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
+        except BaseException:
+            _remove_empty(self._created)
+            raise
         self._tmp = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._done = False
@@ -142,12 +152,35 @@ class _LocalWriter:
             self.abort()
             raise
         self._done = True
+        self._created = []
 
     def abort(self) -> None:
         """Drop what was written; safe to call twice, and a no-op after a commit."""
         self._done = True
         self._file.close()
         self._tmp.unlink(missing_ok=True)
+        created, self._created = self._created, []
+        _remove_empty(created)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return those created, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            break
+        missing.append(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each folder (deepest first) while it is empty: another writer's file keeps it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 class S3Lake:

@@ -2,6 +2,7 @@
 
 `--workdir` (default `.local/`) holds `lake/raw/` and `lake/processed/`, mirroring the two buckets
 key for key, and `warehouse.duckdb`, the warehouse. One SparkSession serves every month of a run.
+Nothing is created before it is written: a run refused at ingest leaves the workdir as it was.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class LocalPipeline:
                 month=month,
                 lake=self.lake,
                 source=source,
-                warehouse=self.warehouse,
+                # Opened (and its file created) when a step first uses it: the load step.
+                warehouse=_OnFirstUse(lambda: self.warehouse),
                 # Only the Spark step pays for the JVM; later months reuse the session.
                 spark=self.spark if step.kind == SPARK else None,
                 progress=self.observer.progress,
@@ -131,3 +133,15 @@ class LocalPipeline:
     def close(self) -> None:
         if self._warehouse is not None and hasattr(self._warehouse, "close"):
             self._warehouse.close()
+
+
+class _OnFirstUse:
+    """Stands for the object `factory` makes, made on the first attribute looked up."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # never make the object for copy/pickle probes or a typo
+            raise AttributeError(name)
+        return getattr(self._factory(), name)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import EXIT_BAD_INPUT, main
+from pipeline.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
 
 
 @pytest.mark.parametrize(
@@ -52,3 +57,62 @@ def test_unparseable_month_text_is_an_argparse_error(capsys):
         main(["local", "--from", "2024/01", "--to", "2024-02"])
     assert raised.value.code == 2
     assert "write a month as YYYY-MM" in capsys.readouterr().err
+
+
+def _trip_parquet(*, without: str | None = None) -> bytes:
+    columns = {
+        "tpep_pickup_datetime": [datetime(2024, 9, 1, 8)] * 50,
+        "tpep_dropoff_datetime": [datetime(2024, 9, 1, 8, 20)] * 50,
+        "trip_distance": [2.5] * 50,
+        "fare_amount": [14.0] * 50,
+        "total_amount": [17.5] * 50,
+    }
+    columns.pop(without, None)
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
+
+
+def _listing(folder) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("page.html", b"<!DOCTYPE html>\n<html><body>Not found</body></html>" * 20, "an HTML page"),
+        ("cut.parquet", _trip_parquet()[:-100], "a truncated or damaged file"),
+        ("nofare.parquet", _trip_parquet(without="fare_amount"), "required yellow column"),
+    ],
+    ids=["html-page", "truncated", "missing-column"],
+)
+@pytest.mark.parametrize("existing", [False, True], ids=["fresh-workdir", "used-workdir"])
+def test_local_refused_ingest_says_so_in_one_line_and_leaves_the_workdir_as_it_was(
+    tmp_path, capsys, monkeypatch, name, content, message, existing
+):
+    monkeypatch.setenv("COLUMNS", "1000")  # rich wraps at 80 columns: one message, one line
+    source = tmp_path / "sources" / name
+    source.parent.mkdir()
+    source.write_bytes(content)
+    workdir = tmp_path / "work"
+    if existing:
+        (workdir / "lake" / "raw").mkdir(parents=True)
+        (workdir / "notes.txt").write_text("a user's file")
+    before = _listing(workdir) if existing else None
+
+    code = main(
+        ["local", "--year", "2024", "--month", "9", "--source", str(source),
+         "--workdir", str(workdir)]
+    )  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: ")
+    assert str(source) in err
+    assert message in err
+    assert "Traceback" not in err
+    if existing:
+        assert _listing(workdir) == before
+    else:
+        assert not workdir.exists(), "a refused ingest must not create the workdir"

@@ -53,6 +53,31 @@ def test_local_abort_keeps_previous_file_and_leaves_no_temporary(tmp_path):
     assert _visible_files(tmp_path) == [f"raw/{KEY}"]
 
 
+def test_local_abort_removes_the_folders_it_created_and_only_those(tmp_path):
+    root = tmp_path / "lake"
+    writer = LocalLake(root).open_writer(RAW, KEY)
+    writer.write(b"PAR1 and then a refusal")
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []  # not even the lake's root is left
+
+    lake = LocalLake(root)
+    lake.write_bytes(RAW, "yellow/year=2024/month=08/yellow_tripdata_2024-08.parquet", b"kept")
+    writer = lake.open_writer(RAW, KEY)
+    writer.abort()
+    assert _visible_files(root) == ["raw/yellow/year=2024/month=08/yellow_tripdata_2024-08.parquet"]
+    assert sorted(p.name for p in (root / "raw/yellow").iterdir()) == ["year=2024"]
+    assert sorted(p.name for p in (root / "raw/yellow/year=2024").iterdir()) == ["month=08"]
+
+
+def test_local_commit_keeps_the_folders_it_created(tmp_path):
+    lake = LocalLake(tmp_path / "lake")
+    writer = lake.open_writer(RAW, KEY)
+    writer.write(b"data")
+    writer.commit()
+    writer.abort()  # after a commit: the file and its folders stay
+    assert lake.read_bytes(RAW, KEY) == b"data"
+
+
 def test_local_writer_refuses_use_after_commit_and_abort_after_commit_keeps_file(tmp_path):
     lake = LocalLake(tmp_path)
     writer = lake.open_writer(RAW, KEY)

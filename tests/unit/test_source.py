@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
-from pipeline.errors import InvalidInput
-from pipeline.source import HttpSource, LocalSource, RetryPolicy, _retry_after, open_source
+from pipeline.errors import InvalidInput, SourceUnavailable
+from pipeline.source import (
+    HttpSource,
+    LocalSource,
+    RetryPolicy,
+    _retry_after,
+    open_source,
+)
 
 
 def test_backoff_doubles_with_jitter_within_half_to_full_and_is_capped():
@@ -81,3 +88,51 @@ def test_a_directory_is_not_a_source(tmp_path):
 def test_http_source_refuses_other_schemes_directly():
     with pytest.raises(InvalidInput, match="http:// or https://"):
         HttpSource("file:///etc/passwd")
+
+
+def refused_port() -> int:
+    """A loopback port nothing listens on: bound, then closed, so a connect is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _Sink:
+    received = 0
+
+    def expect(self, total):
+        raise AssertionError("a refused connection has no body to expect")
+
+    def accept(self, chunk):
+        raise AssertionError("a refused connection sends no bytes")
+
+    def restart(self):
+        raise AssertionError("nothing arrived, so nothing restarts")
+
+
+def test_refused_connection_is_retried_with_backoff_then_unavailable_naming_the_url(
+    monkeypatch,
+):
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"http://127.0.0.1:{refused_port()}/trip-data/yellow_tripdata_2024-09.parquet"
+    sleeps: list[float] = []
+    source = HttpSource(
+        url, RetryPolicy(attempts=4, base_delay=1.0, timeout=5), sleep=sleeps.append
+    )
+    tries = []
+    real_open = source.open
+    monkeypatch.setattr(
+        source, "open", lambda headers: (tries.append(headers), real_open(headers))[1]
+    )
+
+    with pytest.raises(SourceUnavailable) as failed:
+        source.stream(_Sink())
+
+    message = str(failed.value)
+    assert message.startswith(f"{url} still failing after 4 attempts in a row: cannot connect")
+    assert "refused" in message.lower()
+    assert len(tries) == 4
+    assert len(sleeps) == 3  # one backoff between each pair of attempts
+    for sleep, full in zip(sleeps, (1.0, 2.0, 4.0), strict=True):
+        assert full / 2 <= sleep <= full  # doubling, with jitter

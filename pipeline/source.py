@@ -4,19 +4,23 @@ A source streams the file, chunk by chunk, into a `Sink` (ingest's writer, hash 
 check); nothing holds the whole file. HTTP transfers retry transient failures (connection
 errors, timeouts, 408/429/5xx, a body cut short of its Content-Length) with exponential backoff
 and jitter, honour Retry-After, and resume with a Range request when the server offers ranges
-and a validator for If-Range; otherwise the sink restarts from byte 0. Standard library only
-(urllib): it runs in Glue Python Shell 3.9.
+and a validator for If-Range; otherwise the sink restarts from byte 0. Proxies from the
+environment (`http_proxy`, ...) are honoured except for loopback URLs, which never go through
+one (the offline demo serves from 127.0.0.1). Standard library only (urllib): it runs in Glue
+Python Shell 3.9.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import logging
 import random
 import re
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -191,7 +195,10 @@ class HttpSource:
         self.policy = policy or RetryPolicy()
         self.chunk_size = chunk_size
         self._sleep = sleep
-        self._opener = urllib.request.build_opener()
+        # build_opener's default ProxyHandler takes proxies from the environment; a proxy
+        # cannot reach this machine's loopback, so those URLs get a handler with none.
+        handlers = [urllib.request.ProxyHandler({})] if is_loopback(url) else []
+        self._opener = urllib.request.build_opener(*handlers)
 
     def stream(
         self, sink: Sink, *, if_none_match: str | None = None, skip_if: SkipIf | None = None
@@ -339,6 +346,20 @@ class _HttpTransfer:
                 return
             # Outside the try: a failing lake write is not the source's transient failure.
             self.sink.accept(chunk)
+
+
+def is_loopback(url: str) -> bool:
+    """Does `url` name this machine's loopback (localhost, 127.0.0.0/8, ::1)?"""
+    try:
+        host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:  # e.g. an unclosed `[` in the host: not a loopback URL, urllib will say
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return False
 
 
 def _length(response: Any) -> int | None:

@@ -525,3 +525,40 @@ def test_unusable_source_is_refused_before_anything_is_written(lake, options):
         ingest(context(lake, "s3://somewhere/else.parquet"), options)
     assert lake.writers == 0
     assert not lake.root.exists()
+
+
+def _no_proxy_settings(monkeypatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_proxy_in_the_environment_is_bypassed_for_loopback(
+    origin, lake, options, monkeypatch, host
+):
+    _no_proxy_settings(monkeypatch)
+    # Nothing listens there: a request sent to this proxy would be refused.
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    origin.files[PATH] = make_parquet(rows=8)
+    url = origin.base.replace("127.0.0.1", host) + PATH
+
+    figures = ingest(context(lake, url), options)
+
+    assert figures["attempts"] == 1
+    assert [r["path"] for r in origin.requests] == [PATH]  # came straight here, not via a proxy
+    assert raw_bytes(lake) == origin.files[PATH]
+
+
+def test_a_proxy_in_the_environment_is_still_used_for_other_hosts(
+    origin, lake, options, monkeypatch
+):
+    _no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("http_proxy", origin.base)  # the loopback server plays the proxy
+    url = f"http://tlc.example.invalid{PATH}"  # .invalid never resolves: only a proxy reaches it
+    origin.files[url] = make_parquet(rows=8)  # a proxy is asked for the absolute URL
+
+    figures = ingest(context(lake, url), options)
+
+    assert [r["path"] for r in origin.requests] == [url]
+    assert figures["source"] == url
+    assert raw_bytes(lake) == origin.files[url]

@@ -14,6 +14,7 @@ from pipeline.source import (
     LocalSource,
     RetryPolicy,
     _retry_after,
+    is_loopback,
     open_source,
 )
 
@@ -136,3 +137,24 @@ def test_refused_connection_is_retried_with_backoff_then_unavailable_naming_the_
     assert len(sleeps) == 3  # one backoff between each pair of attempts
     for sleep, full in zip(sleeps, (1.0, 2.0, 4.0), strict=True):
         assert full / 2 <= sleep <= full  # doubling, with jitter
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8000/x.parquet", True),
+        ("http://127.45.6.7/x.parquet", True),
+        ("http://localhost:8000/x.parquet", True),
+        ("http://LocalHost./x.parquet", True),
+        ("http://[::1]:8000/x.parquet", True),
+        ("https://user:pw@127.0.0.1/x.parquet", True),
+        ("https://d37ci6vzurychx.cloudfront.net/trip-data/x.parquet", False),
+        ("http://128.0.0.1/x.parquet", False),
+        ("http://10.0.0.1/x.parquet", False),
+        ("http://[::2]/x.parquet", False),
+        ("http://localhost.example.com/x.parquet", False),
+        ("http://[::1/x.parquet", False),  # unparseable host: not loopback (urllib says why)
+    ],
+)
+def test_which_urls_are_loopback(url, loopback):
+    assert is_loopback(url) is loopback

@@ -4,10 +4,12 @@
 `{"dataset": "yellow", "scheduledTime": "<aws.scheduler.scheduled-time>"}`; the month is the
 scheduled time (UTC) minus the publication lag, `pipeline.months.scheduled_month`. An explicit
 `{"year": "2024", "month": "09"[, "dataset": "green"]}` overrides the month. The execution is
-named `yellow-2024-09-scheduled-<day of the scheduled time>` (`pipeline.executions`): a second
-delivery of the same trigger (a Scheduler or Lambda retry, a repeated manual invoke on the same
-day) collides with that name, and Step Functions' ExecutionAlreadyExists counts as success, so
-the month never runs twice from here. A deliberate re-run goes through the CLI
+named for the dataset-month alone, `yellow-2024-09-scheduled` (`pipeline.executions`): a second
+trigger for the same month (a Scheduler or Lambda retry, the override sent again, on any day)
+collides with that name, and Step Functions' ExecutionAlreadyExists counts as success, so the
+month never runs twice from here. Step Functions holds a Standard execution's name for 90 days;
+the schedule asks for each month once, so only an override sent more than 90 days later could
+start that month again. A deliberate re-run goes through the CLI
 (`python -m pipeline start`), whose `manual-<timestamp>` names never collide.
 
 `expand` (the backfill machine's first state): `{"from": "2024-01", "to": "2024-06"}` or
@@ -90,7 +92,7 @@ def plan_start(event: Mapping[str, Any], now: datetime) -> PlannedRun:
     else:
         month = scheduled_month(when)
         validate_month(month.year, month.month, first=dataset.first_month, now=now)
-    name = execution_name(dataset.name, month, Trigger.SCHEDULED, when)
+    name = execution_name(dataset.name, month, Trigger.SCHEDULED)
     return PlannedRun(name=name, input=month_input(dataset, month))
 
 

@@ -46,7 +46,7 @@ class Trigger(str, enum.Enum):
     """Who started an execution; part of its name, so `status` shows it and names never clash."""
 
     MANUAL = "manual"  # `python -m pipeline start`: a deliberate run, a fresh name each time
-    SCHEDULED = "scheduled"  # the monthly trigger: one name per day, a duplicate delivery collides
+    SCHEDULED = "scheduled"  # the trigger Lambda: one name per dataset-month, repeats collide
     BACKFILL = "backfill"  # `python -m pipeline backfill`, and the month runs a backfill starts
 
 
@@ -56,16 +56,24 @@ def _utc_stamp(now: datetime, fmt: str) -> str:
     return aware.astimezone(timezone.utc).strftime(fmt)
 
 
-def execution_name(dataset: str, month: Month, trigger: Trigger | str, now: datetime) -> str:
-    """`yellow-2024-09-manual-20241101T120000Z`; scheduled: `yellow-2024-09-scheduled-20241101`.
+def execution_name(
+    dataset: str, month: Month, trigger: Trigger | str, now: datetime | None = None
+) -> str:
+    """`yellow-2024-09-manual-20241101T120000Z`; scheduled: `yellow-2024-09-scheduled`.
 
-    Step Functions refuses a name already used by the same machine in the last 90 days
-    (ExecutionAlreadyExists): the scheduled name has the day only, so a repeated delivery of the
-    same monthly event cannot start the month twice, while manual starts never collide with it.
+    Step Functions refuses a name already used by the same Standard machine in the last 90 days
+    (ExecutionAlreadyExists). The trigger's name is the dataset-month alone, so however often
+    and on whichever days the trigger is invoked for a month (a Scheduler or Lambda retry, an
+    override sent again), the month starts once; the trigger counts the collision as success.
+    Manual and backfill names carry the start time to the second, so a person can re-run a
+    month on purpose, and they never collide with the trigger's name. `now` is needed for them.
     """
     trigger = Trigger(trigger)
-    fmt = "%Y%m%d" if trigger is Trigger.SCHEDULED else "%Y%m%dT%H%M%SZ"
-    return f"{dataset}-{month}-{trigger.value}-{_utc_stamp(now, fmt)}"
+    if trigger is Trigger.SCHEDULED:
+        return f"{dataset}-{month}-{trigger.value}"
+    if now is None:
+        raise ValueError(f"a {trigger.value} execution name needs the start time")
+    return f"{dataset}-{month}-{trigger.value}-{_utc_stamp(now, '%Y%m%dT%H%M%SZ')}"
 
 
 def backfill_execution_name(dataset: str, first: Month, last: Month, now: datetime) -> str:

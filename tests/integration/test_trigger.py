@@ -1,6 +1,6 @@
 """The trigger Lambda against moto's Step Functions: which month it starts (year boundaries
-included), the explicit override, refusing bad input before any call, one run per trigger
-however often it is delivered, and the backfill's `expand` action."""
+included), the explicit override, refusing bad input before any call, one run per dataset-month
+however often and on whichever day it is triggered, and the backfill's `expand` action."""
 
 from __future__ import annotations
 
@@ -61,8 +61,7 @@ def test_the_schedule_starts_two_months_back_in_utc(sfn, machine, scheduled, yea
     assert result["status"] == "started"
     (execution,) = executions(sfn, machine)
     assert json.loads(execution["input"]) == {"year": year, "month": month, "dataset": "yellow"}
-    day = trigger.parse_timestamp("t", scheduled).strftime("%Y%m%d")
-    assert execution["name"] == f"yellow-{year}-{month}-scheduled-{day}"
+    assert execution["name"] == f"yellow-{year}-{month}-scheduled"
     assert execution["executionArn"] == result["executionArn"]
 
 
@@ -70,14 +69,14 @@ def test_without_a_scheduled_time_the_month_is_now_minus_two(sfn, machine):
     start(sfn, machine, {}, now=datetime(2026, 2, 1, 0, 0, tzinfo=UTC))
     (execution,) = executions(sfn, machine)
     assert json.loads(execution["input"]) == {"year": "2025", "month": "12", "dataset": "yellow"}
-    assert execution["name"] == "yellow-2025-12-scheduled-20260201"
+    assert execution["name"] == "yellow-2025-12-scheduled"
 
 
 def test_an_explicit_month_overrides_the_schedule(sfn, machine):
     start(sfn, machine, {"year": "2024", "month": "9", "dataset": "green"})
     (execution,) = executions(sfn, machine)
     assert json.loads(execution["input"]) == {"year": "2024", "month": "09", "dataset": "green"}
-    assert execution["name"] == "green-2024-09-scheduled-20250310"
+    assert execution["name"] == "green-2024-09-scheduled"
 
 
 @pytest.mark.parametrize(
@@ -111,6 +110,31 @@ def test_a_repeated_trigger_starts_one_run(sfn, machine):
     late = start(sfn, machine, event)
     assert late == {"status": "already-started", "name": first["name"], "input": first["input"]}
     assert len(executions(sfn, machine)) == 1
+
+
+def test_an_override_repeated_on_another_day_starts_no_second_run(sfn, machine):
+    event = {"year": "2025", "month": "01", "dataset": "green"}
+    first = start(sfn, machine, event, now=NOW)
+    assert first["status"] == "started"
+    sfn.stop_execution(executionArn=first["executionArn"])
+    for later in (datetime(2025, 3, 11, 9, 0, tzinfo=UTC), datetime(2025, 4, 2, 7, tzinfo=UTC)):
+        again = start(sfn, machine, event, now=later)
+        assert again == {
+            "status": "already-started",
+            "name": first["name"],
+            "input": first["input"],
+        }
+    assert len(executions(sfn, machine)) == 1
+
+
+def test_the_schedule_and_an_override_for_the_same_month_are_one_run(sfn, machine):
+    """Scheduler asked for 2025-01 on March 5th; someone sends the override a week later."""
+    scheduled = start(sfn, machine, {"dataset": "yellow", "scheduledTime": "2025-03-05T06:00:00Z"})
+    override = start(sfn, machine, {"year": "2025", "month": "1"})
+    assert override["name"] == scheduled["name"] == "yellow-2025-01-scheduled"
+    assert override.get("executionArn", scheduled["executionArn"]) == scheduled["executionArn"]
+    (execution,) = executions(sfn, machine)
+    assert json.loads(execution["input"]) == {"year": "2025", "month": "01", "dataset": "yellow"}
 
 
 def test_a_deliberate_rerun_under_another_name_still_runs(sfn, machine):

@@ -109,5 +109,5 @@ def test_the_trigger_package_runs_on_its_own(tmp_path):
     )
     where, name, machine_input = json.loads(run_isolated(code, str(tmp_path)))
     assert where.startswith(str(tmp_path))
-    assert name == "yellow-2024-11-scheduled-20250105"
+    assert name == "yellow-2024-11-scheduled"
     assert machine_input == {"year": "2024", "month": "11", "dataset": "yellow"}

@@ -265,11 +265,23 @@ def test_manual_names_are_readable_and_unique_per_second():
     assert VALID_NAME.match(name)
 
 
-def test_scheduled_names_repeat_within_a_day_and_never_equal_a_manual_one():
+def test_the_triggers_name_is_one_per_dataset_month_whenever_it_comes():
     first = execution_name("yellow", Month(2024, 9), Trigger.SCHEDULED, T0)
-    retry = execution_name("yellow", Month(2024, 9), Trigger.SCHEDULED, T0 + timedelta(hours=3))
-    assert first == retry == "yellow-2024-09-scheduled-20241101"
+    assert first == "yellow-2024-09-scheduled"
+    assert VALID_NAME.match(first)
+    for later in (timedelta(hours=3), timedelta(days=1), timedelta(days=40)):
+        assert execution_name("yellow", Month(2024, 9), Trigger.SCHEDULED, T0 + later) == first
+    assert execution_name("yellow", Month(2024, 9), Trigger.SCHEDULED) == first
+    # Another month or dataset is another run; a manual start never takes the trigger's name.
+    assert execution_name("yellow", Month(2024, 10), Trigger.SCHEDULED) != first
+    assert execution_name("green", Month(2024, 9), Trigger.SCHEDULED) != first
     assert first != execution_name("yellow", Month(2024, 9), Trigger.MANUAL, T0)
+
+
+def test_manual_and_backfill_names_need_the_start_time():
+    for trigger in (Trigger.MANUAL, Trigger.BACKFILL):
+        with pytest.raises(ValueError, match="start time"):
+            execution_name("yellow", Month(2024, 9), trigger)
 
 
 def test_names_are_in_utc_whatever_the_time_zone_given():

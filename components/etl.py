@@ -165,7 +165,6 @@ class GlueEtl(pulumi.ComponentResource):
             job=step.job,
             code_keys=(step.script, library.key),
             log_groups=log_groups,
-            metrics=step.kind == SPARK,
         )
         resolved = pulumi.Output.all(
             self._account, args.raw_bucket, args.processed_bucket, args.scripts_bucket,
@@ -233,7 +232,7 @@ class GlueEtl(pulumi.ComponentResource):
 
     def _python_shell_arguments(self) -> dict[str, pulumi.Input[str]]:
         # Python Shell streams stdout/stderr to /aws-glue/python-jobs/* while it runs; continuous
-        # logging, job insights and job metrics are Spark features, so they are not set here.
+        # logging and job insights are Spark features, so they are not set here.
         return {
             **self._pipeline_arguments(),
             "--extra-py-files": self._uri(self.libraries[PYTHON_SHELL].key),
@@ -249,8 +248,11 @@ class GlueEtl(pulumi.ComponentResource):
             # Glue 5.0 streams logs while the job runs; they go to this stack's log groups.
             "--enable-continuous-cloudwatch-log": "true",
             "--custom-logGroup-prefix": self._log_prefix(step),
+            # Job insights write to CloudWatch Logs (JOB_INSIGHTS_LOG_GROUP) only. No
+            # `--enable-metrics`: nothing here reads Glue's job metrics (the alarms watch Step
+            # Functions, Lambda and SQS), and publishing them needs cloudwatch:PutMetricData,
+            # which AWS grants only on "*".
             "--enable-job-insights": "true",
-            "--enable-metrics": "true",
         }
 
 
@@ -260,7 +262,5 @@ def _job_policy(access: iam.GlueJobAccess, account: iam.Account, *names: str | N
         raw=raw, processed=processed, scripts=scripts, partition=account.partition,
         kms_key_arn=kms_key_arn,
     )  # fmt: skip
-    granted = iam.GlueJobAccess(
-        access.job, access.code_keys, access.log_groups, access.metrics, workgroup_arn
-    )
+    granted = iam.GlueJobAccess(access.job, access.code_keys, access.log_groups, workgroup_arn)
     return json.dumps(iam.glue_job_policy(granted, buckets, account))

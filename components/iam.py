@@ -6,7 +6,8 @@ buckets and dataset prefixes of `pipeline.layout`, the Glue job, state machine, 
 function and workgroup ARNs. The few statements with `Resource: "*"` hold only actions that
 AWS offers no resource-level permission for; each says why next to it, and `STAR_ACTIONS`
 lists them for the tests. Parliament's findings that are accepted on purpose are in
-`ACCEPTED_FINDINGS`, with the reason.
+`ACCEPTED_FINDINGS` (any document) and `TRUST_POLICY_FINDINGS` (trust policies only), with
+the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pipeline.layout import (
     copy_manifest_key,
     dataset_prefix,
     processed_prefix,
+    quarantine_dataset_prefix,
 )
 
 Policy = dict[str, Any]
@@ -48,21 +50,26 @@ XRAY_ACTIONS = (
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
 )
-# The Data API's per-statement calls take no resource; they are limited to the caller's own
-# statements by the statement-owner condition instead.
+# The Data API's per-statement calls address a statement by its id, which has no ARN: AWS's
+# service authorization reference lists no resource type for them, so they need "*". Its one
+# condition key for them, redshift-data:statement-owner-iam-userid, limits them to statements
+# this role ran (see _warehouse_statements).
 STATEMENT_ACTIONS = (
     "redshift-data:DescribeStatement",
     "redshift-data:GetStatementResult",
     "redshift-data:CancelStatement",
 )
-METRIC_ACTIONS = ("cloudwatch:PutMetricData",)  # no resource ARN; limited to the Glue namespace
-STAR_ACTIONS = frozenset(LOG_DELIVERY_ACTIONS + XRAY_ACTIONS + STATEMENT_ACTIONS + METRIC_ACTIONS)
+STAR_ACTIONS = frozenset(LOG_DELIVERY_ACTIONS + XRAY_ACTIONS + STATEMENT_ACTIONS)
 
-ACCEPTED_FINDINGS: Mapping[tuple[str, str], str] = {
+# Accepted only for trust policies: see trust_policy, where the reason is.
+TRUST_POLICY_FINDINGS: Mapping[tuple[str, str], str] = {
     ("MALFORMED", "Statement contains neither Resource nor NotResource"): (
         "a role's trust policy (assume-role document) has no Resource by IAM's grammar: the "
         "role is the resource; parliament reads every document as an identity policy"
     ),
+}
+# Accepted in any document that contains the statement.
+ACCEPTED_FINDINGS: Mapping[tuple[str, str], str] = {
     ("PERMISSIONS_MANAGEMENT_ACTIONS", "logs:PutResourcePolicy"): (
         "AWS documents logs:PutResourcePolicy as required for Step Functions to deliver "
         "execution logs (it writes the log group's resource policy for the delivery)"
@@ -113,9 +120,16 @@ class Level(enum.Enum):
 
 class Scope(enum.Enum):
     DATASETS = "the dataset prefixes of pipeline.layout"
-    # Spark (EMRFS) writes `_temporary/` work files and directory markers next to the target
-    # prefix; they cannot be listed in advance, so Spark gets the whole (dedicated) bucket.
-    BUCKET = "the whole bucket"
+    # What the transform's Spark writes (pipeline.transform.run_step): each month's parts under
+    # its dataset prefix and its rejected rows under its quarantine prefix. Spark's committer
+    # writes `_temporary/` work files and `_SUCCESS` inside the output folder, which is the
+    # month's folder, and the folder markers (`<folder>_$folder$`) of the month and year
+    # folders fall under the dataset prefix too. Only the keys of the folders the prefixes
+    # name (`yellow`, `quarantine`, `quarantine/yellow`) are outside: Spark's S3 filesystem probes
+    # them (HEAD, which answers 403 without s3:GetObject on the key, not 404) and may write
+    # their markers when it creates the output folder, so those exact keys are granted as
+    # well (folder_keys). They hold no data; nothing else in the bucket is reachable.
+    SPARK_OUTPUT = "the dataset and quarantine prefixes, and the folder keys above them"
 
 
 @dataclass(frozen=True)
@@ -130,7 +144,7 @@ JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
     "ingest_raw": (ZoneGrant(RAW, Level.WRITE),),
     "transform_trips": (
         ZoneGrant(RAW, Level.READ),
-        ZoneGrant(PROCESSED, Level.WRITE, Scope.BUCKET),
+        ZoneGrant(PROCESSED, Level.WRITE, Scope.SPARK_OUTPUT),
     ),
     "load_redshift": (ZoneGrant(PROCESSED, Level.READ), ZoneGrant(PROCESSED, Level.MANIFESTS)),
 }
@@ -143,11 +157,36 @@ _OBJECT_ACTIONS: Mapping[Level, tuple[str, ...]] = {
     Level.WRITE: ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
     Level.MANIFESTS: ("s3:PutObject",),
 }
+_FOLDER_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 
 
 def zone_prefixes() -> tuple[str, ...]:
-    """Every dataset's key prefix in a zone (quarantine is only written by Spark: Scope.BUCKET)."""
+    """Every dataset's key prefix in a zone: `yellow/`, `green/`."""
     return tuple(dataset_prefix(dataset) for dataset in DATASETS.values())
+
+
+def quarantine_prefixes() -> tuple[str, ...]:
+    """Every dataset's quarantine prefix in the processed zone: `quarantine/yellow/`, ..."""
+    return tuple(quarantine_dataset_prefix(dataset) for dataset in DATASETS.values())
+
+
+def spark_output_prefixes() -> tuple[str, ...]:
+    return zone_prefixes() + quarantine_prefixes()
+
+
+def folder_keys(prefixes: Sequence[str]) -> tuple[str, ...]:
+    """The keys that stand for the folders the prefixes name (`quarantine/yellow/` -> `quarantine`,
+    `quarantine/`, `quarantine_$folder$`, `quarantine/yellow`, `quarantine/yellow_$folder$`),
+    less the keys a prefix grant already covers (`quarantine/yellow/`)."""
+    keys: dict[str, None] = {}
+    for prefix in prefixes:
+        parts = prefix.rstrip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            for key in (folder, f"{folder}/", f"{folder}_$folder$"):
+                if not any(key.startswith(granted) for granted in prefixes):
+                    keys[key] = None
+    return tuple(keys)
 
 
 def manifest_patterns() -> tuple[str, ...]:
@@ -173,7 +212,12 @@ def allow(
 
 def trust_policy(services: Sequence[str], source_account: str | None = None) -> Policy:
     """Who may assume a role; `source_account` guards against the confused deputy where the
-    service documents the condition (Step Functions, EventBridge Scheduler)."""
+    service documents the condition (Step Functions, EventBridge Scheduler).
+
+    The statement has no Resource, as IAM's grammar requires of a trust policy (the role is
+    the resource). Parliament reads every document as an identity policy and reports it as
+    MALFORMED: TRUST_POLICY_FINDINGS accepts that for the documents built here and only them.
+    """
     statement: Statement = {
         "Effect": "Allow",
         "Principal": {"Service": sorted(services)},
@@ -213,14 +257,18 @@ def _lake_statements(grants: Sequence[ZoneGrant], buckets: Buckets) -> list[Stat
         )
     for grant in grants:
         bucket = buckets.arn(buckets.name(grant.zone))
+        sid = f"{grant.level.value.title()}{grant.zone.title()}"
         if grant.level is Level.MANIFESTS:
             keys = [f"{bucket}/{pattern}" for pattern in manifest_patterns()]
-        elif grant.scope is Scope.BUCKET:
-            keys = [f"{bucket}/*"]
+        elif grant.scope is Scope.SPARK_OUTPUT:
+            keys = [f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()]
         else:
             keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
-        sid = f"{grant.level.value.title()}{grant.zone.title()}"
         statements.append(allow(sid, _OBJECT_ACTIONS[grant.level], keys))
+        if grant.scope is Scope.SPARK_OUTPUT:
+            # Exact, empty folder keys (see Scope.SPARK_OUTPUT): probe, mark, unmark.
+            folders = [f"{bucket}/{key}" for key in folder_keys(spark_output_prefixes())]
+            statements.append(allow(f"{sid}Folders", _FOLDER_ACTIONS, folders))
     return statements
 
 
@@ -249,7 +297,6 @@ class GlueJobAccess:
     job: str  # pipeline.steps.Step.job
     code_keys: tuple[str, ...]  # the script and library keys in the scripts bucket
     log_groups: tuple[str, ...]  # the CloudWatch log groups Glue writes the run's logs to
-    metrics: bool = False  # publishes Glue job metrics to CloudWatch
     workgroup_arn: str | None = None
 
 
@@ -266,12 +313,6 @@ def glue_job_policy(access: GlueJobAccess, buckets: Buckets, account: Account) -
         *_kms_statements(buckets, grants),
         _log_statement("WriteJobLogs", account, access.log_groups),
     ]
-    if access.metrics:
-        # PutMetricData has no resource ARN; the condition keeps it to Glue's namespace.
-        statements.append(
-            allow("PublishGlueMetrics", METRIC_ACTIONS, "*",
-                  Condition={"StringEquals": {"cloudwatch:namespace": "Glue"}})
-        )  # fmt: skip
     if access.job in WAREHOUSE_JOBS:
         statements += _warehouse_statements(access)
     return document(*statements)
@@ -286,7 +327,8 @@ def _warehouse_statements(access: GlueJobAccess) -> list[Statement]:
               access.workgroup_arn),
         # The Data API signs in to the workgroup as this role (IAMR:<role>) with these.
         allow("WorkgroupCredentials", ["redshift-serverless:GetCredentials"], access.workgroup_arn),
-        # Statement calls take no resource ARN; the condition limits them to our own statements.
+        # Describe/GetResult/Cancel name a statement id, which has no ARN, so AWS takes only
+        # "*" here (STATEMENT_ACTIONS); the owner condition limits them to this role's own.
         allow("FollowOwnStatements", STATEMENT_ACTIONS, "*",
               Condition={"StringEquals": {
                   "redshift-data:statement-owner-iam-userid": "${aws:userid}"}}),

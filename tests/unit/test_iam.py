@@ -1,13 +1,13 @@
-"""IAM documents: parliament (community auditors on) finds nothing but the accepted findings,
-nothing is allowed on `*` but actions AWS gives no resource for, and each Glue job can reach
-exactly the lake keys pipeline.layout gives its step."""
+"""IAM documents: parliament (community auditors on) finds nothing but the accepted findings
+(a missing Resource only in trust policies), nothing is allowed on `*` but actions AWS gives no
+resource for, and each Glue job can reach exactly the lake keys pipeline.layout gives its step."""
 
 from __future__ import annotations
 
 import fnmatch
 
 import pytest
-from iam_audit import accepted, findings, unaccepted_findings
+from iam_audit import accepted, seen_in, unaccepted_findings
 
 from components import iam
 from pipeline import layout
@@ -35,7 +35,6 @@ def job_policy(job: str, kms_key: str | None = None) -> dict:
         job=job,
         code_keys=(f"scripts/{job}.py", "libs/0123abcd/pipeline.zip"),
         log_groups=("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error"),
-        metrics=job == "transform_trips",
         workgroup_arn=WORKGROUP,
     )
     return iam.glue_job_policy(access, buckets(kms_key), ACCOUNT)
@@ -53,12 +52,18 @@ def all_documents() -> dict[str, dict]:
     documents["trigger function"] = iam.trigger_function_policy(MONTHLY, LOG_GROUP, QUEUE)
     documents["scheduler"] = iam.scheduler_policy(FUNCTION, QUEUE)
     documents["bucket policy"] = iam.tls_only_bucket_policy("arn:aws:s3:::raw-bucket")
-    for service, account in [("glue.amazonaws.com", None), ("states.amazonaws.com", "1" * 12)]:
-        documents[f"trust {service}"] = iam.trust_policy([service], account)
     return documents
 
 
+def trust_documents() -> dict[str, dict]:
+    return {
+        f"trust {service}": iam.trust_policy([service], account)
+        for service, account in [("glue.amazonaws.com", None), ("states.amazonaws.com", "1" * 12)]
+    }
+
+
 DOCUMENTS = all_documents()
+TRUST_DOCUMENTS = trust_documents()
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
@@ -66,10 +71,27 @@ def test_parliament_finds_nothing_but_the_accepted_findings(name):
     assert unaccepted_findings(DOCUMENTS[name]) == []
 
 
+@pytest.mark.parametrize("name", sorted(TRUST_DOCUMENTS))
+def test_trust_policies_have_only_the_trust_policy_findings(name):
+    assert unaccepted_findings(TRUST_DOCUMENTS[name], trust_policy=True) == []
+
+
 def test_each_accepted_finding_still_occurs():
     """An accepted finding that no document produces any more is stale: remove it."""
-    seen = {finding for document in DOCUMENTS.values() for finding in findings(document)}
-    assert seen >= accepted()
+    assert seen_in(DOCUMENTS.values()) >= accepted()
+    trust_only = accepted(trust_policy=True) - accepted()
+    assert trust_only
+    assert seen_in(TRUST_DOCUMENTS.values()) >= trust_only
+
+
+def test_a_missing_resource_is_reported_outside_trust_policies():
+    """The trust-policy acceptance does not hide an identity policy that lost its Resource."""
+    trust = iam.trust_policy(["glue.amazonaws.com"])
+    no_resource = iam.document({"Effect": "Allow", "Action": "s3:GetObject"})
+    reported = unaccepted_findings(no_resource)
+    assert [issue for issue, _ in reported] == ["MALFORMED"]
+    assert reported == unaccepted_findings(trust)  # the same finding, refused by default
+    assert unaccepted_findings(no_resource, trust_policy=True) == []
 
 
 def allow_statements(document: dict) -> list[dict]:
@@ -128,15 +150,90 @@ def test_ingest_writes_raw_and_nothing_processed(dataset):
     assert not allowed(policy, "s3:PutObject", object_arn("raw-bucket", "elsewhere/file"))
 
 
+def spark_work_keys(dataset) -> list[str]:
+    """What Spark's committer and S3 filesystem write inside the month's output folders."""
+    keys = []
+    for folder in (
+        layout.processed_prefix(dataset, MONTH),
+        layout.quarantine_prefix(dataset, MONTH),
+    ):
+        keys += [
+            f"{folder}_temporary/0/_temporary/attempt_202409010000_0001_m_000000_0/part-0.parquet",
+            f"{folder}_temporary/0/task_202409010000_0001_m_000000/part-00000.snappy.parquet",
+            f"{folder}_SUCCESS",
+            folder.rstrip("/") + "_$folder$",  # the month folder's marker
+            folder.rsplit("/", 2)[0] + "_$folder$",  # the year folder's marker
+        ]
+    return keys
+
+
+def folder_probes(dataset) -> list[str]:
+    """The keys of the folders above the month that Spark's S3 filesystem may HEAD or mark."""
+    quarantine = layout.quarantine_dataset_prefix(dataset).rstrip("/")
+    top = layout.dataset_prefix(dataset).rstrip("/")
+    root = quarantine.split("/")[0]
+    return [top, f"{top}_$folder$", root, f"{root}/", f"{root}_$folder$",
+            quarantine, f"{quarantine}_$folder$"]  # fmt: skip
+
+
+# Keys of the processed bucket that are no dataset's parts or quarantine.
+OUTSIDE_THE_DATASETS = [
+    "elsewhere/file.parquet",
+    "_temporary/0/part-00000.parquet",
+    "quarantine/file.parquet",
+    "quarantine/blue/year=2024/month=09/part-00000.parquet",
+    "yellowish/year=2024/month=09/part-00000.parquet",
+    "blue/year=2024/month=09/part-00000.parquet",
+    "x_$folder$",
+]
+
+
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
 def test_transform_reads_raw_and_writes_processed_and_quarantine(dataset):
     policy, keys = job_policy("transform_trips"), lake_keys(dataset)
     for key in keys["raw"]:
         assert allowed(policy, "s3:GetObject", object_arn("raw-bucket", key))
         assert not allowed(policy, "s3:PutObject", object_arn("raw-bucket", key))
-    for key in keys["parts"] + keys["quarantine"]:
-        for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+    for key in keys["parts"] + keys["quarantine"] + spark_work_keys(dataset):
+        for action in (
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:DeleteObject",
+            "s3:AbortMultipartUpload",
+        ):
             assert allowed(policy, action, object_arn("processed-bucket", key)), (action, key)
+    for key in folder_probes(dataset):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert allowed(policy, action, object_arn("processed-bucket", key)), (action, key)
+        # Folder keys are empty markers: no multipart upload ever targets one.
+        assert not allowed(policy, "s3:AbortMultipartUpload", object_arn("processed-bucket", key))
+
+
+def test_transform_writes_nothing_in_processed_outside_the_datasets_and_quarantine():
+    policy = job_policy("transform_trips")
+    for key in OUTSIDE_THE_DATASETS:
+        for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+            assert not allowed(policy, action, object_arn("processed-bucket", key)), (action, key)
+
+
+def test_the_transform_grant_is_exactly_the_layouts_prefixes_and_their_folder_keys():
+    """Fails if the grant widens (a bucket-wide `*`, a new prefix) or a dataset loses one."""
+    policy = job_policy("transform_trips")
+    granted = {
+        resource
+        for statement in allow_statements(policy)
+        if "s3:PutObject" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+        if resource.startswith("arn:aws:s3:::processed-bucket")
+    }
+    prefixes = [layout.dataset_prefix(d) for d in DATASETS.values()] + [
+        layout.quarantine_dataset_prefix(d) for d in DATASETS.values()
+    ]
+    probes = {key for dataset in DATASETS.values() for key in folder_probes(dataset)}
+    expected = {object_arn("processed-bucket", f"{prefix}*") for prefix in prefixes}
+    expected |= {object_arn("processed-bucket", key) for key in probes}
+    assert granted == expected
+    assert not [r for r in granted if r.endswith("*") and r.count("/") < 2]  # no bucket-wide *
 
 
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))

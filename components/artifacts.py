@@ -2,7 +2,8 @@
 
 Built in memory and byte-for-byte reproducible (sorted entries, fixed timestamps), so an
 unchanged source gives an unchanged artifact and the S3 key carries the content hash: changing
-`pipeline/` changes the key, which updates the jobs that point at it, and nothing else.
+`pipeline/` changes the key, which updates the jobs that point at it, and nothing else. Each
+Glue script is keyed by its own hash the same way (`script_key`).
 The Lambda's package is its handler plus exactly the first-party modules it imports (found by
 reading the imports), so `pipeline.months`/`datasets`/`errors` ship from their one source.
 """
@@ -84,6 +85,15 @@ def content_hash(files: Files) -> str:
     for path in sorted(files):
         digest.update(path.encode() + b"\0" + files[path] + b"\0")
     return digest.hexdigest()
+
+
+def script_key(path: str, source: bytes) -> str:
+    """`scripts/ingest_raw.py` -> `scripts/<content hash>/ingest_raw.py`: the key changes with
+    the script's content (and path) and with nothing else, so editing one script replaces that
+    object and updates the one job that runs it."""
+    folder, _, name = path.rpartition("/")
+    stamp = content_hash({path: source})[:16]
+    return f"{folder}/{stamp}/{name}" if folder else f"{stamp}/{name}"
 
 
 def deterministic_zip(files: Files) -> bytes:

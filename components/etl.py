@@ -1,8 +1,9 @@
 """GlueEtl: one Glue job per pipeline step, its code in the scripts bucket, its own IAM role.
 
-Code: each `scripts/<job>.py` (per `pipeline.steps.Step.script`) and the `pipeline` package,
-built in memory by `components.artifacts` and stored under `libs/<content hash>/`: a change to
-`pipeline/` changes the key, so exactly the jobs that use it are updated. Python Shell jobs
+Code: each `scripts/<job>.py` (per `pipeline.steps.Step.script`), stored as
+`scripts/<its content hash>/<job>.py`, and the `pipeline` package, built in memory by
+`components.artifacts` and stored under `libs/<content hash>/`: a change to a script or to
+`pipeline/` changes its key, so exactly the jobs that use it are updated. Python Shell jobs
 (ingest, load) take the package as a wheel, the only library form Python Shell 3.9 accepts;
 the Spark job takes the zip Spark puts on its Python path.
 
@@ -61,8 +62,8 @@ class GlueEtlArgs:
 
 
 @dataclass(frozen=True)
-class _Library:
-    """The pipeline package as stored for one kind of job."""
+class _Stored:
+    """Code as stored in the scripts bucket: its content-hashed key and the object."""
 
     key: str
     object: aws.s3.BucketObjectv2
@@ -72,8 +73,8 @@ class GlueEtl(pulumi.ComponentResource):
     jobs: dict[str, aws.glue.Job]
     roles: dict[str, aws.iam.Role]
     policies: dict[str, aws.iam.RolePolicy]
-    scripts: dict[str, aws.s3.BucketObjectv2]
-    libraries: dict[str, _Library]  # by Step.kind
+    scripts: dict[str, _Stored]  # by Step.job
+    libraries: dict[str, _Stored]  # by Step.kind
     log_groups: dict[str, aws.cloudwatch.LogGroup]
 
     def __init__(
@@ -91,11 +92,12 @@ class GlueEtl(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "jobNames": {job: self.jobs[job].name for job in self.jobs},
+                "scriptKeys": {job: script.key for job, script in self.scripts.items()},
                 "libraryKeys": {kind: library.key for kind, library in self.libraries.items()},
             }
         )
 
-    def _libraries(self) -> dict[str, _Library]:
+    def _libraries(self) -> dict[str, _Stored]:
         files = artifacts.package_files(artifacts.PIPELINE)
         folder = f"libs/{artifacts.content_hash(files)[:16]}"
         builds = {
@@ -112,21 +114,24 @@ class GlueEtl(pulumi.ComponentResource):
                 content_type="application/zip",
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            libraries[kind] = _Library(key, stored)
+            libraries[kind] = _Stored(key, stored)
         return libraries
 
-    def _script(self, step: Step) -> aws.s3.BucketObjectv2:
+    def _script(self, step: Step) -> _Stored:
         path = artifacts.ROOT / step.script
         if not path.is_file():
             raise FileNotFoundError(f"step {step.state} runs {step.script}, which does not exist")
-        return aws.s3.BucketObjectv2(
+        source = path.read_bytes()
+        key = artifacts.script_key(step.script, source)
+        stored = aws.s3.BucketObjectv2(
             f"{self._name}-{step.job}-script",
             bucket=self._args.scripts_bucket,
-            key=step.script,
-            content=path.read_text(),
+            key=key,
+            content=source.decode(),
             content_type="text/x-python",
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return _Stored(key, stored)
 
     def _uri(self, key: str) -> pulumi.Output[str]:
         return pulumi.Output.concat("s3://", self._args.scripts_bucket, "/", key)
@@ -154,7 +159,7 @@ class GlueEtl(pulumi.ComponentResource):
         """One role per job with only its step's grants (components.iam.JOB_GRANTS). No
         AWSGlueServiceRole: it allows s3/logs/ec2 actions on `*`, and these jobs use no Data
         Catalog, no connection and no VPC."""
-        args, library = self._args, self.libraries[step.kind]
+        args, library, script = self._args, self.libraries[step.kind], self.scripts[step.job]
         role = aws.iam.Role(
             f"{self._name}-{step.job}-role",
             description=f"Glue job {step.job}: {step.summary}",
@@ -163,7 +168,7 @@ class GlueEtl(pulumi.ComponentResource):
         )
         access = iam.GlueJobAccess(
             job=step.job,
-            code_keys=(step.script, library.key),
+            code_keys=(script.key, library.key),
             log_groups=log_groups,
         )
         resolved = pulumi.Output.all(
@@ -191,7 +196,8 @@ class GlueEtl(pulumi.ComponentResource):
             ),
         )
         # A run needs its code in place and its role's permissions attached.
-        needs = [self.scripts[step.job], self.libraries[step.kind].object, self.policies[step.job]]
+        script = self.scripts[step.job]
+        needs = [script.object, self.libraries[step.kind].object, self.policies[step.job]]
         options = pulumi.ResourceOptions(parent=self, depends_on=needs)
         if step.kind == PYTHON_SHELL:
             return aws.glue.Job(
@@ -199,7 +205,7 @@ class GlueEtl(pulumi.ComponentResource):
                 command=aws.glue.JobCommandArgs(
                     name=PYTHON_SHELL,
                     python_version=PYTHON_SHELL_VERSION,
-                    script_location=self._uri(step.script),
+                    script_location=self._uri(script.key),
                 ),
                 max_capacity=args.python_shell_dpu,
                 default_arguments=self._python_shell_arguments(),
@@ -209,7 +215,7 @@ class GlueEtl(pulumi.ComponentResource):
         return aws.glue.Job(
             f"{self._name}-{step.job}",
             command=aws.glue.JobCommandArgs(
-                name=SPARK, python_version="3", script_location=self._uri(step.script)
+                name=SPARK, python_version="3", script_location=self._uri(script.key)
             ),
             glue_version=GLUE_VERSION,
             worker_type=args.spark_worker_type,

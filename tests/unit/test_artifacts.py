@@ -8,11 +8,13 @@ import csv
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
 
 from components import artifacts
+from pipeline.steps import STEPS
 
 
 def test_archives_are_byte_for_byte_reproducible():
@@ -31,6 +33,26 @@ def test_the_content_hash_follows_the_content_only():
     assert artifacts.content_hash(changed) != artifacts.content_hash(files)
     renamed = {"pipeline/c.py": b"x = 1\n", "pipeline/b.py": b"y = 2\n"}
     assert artifacts.content_hash(renamed) != artifacts.content_hash(files)
+
+
+def test_a_scripts_key_changes_with_its_content_and_nothing_else():
+    key = artifacts.script_key("scripts/ingest_raw.py", b"print(1)\n")
+    assert re.fullmatch(r"scripts/[0-9a-f]{16}/ingest_raw\.py", key)
+    assert artifacts.script_key("scripts/ingest_raw.py", b"print(1)\n") == key
+    assert artifacts.script_key("scripts/ingest_raw.py", b"print(2)\n") != key
+    # The same text as another script is still that other script's own object.
+    assert artifacts.script_key("scripts/load_redshift.py", b"print(1)\n") != key
+
+
+def test_editing_one_script_moves_only_that_jobs_script_location():
+    """The job's ScriptLocation is s3://<scripts bucket>/<script_key>: one edit, one job."""
+    sources = {step.script: (artifacts.ROOT / step.script).read_bytes() for step in STEPS}
+    before = {path: artifacts.script_key(path, data) for path, data in sources.items()}
+    edited = STEPS[1].script
+    sources[edited] += b"\n# edited\n"
+    after = {path: artifacts.script_key(path, data) for path, data in sources.items()}
+    assert {path for path in sources if before[path] != after[path]} == {edited}
+    assert len(set(before.values())) == len(STEPS)
 
 
 def test_the_pipeline_package_is_every_module_and_nothing_else():

@@ -426,7 +426,8 @@ def test_one_glue_job_per_step_with_its_kind_capacity_and_limits(deployment):
         assert job["maxRetries"] == 0
         assert job["executionProperty"] == {"maxConcurrentRuns": settings.backfill_concurrency + 1}
         bucket = deployment.exports["scriptsBucket"]
-        assert job["command"]["scriptLocation"] == f"s3://{bucket}/{step.script}"
+        key = artifacts.script_key(step.script, (ROOT / step.script).read_bytes())
+        assert job["command"]["scriptLocation"] == f"s3://{bucket}/{key}"
         if step.kind == PYTHON_SHELL:
             assert job["command"]["name"] == "pythonshell"
             assert job["command"]["pythonVersion"] == "3.9"
@@ -463,8 +464,15 @@ def stored_objects(deployment: Deployment) -> dict[str, dict]:
 
 def test_scripts_and_the_pipeline_are_uploaded_under_their_content_hash(deployment):
     stored = stored_objects(deployment)
+    etl = deployment.program["etl"]
     for step in STEPS:
-        assert stored[step.script]["content"] == (ROOT / step.script).read_text()
+        source = (ROOT / step.script).read_bytes()
+        key = artifacts.script_key(step.script, source)
+        assert key == etl.scripts[step.job].key
+        folder, name = step.script.rsplit("/", 1)
+        assert re.fullmatch(rf"{folder}/[0-9a-f]{{16}}/{re.escape(name)}", key)
+        assert stored[key]["content"] == source.decode()
+    assert not set(step.script for step in STEPS) & set(stored)  # no fixed, unhashed keys
     files = artifacts.package_files(artifacts.PIPELINE)
     folder = f"libs/{artifacts.content_hash(files)[:16]}"
     wheel = base64.b64decode(stored[f"{folder}/{artifacts.wheel_file_name()}"]["contentBase64"])
@@ -531,14 +539,14 @@ def test_each_glue_role_gets_exactly_its_steps_policy(deployment):
         assert json.loads(role["assumeRolePolicy"]) == iam.trust_policy(["glue.amazonaws.com"])
         assert "managedPolicyArns" not in role  # no AWSGlueServiceRole, no managed policies
         assert deployment.get(f"etl-{step.job}-policy").inputs["role"] == f"etl-{step.job}-role-id"
-        library = etl.libraries[step.kind].key
+        library, script = etl.libraries[step.kind].key, etl.scripts[step.job].key
         own = f"/aws-glue/tlc-elt-{deployment.stack}/{step.job}"
         logs = (
             (f"{own}/output", f"{own}/error", "/aws-glue/jobs/logs-v2")
             if step.kind == SPARK
             else ("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error")
         )
-        access = iam.GlueJobAccess(step.job, (step.script, library), logs, workgroup)
+        access = iam.GlueJobAccess(step.job, (script, library), logs, workgroup)
         expected = iam.glue_job_policy(access, buckets, account)
         assert deployment.policy(f"etl-{step.job}-policy") == expected
 

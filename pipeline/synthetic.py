@@ -20,6 +20,7 @@ What is known and what is approximated:
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.datasets import Dataset
+from pipeline.datasets import ColumnType, Dataset
 from pipeline.errors import InvalidInput
 from pipeline.months import Month
 from pipeline.rules import RuleName, zero_counts
@@ -680,3 +681,38 @@ def write_month(
         path=str(target), dataset=dataset.name, month=str(month), era=chosen.name,
         timestamp_unit=unit, rows=rows, dirty={kind.value: n for kind, n in planned.items()},
     )  # fmt: skip
+
+
+_ARROW_TYPES = {
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.DOUBLE: pa.float64(),
+    ColumnType.TIMESTAMP: pa.timestamp("us"),
+    ColumnType.STRING: pa.string(),
+}
+_PAYLOAD_ROWS = 8  # of 1 MiB each, per row group
+_MIB = 1024 * 1024
+
+
+def write_payload_file(path: Path | str, dataset: Dataset, mib: int) -> int:
+    """A parquet file of about `mib` MiB that passes ingest's checks, for measuring ingest alone:
+    the dataset's required columns (under their first source name) plus incompressible bytes,
+    written row group by row group so the writer never holds the file. Returns its size.
+    """
+    required = [c for c in dataset.columns if c.required]
+    schema = pa.schema(
+        [(c.sources[0], _ARROW_TYPES[c.type]) for c in required] + [("payload", pa.binary())]
+    )
+    filler = {
+        ColumnType.INTEGER: 1,
+        ColumnType.DOUBLE: 1.0,
+        ColumnType.TIMESTAMP: _epoch_us(date(2024, 1, 1)),
+        ColumnType.STRING: "N",
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(target, schema, compression="none") as writer:
+        for _ in range(max(1, mib // _PAYLOAD_ROWS)):
+            group = {c.sources[0]: [filler[c.type]] * _PAYLOAD_ROWS for c in required}
+            group["payload"] = [os.urandom(_MIB) for _ in range(_PAYLOAD_ROWS)]
+            writer.write_table(pa.table(group, schema=schema))
+    return target.stat().st_size

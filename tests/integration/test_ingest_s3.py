@@ -6,7 +6,6 @@ import hashlib
 import importlib.util
 import io
 import json
-import os
 import random
 import tracemalloc
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from pipeline import lake as lake_module
+from pipeline import synthetic
 from pipeline.datasets import YELLOW
 from pipeline.errors import NotParquet
 from pipeline.ingest import IngestOptions, ingest
@@ -171,35 +171,6 @@ def test_glue_script_ingests_into_the_raw_bucket(s3, tmp_path, capsys, sample5):
     assert json.loads(printed[-1]) == figures  # the figures land in the job's log
 
 
-def write_payload_parquet(path: Path, mib: int) -> int:
-    """A valid yellow file of about `mib` MiB of random (incompressible) bytes, written row group
-    by row group so the test itself never holds it; returns its size."""
-    start = datetime(2024, 9, 1)
-    rows = 8  # of 1 MiB each per row group
-    schema = pa.schema(
-        [
-            ("tpep_pickup_datetime", pa.timestamp("us")),
-            ("tpep_dropoff_datetime", pa.timestamp("us")),
-            ("trip_distance", pa.float64()),
-            ("fare_amount", pa.float64()),
-            ("total_amount", pa.float64()),
-            ("payload", pa.binary()),
-        ]
-    )
-    with pq.ParquetWriter(path, schema, compression="none") as writer:
-        for _ in range(mib // rows):
-            group = {
-                "tpep_pickup_datetime": [start] * rows,
-                "tpep_dropoff_datetime": [start + timedelta(minutes=9)] * rows,
-                "trip_distance": [1.5] * rows,
-                "fare_amount": [10.0] * rows,
-                "total_amount": [12.5] * rows,
-                "payload": [os.urandom(MIB) for _ in range(rows)],
-            }
-            writer.write_table(pa.table(group, schema=schema))
-    return path.stat().st_size
-
-
 class CountingS3:
     """Just enough of an S3 client for ingest; keeps no body, only counts what was sent."""
 
@@ -238,7 +209,7 @@ def test_ingest_memory_stays_flat_as_the_file_grows(tmp_path):
     peaks = {}
     for mib in (8, 64):
         source = tmp_path / f"{mib}.parquet"
-        size = write_payload_parquet(source, mib)
+        size = synthetic.write_payload_file(source, YELLOW, mib)
         client = CountingS3()
         context = StepContext(
             dataset=YELLOW, month=MONTH, lake=S3Lake(RAW_BUCKET, PROCESSED_BUCKET, s3=client),

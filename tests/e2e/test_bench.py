@@ -1,0 +1,33 @@
+"""`make bench` keeps working: a tiny month through the benchmark, figures written, runs agreeing.
+
+Checks what the benchmark reports, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_reports_every_step_and_the_reference(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.bench", "--rows", "3000", "--ingest-mb", "8",
+         "--workdir", str(tmp_path), "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads((tmp_path / "bench.json").read_text())
+    assert figures["rows"] == 3000
+    assert figures["counts_agree"] is True
+    names = [step["what"] for step in figures["steps"]]
+    assert names[:4] == ["JVM start (SparkSession)", "IngestRaw", "TransformTrips", "LoadWarehouse"]
+    assert "TransformTrips (again)" in names
+    assert "DuckDB reference transform" in names
+    probes = [step for step in figures["steps"] if step["what"].startswith("ingest alone")]
+    assert len(probes) == 2  # the month's file and the 8 MB one
+    assert all(step["peak_rss"] > 0 and step["seconds"] > 0 for step in figures["steps"])
+    assert set(figures["transform_over_duckdb"]) == {"first", "again"}

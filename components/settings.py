@@ -404,3 +404,30 @@ def build_settings(values: Mapping[str, Any], stack: str) -> StackSettings:
     fields = _read(values, profile)
     _check_together(fields, values)
     return StackSettings(stack=stack, profile=profile, **fields)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def config_table() -> str:
+    """The README's table of config keys, made from KEYS (`python -m components.settings`)."""
+    lines = [
+        "| key | what it sets | dev default | prod default | valid |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key in KEYS:
+        cells = (f"`{key.name}`", key.doc, f"`{_shown(key.dev)}`", f"`{_shown(key.prod)}`",
+                 key.valid)  # fmt: skip
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(config_table())

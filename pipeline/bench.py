@@ -6,10 +6,13 @@ A benchmark, not a test: it prints figures and checks nothing but that the runs 
    loopback HTTP, so ingest takes its real download path.
 2. Starts the SparkSession (JVM start, reported on its own line and counted in the total), then
    walks the local pipeline's steps, recording per step wall seconds, rows/s and the peak RSS of
-   this process and its children (the JVM is one) while the step ran.
-3. Transforms the same raw file with DuckDB SQL (`pipeline.duckdb_transform`) as a reference and
+   this process and its children (the JVM is one) while the step ran; then the same month again
+   on the same session, which is what each further month of a range costs.
+3. Transforms the same raw file under each alternative in TUNINGS (warm session), so what each
+   of transform's choices buys is measured in the same run.
+4. Transforms the same raw file with DuckDB SQL (`pipeline.duckdb_transform`) as a reference and
    prints Spark's time over it; both runs' counts must agree.
-4. Ingests files of growing size (`--ingest-mb`, default the month and 500 MB) in fresh
+5. Ingests files of growing size (`--ingest-mb`, default the month and 500 MB) in fresh
    processes, as Glue Python Shell runs ingest alone, and prints each one's peak RSS: it must not
    grow with the file.
 """
@@ -25,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +36,20 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from pipeline import duckdb_transform, synthetic
+from pipeline import duckdb_transform, synthetic, transform
 from pipeline.datasets import YELLOW
 from pipeline.demo import DEMO_MONTH, serve_folder
 from pipeline.lake import LocalLake
 from pipeline.layout import RAW, raw_key
 from pipeline.local import LocalPipeline, Observer, StepRun
 from pipeline.months import Month
-from pipeline.steps import Step
+from pipeline.steps import Step, StepContext
 
 DEFAULT_ROWS = 3_500_000
 DEFAULT_WORKDIR = Path(".local/bench")
 MB = 1024 * 1024
 SAMPLE_SECONDS = 0.02
+REFERENCE_RUNS = 3
 # The rows a step's rate is counted in: what it read.
 ROWS_FIGURE = {"ingest_raw": "rows", "transform_trips": "rows_in", "load_redshift": "rows_inserted"}
 
@@ -120,27 +124,47 @@ class Row:
         return self.rows / self.seconds if self.rows and self.seconds else None
 
 
+# What the transform has finished at each of its progress reports, in order (its profile).
+TRANSFORM_PHASES = ("read+tag+count+cache", "write processed", "write quarantine")
+
+
 class _StepMeter(Observer):
-    """Measures each step the runner walks (same timing the runner reports)."""
+    """Measures each step the runner walks (same timing the runner reports); for the transform,
+    also the time between its progress reports: where its seconds go.
+    """
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
         self._sampler = PeakRss()
+        self._started = 0.0
+        self._marks: list[float] = []
 
     def step_started(self, step: Step, dataset: Any, month: Month) -> None:
+        self._marks = []
+        self._started = time.perf_counter()
         self._sampler.start()
+
+    def progress(self, what: str, done: int, total: int | None) -> None:
+        if what.startswith("rows "):  # the transform's reports; ingest's are per chunk
+            self._marks.append(time.perf_counter())
 
     def step_finished(self, run: StepRun) -> None:
         peak = self._sampler.stop()
         rows = run.figures.get(ROWS_FIGURE.get(run.step.job, ""), None)
-        self.rows.append(Row(run.step.state, run.seconds, rows, peak))
+        note = ""
+        if run.step.job == "transform_trips" and len(self._marks) == len(TRANSFORM_PHASES):
+            edges = [self._started, *self._marks]
+            note = ", ".join(f"{phase} {end - start:.1f}s" for phase, start, end
+                             in zip(TRANSFORM_PHASES, edges, edges[1:]))  # fmt: skip
+        self.rows.append(Row(run.step.state, run.seconds, rows, peak, note))
 
 
 def run_pipeline(
-    workdir: Path, file: Path, month: Month
-) -> tuple[list[Row], list[Row], dict[str, Any]]:
+    workdir: Path, file: Path, month: Month, *, tune: bool = True
+) -> tuple[list[Row], list[Row], list[Row], dict[str, Any]]:
     """JVM start, the local pipeline's steps on `file` served over loopback HTTP, then the same
-    month again on the same session: (first run with JVM start, second run, counts).
+    month again on the same session, then the transform under each of TUNINGS:
+    (first run with JVM start, second run, tunings, counts).
 
     The first run is what one month costs in a fresh process (Glue starts a JVM per job run);
     the second is what each further month of a range or backfill costs once the JIT and Spark's
@@ -156,6 +180,7 @@ def run_pipeline(
             for _ in range(2):
                 pipeline.run_month(YELLOW, month, source=f"{base_url}/{file.name}")
         counts = pipeline.transform_counts(YELLOW, month) or {}
+        tunings = run_tunings(workdir, month, spark) if tune else []
     finally:
         pipeline.close()
     start = Row("JVM start (SparkSession)", jvm["seconds"], None, int(jvm["peak_rss"]))
@@ -163,17 +188,86 @@ def run_pipeline(
     second = meter.rows[steps:]
     for row in second:
         row.what += " (again)"
-    return [start, *meter.rows[:steps]], second, counts
+    return [start, *meter.rows[:steps]], second, tunings, counts
 
 
 def run_reference(workdir: Path, month: Month) -> tuple[Row, dict[str, Any]]:
-    """DuckDB's transform of the same raw file the pipeline ingested."""
+    """DuckDB's transform of the same raw file the pipeline ingested: the median of 3 runs
+    (DuckDB's time varies by a second or more from run to run here; Spark's is reported per run).
+    """
     raw = LocalLake(workdir / "run" / "lake").uri(RAW, raw_key(YELLOW, month))
-    with measured() as figures:
-        run = duckdb_transform.transform_month(YELLOW, month, raw, workdir / "duckdb")
-    row = Row("DuckDB reference transform", figures["seconds"], run.rows_in,
-              int(figures["peak_rss"]))  # fmt: skip
+    runs = []
+    for _ in range(REFERENCE_RUNS):
+        with measured() as figures:
+            run = duckdb_transform.transform_month(YELLOW, month, raw, workdir / "duckdb")
+        runs.append((figures["seconds"], int(figures["peak_rss"]), run))
+    seconds, peak, run = sorted(runs, key=lambda item: item[0])[len(runs) // 2]
+    row = Row(f"DuckDB reference transform (median of {REFERENCE_RUNS})", seconds, run.rows_in,
+              peak)  # fmt: skip
     return row, duckdb_transform.counts_of(run)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """One alternative to what transform ships with: module constants and Spark settings."""
+
+    what: str
+    constants: dict[str, Any] = field(default_factory=dict)  # pipeline.transform names
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+# Each is measured on the warm session, on the same raw file, in the same run.
+TUNINGS: tuple[Tuning, ...] = (
+    Tuning("as shipped"),
+    Tuning("one part file (before: coalesce(1))",
+           {"MIN_ROWS_PER_PART_FILE": transform.ROWS_PER_PART_FILE}),
+    Tuning("no cache: a scan for the counts and each write", {"CACHE_TAGGED": False}),
+    Tuning("compressed cache", {"CACHE_COMPRESSED": True}),
+    Tuning("zstd instead of snappy", {"COMPRESSION": "zstd"}),
+    Tuning("row-based parquet reader", conf={"spark.sql.parquet.enableVectorizedReader": "false"}),
+    Tuning("as shipped, again (the noise)"),
+)  # fmt: skip
+
+
+@contextmanager
+def tuned(spark: Any, tuning: Tuning) -> Iterator[None]:
+    saved = {name: getattr(transform, name) for name in tuning.constants}
+    saved_conf = {key: spark.conf.get(key, None) for key in tuning.conf}
+    try:
+        for name, value in tuning.constants.items():
+            setattr(transform, name, value)
+        for key, value in tuning.conf.items():
+            spark.conf.set(key, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(transform, name, value)
+        for key, value in saved_conf.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def run_tunings(workdir: Path, month: Month, spark: Any) -> list[Row]:
+    """The transform of the ingested month under each of TUNINGS, on the warm session."""
+    lake = LocalLake(workdir / "tuning" / "lake")
+    raw = LocalLake(workdir / "run" / "lake").path(RAW, raw_key(YELLOW, month))
+    target = lake.path(RAW, raw_key(YELLOW, month))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.link(raw, target)
+    rows = []
+    shipped = None
+    for tuning in TUNINGS:
+        with tuned(spark, tuning), measured() as figures:
+            result = transform.run_step(StepContext(YELLOW, month, lake, spark=spark))
+        shipped = shipped or figures["seconds"]
+        change = figures["seconds"] / shipped - 1
+        rows.append(Row(tuning.what, figures["seconds"], result["rows_in"],
+                        int(figures["peak_rss"]), f"{change:+.0%} vs as shipped, "
+                        f"{result['part_files']} part file(s)"))  # fmt: skip
+    return rows
 
 
 def ingest_scaling(workdir: Path, month_file: Path, sizes_mb: list[int]) -> list[Row]:
@@ -234,7 +328,9 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         f"({source.stat().st_size / MB:,.0f} MB, not counted below)"
     )
 
-    steps, again, spark_counts = run_pipeline(workdir, source, month)
+    steps, again, tunings, spark_counts = run_pipeline(
+        workdir, source, month, tune=not args.no_tuning
+    )
     reference, reference_counts = run_reference(workdir, month)
     ratios = {}
     for label, rows in (("first", steps), ("again", again)):
@@ -251,6 +347,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         + ("agree" if agree else f"[red]DIFFER[/red]: {spark_counts} vs {reference_counts}")
     )
 
+    if tunings:
+        report(console, "transform tunings, warm session, same file", tunings)
     scaling = [] if args.no_ingest_scaling else ingest_scaling(workdir, source, args.ingest_mb)
     if scaling:
         report(console, "ingest peak RSS by file size (fresh process each)", scaling)
@@ -258,6 +356,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "machine": machine(),
         "rows": args.rows,
         "steps": [asdict(row) for row in [*steps, total, *again, reference, *scaling]],
+        "tunings": [asdict(row) for row in tunings],
         "transform_over_duckdb": ratios,
         "counts_agree": agree,
     }
@@ -280,12 +379,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--ingest-mb", type=int, nargs="*", default=[500],
                         help="sizes of the extra files ingest is measured on (MB)")  # fmt: skip
-    parser.add_argument("--no-ingest-scaling", action="store_true", help="skip step 4")
+    parser.add_argument("--no-tuning", action="store_true", help="skip step 3")
+    parser.add_argument("--no-ingest-scaling", action="store_true", help="skip step 5")
     parser.add_argument("--json", action="store_true", help="also write <workdir>/bench.json")
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error(f"--rows {args.rows}: give at least 1 row")
-    run(args, Console())
+    # Wide enough for the tables when the figures go to a file or a pipe.
+    run(args, Console() if sys.stdout.isatty() else Console(width=120))
     return 0
 
 

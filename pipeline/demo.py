@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.datasets import YELLOW
+from pipeline.errors import InvalidInput
 from pipeline.local import LocalPipeline
 from pipeline.months import Month
 
@@ -52,7 +53,9 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
     from pipeline.progress import ConsoleObserver
     from pipeline.render import quality_table, verify_table
 
-    rows = args.rows or DEFAULT_ROWS
+    rows = DEFAULT_ROWS if args.rows is None else args.rows
+    if rows < 1:
+        raise InvalidInput("--rows", rows, "a whole number of rows, at least 1")
     workdir = Path(args.workdir)
     source_dir = workdir / "source"
     source_dir.mkdir(parents=True, exist_ok=True)

@@ -95,9 +95,15 @@ EXPECTED_RULE: Mapping[DirtyKind, RuleName | None] = {
 }
 
 
+EVERY_KIND_FROM_ROWS = 1_000
+
+
 @dataclass(frozen=True)
 class DirtyRates:
-    """Fraction of a month's rows of each dirty kind; round(rows * rate) rows are planted."""
+    """Fraction of a month's rows of each dirty kind; round(rows * rate) rows are planted, and at
+    least one of every kind with a non-zero rate in a month of EVERY_KIND_FROM_ROWS rows or more,
+    so a small demo month still shows every rule at work.
+    """
 
     pickup_2002: float = 0.00001
     pickup_2008: float = 0.00001
@@ -112,7 +118,8 @@ class DirtyRates:
         rate = getattr(self, kind.value)
         if not 0 <= rate <= 1:
             raise InvalidInput(f"{kind.value} rate", rate, "a fraction from 0 to 1")
-        return round(total * rate)
+        planted = round(total * rate)
+        return max(1, planted) if rate > 0 and total >= EVERY_KIND_FROM_ROWS else planted
 
 
 CLEAN = DirtyRates(**{kind.value: 0.0 for kind in DirtyKind})

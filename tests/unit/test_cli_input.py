@@ -116,3 +116,13 @@ def test_local_refused_ingest_says_so_in_one_line_and_leaves_the_workdir_as_it_w
         assert _listing(workdir) == before
     else:
         assert not workdir.exists(), "a refused ingest must not create the workdir"
+
+
+@pytest.mark.parametrize("rows", ["0", "-5"])
+def test_demo_refuses_a_month_without_rows_before_writing(tmp_path, capsys, rows):
+    workdir = tmp_path / "demo"
+    code = main(["demo", "--rows", rows, "--workdir", str(workdir)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == EXIT_BAD_INPUT
+    assert f"invalid --rows {rows}: a whole number of rows, at least 1" in err
+    assert not workdir.exists()

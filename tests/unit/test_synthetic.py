@@ -136,6 +136,19 @@ def test_default_rates_plant_every_rejection_kind_in_a_demo_month(tmp_path):
     assert 0.02 < summary.expected_quarantined / summary.rows < 0.05
 
 
+@pytest.mark.parametrize("rows", [synthetic.EVERY_KIND_FROM_ROWS, 5_000])
+def test_a_small_month_still_plants_every_kind(tmp_path, rows):
+    summary = synthetic.write_month(tmp_path / "small.parquet", YELLOW, Month(2024, 1), rows)
+    assert all(planted >= 1 for planted in summary.dirty.values()), summary.dirty
+    assert all(count >= 1 for count in summary.expected_rejected.values())
+
+
+def test_a_tiny_month_plants_only_what_its_rates_round_to(tmp_path):
+    summary = synthetic.write_month(tmp_path / "tiny.parquet", YELLOW, Month(2024, 1), 50)
+    assert summary.dirty["pickup_2002"] == 0  # round(50 * 0.00001)
+    assert summary.dirty["zero_distance"] == 1  # round(50 * 0.015)
+
+
 def test_old_pickups_are_the_meter_reset_dates(tmp_path):
     summary = synthetic.write_month(tmp_path / "d.parquet", YELLOW, Month(2024, 2), 2_000,
                                     rates=EVERY_KIND)  # fmt: skip

@@ -9,14 +9,18 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from pipeline.datasets import Dataset
+from pipeline.ingest import PROGRESS as DOWNLOAD
 from pipeline.local import Observer, StepRun
 from pipeline.months import Month
 from pipeline.steps import Step
@@ -47,6 +51,23 @@ def headline(figures: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+class AmountColumn(ProgressColumn):
+    """Bytes and speed while ingest downloads; a row count for the steps that report rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = DownloadColumn()
+        self._speed = TransferSpeedColumn()
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") == "bytes":
+            return Text.assemble(self._bytes.render(task), " ", self._speed.render(task))
+        if not task.completed and task.total is None:
+            return Text("")
+        total = "" if task.total is None else f" of {int(task.total):,}"
+        return Text(f"{int(task.completed):,}{total} rows")
+
+
 class ConsoleObserver(Observer):
     """Draws progress on a rich Console; with `quiet`, prints nothing at all."""
 
@@ -66,8 +87,7 @@ class ConsoleObserver(Observer):
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            AmountColumn(),
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
@@ -78,7 +98,11 @@ class ConsoleObserver(Observer):
     def progress(self, what: str, done: int, total: int | None) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(
-                self._task, completed=done, total=total, description=f"{self._label}: {what}"
+                self._task,
+                completed=done,
+                total=total,
+                description=f"{self._label}: {what}",
+                unit="bytes" if what == DOWNLOAD else "rows",
             )
 
     def step_finished(self, run: StepRun) -> None:

@@ -13,18 +13,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_callback,
-    state_task_service_glue,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-    ResourceCondition,
-)
 
+from components import asl
 from pipeline import cli, layout, operate
 from pipeline.datasets import get_dataset
 from pipeline.errors import InvalidInput
-from pipeline.executions import StepStatus
+from pipeline.executions import StepStatus, Trigger, execution_name
 from pipeline.months import Month
 from pipeline.operate import ExecutionExists, MonthAlreadyRunning, NoExecutions, Runtime
 from pipeline.stack import StackOutputs, StackTarget, StackUnavailable
@@ -33,18 +27,13 @@ from pipeline.warehouse import month_counts_sql
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
+PREFIX = "tlc-elt-dev"
 STACK = StackTarget(stack="dev")
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    # moto's Glue `.sync` needs a callback endpoint it lacks; this pattern makes it poll
-    # GetJobRun instead, as Step Functions does (see ARCHITECTURE "Testing notes").
-    patterns = {*state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS}
-    patterns.add(ResourceCondition.WaitForTaskToken)
-    monkeypatch.setattr(state_task_service_glue, "_SUPPORTED_INTEGRATION_PATTERNS", patterns)
-    # moto polls a .sync job run every 0.5 s; the job runs advance per poll, so poll quickly.
-    monkeypatch.setattr(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.01)
+def aws(moto_runs_asl):
+    """moto running the ASL we deploy (conftest's fixes let it run `asl.monthly_definition`)."""
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 
@@ -54,62 +43,21 @@ def client(service: str, region: str | None = None):
 
 
 def job_name(step) -> str:
-    return f"tlc-elt-dev-{step.job}"
+    return f"{PREFIX}-{step.job}"
 
 
 def monthly_definition(topic_arn: str) -> dict:
-    """The shape `components.asl.monthly_definition` builds: one Glue .sync Task per step; a
-    failure is caught -> `<State>Failed` (records it) -> NotifyFailure (SNS) -> Failed, whose
-    error and cause come from the record. (The real one also checks the input first, with
-    `$$.Execution.StartTime`, which moto's context object holds as a datetime, not a string.)"""
-    states = {}
-    for index, step in enumerate(STEPS):
-        last = index + 1 == len(STEPS)
-        states[step.state] = {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::glue:startJobRun.sync",
-            "Parameters": {
-                "JobName": job_name(step),
-                "Arguments": {f"--{name}.$": f"$.{name}" for name in ("dataset", "year", "month")},
-            },
-            "ResultSelector": {"JobRunId.$": "$.Id", "JobRunState.$": "$.JobRunState"},
-            "ResultPath": f"$.steps.{step.state}",
-            "Catch": [
-                {
-                    "ErrorEquals": ["States.ALL"],
-                    "ResultPath": "$.error",
-                    "Next": f"{step.state}Failed",
-                }
-            ],
-            **({"End": True} if last else {"Next": STEPS[index + 1].state}),
-        }
-        states[f"{step.state}Failed"] = {
-            "Type": "Pass",
-            "Parameters": {
-                "step": step.state,
-                "error.$": "$.error.Error",
-                "summary.$": f"States.Format('{step.state} failed: {{}}', $.error.Error)",
-            },
-            "ResultPath": "$.failure",
-            "Next": "NotifyFailure",
-        }
-    states["NotifyFailure"] = {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::sns:publish",
-        "Parameters": {"TopicArn": topic_arn, "Message.$": "States.JsonToString($.failure)"},
-        "ResultPath": None,
-        "Next": "Failed",
-    }
-    states["Failed"] = {
-        "Type": "Fail",
-        "ErrorPath": "$.failure.error",
-        "CausePath": "$.failure.summary",
-    }
-    return {"StartAt": STEPS[0].state, "States": states}
+    """The monthly machine the stack deploys (components.orchestration builds it the same way)."""
+    return asl.monthly_definition(
+        {step.job: job_name(step) for step in STEPS},
+        topic_arn,
+        stack_prefix=PREFIX,
+        task_timeout_seconds=3600,
+    )
 
 
-# The real backfill machine's first state is a Lambda (moto runs Lambdas only with Docker) and
-# its Map uses startExecution.sync:2 (which moto cannot serialise): a stand-in receives the input.
+# The real backfill machine's first state is a Lambda (moto runs Lambdas only in Docker;
+# test_state_machine runs it with the trigger's code): a stand-in receives the input.
 BACKFILL_DEFINITION = {
     "StartAt": "ExpandMonths",
     "States": {"ExpandMonths": {"Type": "Pass", "End": True}},
@@ -234,6 +182,9 @@ def test_start_and_wait_on_a_failing_step_returns_the_step_and_its_error(aws):
     assert final.failure.startswith("LoadWarehouse failed: Glue.EntityNotFoundException")
     assert "tlc-elt-dev-load_redshift" in final.failure
     assert [s.status for s in final.steps[:2]] == [StepStatus.SUCCEEDED] * 2
+    # What the deployed machine ends with: its Fail state's error and cause, after the alert.
+    assert final.error == "LoadWarehouseFailed"
+    assert final.cause == "LoadWarehouse failed for yellow 2024-09: Glue.EntityNotFoundException"
 
 
 def test_start_without_wait_returns_at_once(aws):
@@ -292,7 +243,7 @@ def test_a_scheduled_run_without_dataset_blocks_only_the_default_dataset():
         pulumi = Pulumi(deploy())
         scheduled = client("stepfunctions").start_execution(
             stateMachineArn=pulumi.outputs["stateMachineArn"],
-            name="yellow-2024-09-scheduled-20241101",
+            name=execution_name("yellow", Month(2024, 9), Trigger.SCHEDULED),
             input=json.dumps({"year": "2024", "month": "09"}),  # the original's input shape
         )
         clock = runtime(pulumi)
@@ -460,6 +411,24 @@ def test_watch_a_given_execution_by_arn_without_the_stack(aws):
 
     assert final.ok
     assert final.arn == started.started.execution_arn
+
+
+def test_input_the_machine_itself_rejects_is_reported_with_its_rule(aws):
+    """Started by something other than this CLI (the console, an old script): the deployed
+    machine's own input check fails it before any step, and watch says why."""
+    pulumi = Pulumi(deploy())
+    arn = client("stepfunctions").start_execution(
+        stateMachineArn=pulumi.outputs["stateMachineArn"],
+        input=json.dumps({"year": "2024", "month": "13"}),
+    )["executionArn"]
+
+    final = operate.watch(StackTarget(), arn, runtime=runtime(None))
+
+    assert (final.status, final.error) == ("FAILED", "InvalidInput")
+    assert final.failing_step is None
+    assert [s.status for s in final.steps] == [StepStatus.PENDING] * len(STEPS)
+    assert final.failure.startswith('execution FAILED: InvalidInput: expected {"year": "YYYY"')
+    assert client("glue").get_job_runs(JobName=job_name(STEPS[0]))["JobRuns"] == []
 
 
 def test_an_aborted_execution_is_a_failure_naming_the_abort_and_the_step(aws):

@@ -24,14 +24,6 @@ import pytest
 from moto import mock_aws
 from moto.glue import models as glue_models
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_glue,
-    state_task_service_sfn,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-    ResourceCondition,
-)
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from components import asl
 from functions import trigger
@@ -59,44 +51,14 @@ class Faults:
 FAULTS = Faults()
 
 
-def _patch_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where moto 5.2.5 differs from AWS, patched for this module only, and two stand-ins.
+def _stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stand-ins, on top of conftest's `moto_runs_asl` fixes (patched for this module only).
 
-    Fixes:
-    1. Its Glue `.sync` integration declares only the Sync pattern, then calls
-       `callback_endpoint.interrupt_all()` on an endpoint that exists only for
-       WaitForTaskToken, and crashes; declaring WaitForTaskToken too creates the endpoint.
-    2. It keeps `$$.Execution.StartTime` as a datetime, where Step Functions gives an ISO 8601
-       string (`2024-11-05T06:00:00.123Z`); the monthly machine splits that string to know
-       today's date, so it is given the string AWS would give.
-    3. `states:startExecution.sync:2` skips the parameter/response normalisation it leaves as
-       no-ops: it calls boto3 with `StateMachineArn`/`Name`/`Input` (botocore's members are
-       `stateMachineArn`/...) and hands the task `executionArn`/`status` where Step Functions
-       gives `ExecutionArn`/`Status`. Keys are re-cased at that one boundary.
-    Stand-ins:
-    4. moto runs a `lambda:invoke` in Docker; here the invoke calls `functions.trigger.handler`
+    1. moto runs a `lambda:invoke` in Docker; here the invoke calls `functions.trigger.handler`
        in this process with the same payload, and a raised error becomes the error response
        the Lambda runtime would give (`FunctionError`, `errorType` = the exception's class).
-    5. moto's Glue runs always succeed; the runs FAULTS names end FAILED.
+    2. moto's Glue runs always succeed; the runs FAULTS names end FAILED.
     """
-    monkeypatch.setattr(
-        state_task_service_glue,
-        "_SUPPORTED_INTEGRATION_PATTERNS",
-        {ResourceCondition.Sync, ResourceCondition.WaitForTaskToken},
-    )
-    build_environment = ExecutionWorker._get_evaluation_environment
-
-    def with_iso_start_time(worker):
-        environment = build_environment(worker)
-        execution = environment.states.context_object.context_object_data["Execution"]
-        started = execution["StartTime"]
-        if isinstance(started, datetime):
-            utc = started.astimezone(UTC)
-            execution["StartTime"] = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc:%f}"[:3] + "Z"
-        return environment
-
-    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", with_iso_start_time)
-    _patch_start_execution(monkeypatch)
     monkeypatch.setattr(lambda_eval_utils, "_invoke_lambda_function", _invoke_trigger)
     create_run = glue_models.FakeJobRun.__init__
 
@@ -106,24 +68,6 @@ def _patch_moto(monkeypatch: pytest.MonkeyPatch) -> None:
             run._transitions = [("STARTING", "RUNNING"), ("RUNNING", "FAILED")]
 
     monkeypatch.setattr(glue_models.FakeJobRun, "__init__", maybe_failing)
-
-
-def _patch_start_execution(monkeypatch: pytest.MonkeyPatch) -> None:
-    service = state_task_service_sfn.StateTaskServiceSfn
-    normalise_parameters = service._normalise_parameters
-
-    def to_boto3(task, parameters, boto_service_name=None, service_action_name=None):
-        normalise_parameters(task, parameters, boto_service_name, service_action_name)
-        for key in list(parameters):
-            parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
-
-    def from_boto3(task, response, boto_service_name=None, service_action_name=None):
-        if isinstance(response, dict):
-            for key in list(response):
-                response[key[:1].upper() + key[1:]] = response.pop(key)
-
-    monkeypatch.setattr(service, "_normalise_parameters", to_boto3)
-    monkeypatch.setattr(service, "_normalise_response", from_boto3)
 
 
 def _invoke_trigger(parameters: dict, region: str, state_credentials: object) -> dict:
@@ -211,15 +155,14 @@ class Clients:
 
 
 @pytest.fixture(scope="module")
-def clients() -> Iterator[Clients]:
+def clients(moto_runs_asl) -> Iterator[Clients]:
     """One moto account for the module (starting moto and its clients is the slow part)."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _patch_moto(monkeypatch)
-        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-            yield Clients(
-                *(boto3.client(name, region_name=REGION)
-                  for name in ("stepfunctions", "glue", "sns", "sqs"))
-            )  # fmt: skip
+    _stand_ins(moto_runs_asl)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield Clients(
+            *(boto3.client(name, region_name=REGION)
+              for name in ("stepfunctions", "glue", "sns", "sqs"))
+        )  # fmt: skip
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pipeline.months import Month, month_range, validate_month
 
 EXIT_FAILED = 1  # the pipeline ran and a step failed (or a check found a difference)
 EXIT_BAD_INPUT = 2  # nothing ran: bad arguments, missing stack, unpublished month...
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 def _month_arg(text: str) -> Month:
@@ -186,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as error:
         errors.print(f"[bold red]error:[/bold red] {error}", highlight=False)
         return EXIT_BAD_INPUT if isinstance(error, InvalidInput) else EXIT_FAILED
-    except KeyboardInterrupt:
-        errors.print("interrupted")
-        return 130
+    except KeyboardInterrupt as interrupt:
+        from pipeline.operate_cli import interrupted_message
+
+        errors.print(interrupted_message(args, interrupt), highlight=False, soft_wrap=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

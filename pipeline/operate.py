@@ -69,6 +69,29 @@ class NoExecutions(PipelineError):
     """The state machine has never been started, so there is nothing to show."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while following an execution: this process stops, the execution keeps running.
+
+    A `KeyboardInterrupt`, so anything that handles Ctrl-C still does; it carries the
+    execution's ARN so the command line can say how to follow it again.
+    """
+
+    def __init__(self, execution_arn: str) -> None:
+        super().__init__(execution_arn)
+        self.execution_arn = execution_arn
+
+
+@contextmanager
+def following(execution_arn: str) -> Iterator[None]:
+    """Ctrl-C in the block becomes `Interrupted(execution_arn)`."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(execution_arn) from None
+
+
 def _boto3_client(service: str, region: str | None) -> Any:
     import boto3
 
@@ -251,13 +274,14 @@ def watch_execution(
     failing step and its error: the command line exits non-zero on it.
     """
     history = HistoryReader(sfn, execution_arn)
-    while True:
-        view = describe(sfn, history)
-        if on_update is not None:
-            on_update(view)
-        if view.finished:
-            return view
-        sleep(POLL_SECONDS if poll_seconds is None else poll_seconds)
+    with following(execution_arn):
+        while True:
+            view = describe(sfn, history)
+            if on_update is not None:
+                on_update(view)
+            if view.finished:
+                return view
+            sleep(POLL_SECONDS if poll_seconds is None else poll_seconds)
 
 
 def start(
@@ -273,7 +297,10 @@ def start(
     on_update: Callable[[ExecutionView], None] | None = None,
     poll_seconds: float | None = None,
 ) -> StartResult:
-    """`start --stack S --year Y --month M [--dataset D] [--wait] [--force]`."""
+    """`start --stack S --year Y --month M [--dataset D] [--wait] [--force]`.
+
+    Ctrl-C once the execution has started raises `Interrupted` with its ARN.
+    """
     runtime = runtime or Runtime()
     chosen, now = get_dataset(dataset), runtime.now()
     validate_month(year, month, first=chosen.first_month, now=now)
@@ -288,17 +315,19 @@ def start(
         now=now,
         allow_concurrent=allow_concurrent,
     )
-    if on_start is not None:
-        on_start(started)
-    if not wait:
-        return StartResult(started)
-    final = watch_execution(
-        sfn,
-        started.execution_arn,
-        sleep=runtime.sleep,
-        poll_seconds=poll_seconds,
-        on_update=on_update,
-    )
+    # From here on the execution runs in AWS whatever this process does.
+    with following(started.execution_arn):
+        if on_start is not None:
+            on_start(started)
+        if not wait:
+            return StartResult(started)
+        final = watch_execution(
+            sfn,
+            started.execution_arn,
+            sleep=runtime.sleep,
+            poll_seconds=poll_seconds,
+            on_update=on_update,
+        )
     return StartResult(started, final)
 
 
@@ -310,7 +339,10 @@ def watch(
     on_update: Callable[[ExecutionView], None] | None = None,
     poll_seconds: float | None = None,
 ) -> ExecutionView:
-    """Follow an execution (default: the monthly machine's latest) until it ends."""
+    """Follow an execution (default: the monthly machine's latest) until it ends.
+
+    Ctrl-C while following raises `Interrupted` with the execution's ARN.
+    """
     runtime = runtime or Runtime()
     sfn, arn = _execution(target, execution_arn, runtime)
     return watch_execution(

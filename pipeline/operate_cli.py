@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -110,6 +111,31 @@ def target_of(args: argparse.Namespace) -> StackTarget:
         processed_bucket=getattr(args, "processed_bucket", None),
     )
     return StackTarget(getattr(args, "stack", None), given, getattr(args, "region", None))
+
+
+def reattach_command(args: argparse.Namespace, execution_arn: str) -> str:
+    """The `watch` command that follows `execution_arn` again, with the target given now."""
+    command = ["python", "-m", "pipeline", "watch"]
+    stack, machine = getattr(args, "stack", None), getattr(args, "state_machine_arn", None)
+    if stack:
+        command += ["--stack", stack]
+    elif machine:
+        command += ["--state-machine-arn", machine]
+    command += ["--execution-arn", execution_arn]
+    if getattr(args, "region", None):
+        command += ["--region", args.region]
+    return shlex.join(command)
+
+
+def interrupted_message(args: argparse.Namespace, interrupt: KeyboardInterrupt) -> str:
+    """What Ctrl-C left behind: an execution that keeps running in AWS, and how to follow it."""
+    execution_arn = getattr(interrupt, "execution_arn", None)
+    if not execution_arn:
+        return "interrupted"
+    return (
+        f"interrupted: stopped following {execution_arn.rsplit(':', 1)[-1]}; it keeps running "
+        f"in AWS. Follow it again with: {reattach_command(args, execution_arn)}"
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

@@ -579,6 +579,74 @@ def test_cli_start_wait_prints_each_step_and_exits_non_zero_on_failure(
     assert "TransformTrips failed: Glue.EntityNotFoundException" in err
 
 
+class InterruptOnSleep:
+    """Ctrl-C where the watch loop spends its time: in the sleep between two polls."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.pulumi: Pulumi | None = None  # the `pulumi` subprocess the commands run
+
+    def __call__(self, seconds: float) -> None:
+        self.polls += 1
+        raise KeyboardInterrupt
+
+
+@pytest.fixture
+def interrupt_on_sleep(monkeypatch) -> InterruptOnSleep:
+    """Every command's default `Runtime` sleeps by pressing Ctrl-C."""
+    sleep, real = InterruptOnSleep(), operate.Runtime
+    monkeypatch.setattr(operate, "Runtime", lambda: real(run=sleep.pulumi, sleep=sleep))
+    return sleep
+
+
+def only_execution(machine: str) -> dict:
+    sfn = client("stepfunctions")
+    [item] = sfn.list_executions(stateMachineArn=machine)["executions"]
+    return sfn.describe_execution(executionArn=item["executionArn"])
+
+
+def test_ctrl_c_during_start_wait_says_the_run_goes_on_and_how_to_follow_it(
+    wide, interrupt_on_sleep, capsys
+):
+    with mock_aws():  # without the executor the execution stays RUNNING, as a Glue job would
+        pulumi = Pulumi(deploy())
+        machine = pulumi.outputs["stateMachineArn"]
+        argv = ["start", "--state-machine-arn", machine, "--year", "2024", "--month", "9"]
+
+        code = cli.main([*argv, "--wait", "--region", REGION])
+
+        _, err = capsys.readouterr()
+        execution = only_execution(machine)
+    assert code == 130
+    assert interrupt_on_sleep.polls == 1
+    assert execution["status"] == "RUNNING"
+    arn = execution["executionArn"]
+    assert f"stopped following {execution['name']}; it keeps running in AWS" in err
+    assert (
+        f"python -m pipeline watch --state-machine-arn {machine} --execution-arn {arn} "
+        f"--region {REGION}" in err
+    )
+
+
+def test_ctrl_c_during_watch_of_a_stack_names_the_stack_in_the_command(
+    wide, interrupt_on_sleep, capsys
+):
+    with mock_aws():
+        pulumi = interrupt_on_sleep.pulumi = Pulumi(deploy())
+        started = operate.start(STACK, "2024", "09", "yellow", runtime=runtime(pulumi))
+        arn = started.started.execution_arn
+
+        code = cli.main(["watch", "--stack", "dev", "--quiet"])
+
+        _, err = capsys.readouterr()
+    assert code == 130
+    assert interrupt_on_sleep.polls == 1
+    assert err.strip().endswith(
+        f"it keeps running in AWS. Follow it again with: "
+        f"python -m pipeline watch --stack dev --execution-arn {arn}"
+    )
+
+
 def test_cli_start_quiet_prints_only_the_execution_arn(aws, capsys):
     outputs = deploy()
     argv = ["start", "--state-machine-arn", outputs["stateMachineArn"], "--quiet"]

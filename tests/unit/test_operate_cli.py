@@ -14,6 +14,8 @@ from pipeline.operate_cli import (
     WatchDisplay,
     duration,
     execution_panel,
+    interrupted_message,
+    reattach_command,
     render_final,
     render_logs,
     render_status,
@@ -187,3 +189,15 @@ def test_on_a_terminal_the_display_is_live_not_lines():
         assert display._live is not None
         display(running)
     assert display._live is None  # stopped; transient, so the final table follows cleanly
+
+
+def test_ctrl_c_before_any_execution_started_is_just_interrupted():
+    args = argparse.Namespace(stack="dev", state_machine_arn=None, region=None)
+    assert interrupted_message(args, KeyboardInterrupt()) == "interrupted"
+
+
+def test_the_reattach_command_needs_only_the_execution_when_no_target_was_given():
+    args = argparse.Namespace(execution_arn=ARN, region=None)  # `watch --execution-arn A`
+    assert reattach_command(args, ARN) == f"python -m pipeline watch --execution-arn {ARN}"
+    message = interrupted_message(args, operate.Interrupted(ARN))
+    assert message.startswith("interrupted: stopped following yellow-2024-09-manual-x;")

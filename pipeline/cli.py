@@ -1,7 +1,16 @@
 """`python -m pipeline`: run months here, or start, watch and verify them on a deployed stack.
 
-Parses arguments and calls the module that does the work; expected failures (`PipelineError`)
-print one line and exit 2, with no traceback.
+Parses arguments and calls the module that does the work. Expected failures (`PipelineError`)
+print one line, with no traceback. Exit codes:
+
+- 0: done (a check found nothing wrong);
+- 1: something ran and failed: a step failed (locally, or the execution watched), a check found
+  a difference (`verify` MISMATCH), or AWS, the source or the stack could not be used (a refused
+  AWS call, no Pulumi CLI or stack, an unpublished month): any `PipelineError` but bad input;
+- 2: bad input (`InvalidInput`: a bad month, flag or combination of flags), found before any
+  side effect; argparse's own usage errors exit 2 too;
+- 130: interrupted (Ctrl-C); an execution already started keeps running in AWS, and the
+  message gives the `watch` command that follows it again.
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ from pipeline.errors import InvalidInput, PipelineError
 from pipeline.local import DEFAULT_WORKDIR, LocalPipeline, MonthRun
 from pipeline.months import Month, month_range, validate_month
 
-EXIT_FAILED = 1  # the pipeline ran and a step failed (or a check found a difference)
-EXIT_BAD_INPUT = 2  # nothing ran: bad arguments, missing stack, unpublished month...
+EXIT_FAILED = 1  # a step failed, a check found a difference, AWS or the stack unavailable
+EXIT_BAD_INPUT = 2  # `InvalidInput`: nothing ran (a bad month, flag or mix of flags)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
@@ -185,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return operate_cli.run(args, console)
     except PipelineError as error:
-        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        # soft_wrap: one line, whole, whatever the width (for grep and CI logs).
+        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT if isinstance(error, InvalidInput) else EXIT_FAILED
     except KeyboardInterrupt as interrupt:
         from pipeline.operate_cli import interrupted_message

@@ -201,3 +201,13 @@ def test_the_reattach_command_needs_only_the_execution_when_no_target_was_given(
     assert reattach_command(args, ARN) == f"python -m pipeline watch --execution-arn {ARN}"
     message = interrupted_message(args, operate.Interrupted(ARN))
     assert message.startswith("interrupted: stopped following yellow-2024-09-manual-x;")
+
+
+def test_exit_codes_bad_input_is_2_an_unusable_stack_is_1(capsys):
+    """As pipeline.cli's docstring says: only InvalidInput exits 2; other PipelineErrors 1."""
+    from pipeline import cli
+
+    assert cli.main(["status", "--state-machine-arn", MACHINE, "--limit", "0"]) == 2
+    assert "invalid --limit 0" in capsys.readouterr().err
+    assert cli.main(["status"]) == 1  # no --stack, no ARN: StackUnavailable, nothing ran
+    assert "pass --stack NAME or --state-machine-arn" in capsys.readouterr().err

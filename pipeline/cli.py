@@ -139,11 +139,46 @@ def _print_month(console: Console, run: MonthRun, pipeline: LocalPipeline, table
     console.print(f"{run.dataset.name} {run.month}: done in {run.seconds:.1f}s")
 
 
+_REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")
+_WHERE = "--workdir DIR for a local run, or --stack S (or --workgroup W --database D)"
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def verify_is_remote(args: argparse.Namespace) -> bool:
+    """Which warehouse `verify` reads; a mix of both kinds of flags, or half a target, is refused.
+
+    Local: `--workdir` (or nothing: the default workdir). Remote: `--stack`, or `--workgroup`
+    with `--database`; `--processed-bucket` and `--region` only qualify a remote target.
+    """
+    remote = [_flag(dest) for dest in _REMOTE_VERIFY_FLAGS if getattr(args, dest, None)]
+    if args.workdir is not None and remote:
+        raise InvalidInput(
+            "arguments", f"--workdir with {' '.join(remote)}", f"give one of {_WHERE}"
+        )
+    if args.stack:
+        return True
+    if bool(args.workgroup) != bool(args.database):
+        given, lacking = ("--workgroup", "--database")[:: 1 if args.workgroup else -1]
+        raise InvalidInput(
+            "arguments", f"{given} without {lacking}", "give both, or --stack S to read them"
+        )
+    if remote and not args.workgroup:
+        raise InvalidInput(
+            "arguments",
+            f"{' '.join(remote)} without --stack or --workgroup/--database",
+            "they apply to a deployed stack: add --stack S, or --workgroup W --database D",
+        )
+    return bool(remote)
+
+
 def run_verify(args: argparse.Namespace, console: Console) -> int:
     from pipeline.render import verify_table
 
     dataset = get_dataset(args.dataset)
-    if args.stack or args.workgroup:
+    if verify_is_remote(args):
         from pipeline import operate_cli
 
         rows, title = operate_cli.remote_verify_rows(args, dataset)

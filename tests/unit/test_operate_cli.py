@@ -6,6 +6,7 @@ import argparse
 import io
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rich.console import Console
 
 from pipeline import operate
@@ -211,3 +212,61 @@ def test_exit_codes_bad_input_is_2_an_unusable_stack_is_1(capsys):
     assert "invalid --limit 0" in capsys.readouterr().err
     assert cli.main(["status"]) == 1  # no --stack, no ARN: StackUnavailable, nothing ran
     assert "pass --stack NAME or --state-machine-arn" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (
+            ["--workdir", "{tmp}", "--stack", "dev"],
+            "invalid arguments '--workdir with --stack': give one of --workdir DIR",
+        ),
+        (
+            ["--workdir", "{tmp}", "--workgroup", "w", "--database", "d"],
+            "'--workdir with --workgroup --database'",
+        ),
+        (["--database", "tlc"], "'--database without --workgroup': give both, or --stack S"),
+        (["--workgroup", "tlc-elt-dev"], "'--workgroup without --database': give both"),
+        (
+            ["--processed-bucket", "b"],
+            "'--processed-bucket without --stack or --workgroup/--database': they apply to a",
+        ),
+        (["--workdir", "{tmp}", "--region", "eu-west-1"], "'--workdir with --region'"),
+    ],
+)
+def test_verify_refuses_mixed_or_half_targets_before_anything_runs(
+    flags, complaint, tmp_path, monkeypatch, capsys
+):
+    from pipeline import cli
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("verify went on to read a warehouse")
+
+    monkeypatch.setattr(operate, "verify", must_not_run)
+    monkeypatch.setattr(cli, "local_verify_rows", must_not_run)
+    (tmp_path / "warehouse.duckdb").write_bytes(b"")  # a local run would be readable
+
+    code = cli.main(["verify", *(flag.format(tmp=tmp_path) for flag in flags)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert complaint in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "remote"),
+    [
+        ([], False),
+        (["--workdir", "x"], False),
+        (["--stack", "dev"], True),
+        (["--stack", "dev", "--workgroup", "other"], True),  # a flag wins over the stack
+        (["--workgroup", "w", "--database", "d", "--processed-bucket", "b"], True),
+        (["--stack", "dev", "--region", "eu-west-1"], True),
+    ],
+)
+def test_verify_reads_the_warehouse_its_flags_name(flags, remote):
+    from pipeline import cli
+
+    args = cli.build_parser().parse_args(["verify", *flags])
+    assert cli.verify_is_remote(args) is remote

@@ -28,6 +28,8 @@ from pipeline.executions import ExecutionView, StepStatus, StepView
 from pipeline.stack import StackOutputs, StackTarget
 
 EXIT_OK, EXIT_FAILED = 0, 1
+# Without a terminal, a line at most this often while nothing changes (a Spark step takes minutes).
+HEARTBEAT_SECONDS = 60.0
 COMMANDS = ("start", "watch", "backfill", "status", "logs")
 
 _STEP_MARKS = {
@@ -297,7 +299,8 @@ def render_final(console: Console, view: ExecutionView, *, quiet: bool) -> int:
 
 
 class WatchDisplay:
-    """Shows a watched execution: a live table on a terminal, a line per step change otherwise.
+    """Shows a watched execution: a live table on a terminal, a line per step change otherwise
+    (CI logs, `| tee`), and while a step runs a heartbeat line at most every HEARTBEAT_SECONDS.
 
     Used as `on_update`; with `quiet` it shows nothing (the final result is still printed).
     """
@@ -307,6 +310,7 @@ class WatchDisplay:
         self._view: ExecutionView | None = None
         self._live: Live | None = None
         self._printed: dict[str, StepStatus] = {}
+        self._last_line: datetime | None = None  # when a line was last printed (no live view)
 
     def __enter__(self) -> WatchDisplay:
         if not self.quiet and self.console.is_terminal:
@@ -334,14 +338,31 @@ class WatchDisplay:
         self._view = view
         if self.quiet or self._live is not None:
             return
+        now = self.now()
+        changed = False
         for step in view.steps:
             if step.status is StepStatus.PENDING or self._printed.get(step.state) == step.status:
                 continue
             self._printed[step.state] = step.status
-            seconds = step.seconds(self.now()) if step.status is not StepStatus.RUNNING else None
+            seconds = step.seconds(now) if step.status is not StepStatus.RUNNING else None
             self.console.print(
                 Text.assemble(step_mark(step), f" {step.status.value} {duration(seconds)}")
             )
+            changed = True
+        if changed or self._last_line is None:
+            self._last_line = now
+        elif not view.finished and (now - self._last_line).total_seconds() >= HEARTBEAT_SECONDS:
+            self._heartbeat(view, now)
+            self._last_line = now
+
+    def _heartbeat(self, view: ExecutionView, now: datetime) -> None:
+        """A log without a live view still shows the run is alive: the step and its time."""
+        step = view.current_step
+        if step is not None:
+            line = Text.assemble(step_mark(step), f" still running {duration(step.seconds(now))}")
+        else:  # between steps: checking the input, sending the alert
+            line = Text(f"… {view.name} {view.status} {duration(view.elapsed(now))}")
+        self.console.print(line)
 
 
 @contextmanager

@@ -270,3 +270,52 @@ def test_verify_reads_the_warehouse_its_flags_name(flags, remote):
 
     args = cli.build_parser().parse_args(["verify", *flags])
     assert cli.verify_is_remote(args) is remote
+
+
+class Poller:
+    """What `watch_execution` does to the display, on a fake clock: one call per poll."""
+
+    def __init__(self, display: WatchDisplay) -> None:
+        self.display = display
+        self.current = T0
+        display.now = lambda: self.current
+
+    def poll(self, seconds: float, seen: ExecutionView) -> None:
+        self.current = T0 + timedelta(seconds=seconds)
+        self.display(seen)
+
+
+def test_without_a_terminal_a_running_step_beats_at_most_once_a_minute():
+    out, buffer = console()
+    transforming = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.RUNNING, StepStatus.PENDING)
+    loading = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.SUCCEEDED, StepStatus.RUNNING)
+    with WatchDisplay(out) as display:
+        poller = Poller(display)
+        for seconds in (10, 40, 69.9):  # only the first poll prints (the changes)
+            poller.poll(seconds, transforming)
+        lines_within_the_minute = len(buffer.getvalue().splitlines())
+        for seconds in (70, 100, 129, 131):
+            poller.poll(seconds, transforming)
+        poller.poll(140, loading)
+        poller.poll(199, loading)
+    assert lines_within_the_minute == 2
+    assert buffer.getvalue().splitlines() == [
+        "✓ IngestRaw succeeded 1m05s",
+        "▶ TransformTrips running ",
+        "▶ TransformTrips still running 1m10s",  # 60 s after the last line, with the step's time
+        "▶ TransformTrips still running 2m11s",
+        "✓ TransformTrips succeeded 1m05s",  # a change prints at once and restarts the minute
+        "▶ LoadWarehouse running ",
+    ]
+
+
+def test_without_a_terminal_the_execution_beats_between_steps_and_not_once_ended():
+    out, buffer = console()
+    checking = view("RUNNING", StepStatus.PENDING, StepStatus.PENDING, StepStatus.PENDING)
+    ended = view("FAILED", StepStatus.PENDING, StepStatus.PENDING, StepStatus.PENDING)
+    with WatchDisplay(out) as display:
+        poller = Poller(display)
+        poller.poll(0, checking)
+        poller.poll(61, checking)
+        poller.poll(200, ended)
+    assert buffer.getvalue().splitlines() == ["… yellow-2024-09-manual-x RUNNING 1m01s"]

@@ -242,11 +242,25 @@ class RedshiftDataApiWarehouse:
             raise StatementFailed(f"the Data API refused {name}: {error}") from error
         return self._wait(submitted["Id"], name)
 
+    def _describe(self, statement_id: str, name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.describe_statement(Id=statement_id)
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            code, message = info.get("Code", "error"), info.get("Message", str(error))
+            raise StatementFailed(
+                f"reading the status of {name} ({statement_id}) failed: {code}: {message}; the "
+                f"statement may still be running (aws redshift-data describe-statement "
+                f"--id {statement_id})"
+            ) from error
+
     def _wait(self, statement_id: str, name: str) -> dict[str, Any]:
         deadline = self._clock() + self.polling.deadline
         wait = self.polling.first_wait
         while True:
-            described = self.client.describe_statement(Id=statement_id)
+            described = self._describe(statement_id, name)
             if described["Status"] == FINISHED or described["Status"] in FAILED_STATES:
                 return described
             now = self._clock()

@@ -198,6 +198,30 @@ def test_a_refused_request_is_a_statement_failure(stubbed):
         make_warehouse(client, FakeTime()).month_counts(YELLOW)
 
 
+def test_a_status_read_refused_while_polling_is_a_statement_failure_naming_it(stubbed):
+    client, stubber = stubbed
+    expect_verify(stubber)
+    expect_status(stubber, "STARTED")
+    stubber.add_client_error(
+        "describe_statement",
+        service_error_code="ThrottlingException",
+        service_message="Rate exceeded",
+        expected_params={"Id": STATEMENT},
+    )
+    time = FakeTime()
+
+    with pytest.raises(StatementFailed) as raised:
+        make_warehouse(client, time).month_counts(YELLOW)
+
+    message = str(raised.value)
+    assert message.startswith(
+        f"reading the status of tlc-elt-verify-yellow ({STATEMENT}) failed: "
+        "ThrottlingException: Rate exceeded; the statement may still be running"
+    )
+    assert f"describe-statement --id {STATEMENT}" in message
+    assert time.sleeps == [1]  # it failed on the second poll, after one wait
+
+
 def test_load_batch_without_part_files_only_deletes_and_checks_for_zero():
     statements = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0)
 

@@ -6,7 +6,11 @@ transform's correctness depends on are applied to either by `configure`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 # Settings transform relies on, wherever it runs.
 REQUIRED_CONF = {
@@ -26,7 +30,9 @@ LOCAL_CONF = {
     "spark.default.parallelism": "4",
     "spark.driver.memory": "4g",
     "spark.sql.adaptive.enabled": "true",
-    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
+    "spark.driver.extraJavaOptions": (
+        f"-XX:+UseParallelGC -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+    ),
 }
 
 
@@ -41,6 +47,9 @@ def local_session(app_name: str = "tlc-elt") -> Any:
     from pipeline.java import ensure_java
 
     ensure_java()
+    # Spark binds its driver to this address: loopback, since a local run talks to nothing else
+    # (and Spark stops warning that the host name resolves to loopback).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[*]").appName(app_name)

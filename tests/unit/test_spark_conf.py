@@ -15,6 +15,7 @@ def test_local_logging_config_ships_with_the_package_and_is_used():
     assert spark.LOG_CONFIG.is_file()
     text = spark.LOG_CONFIG.read_text()
     assert "rootLogger.level = warn" in text
-    assert f"-Dlog4j2.configurationFile={spark.LOG_CONFIG.as_uri()}" in (
-        spark.LOCAL_CONF["spark.driver.extraJavaOptions"]
+    assert (
+        f"-Dlog4j2.configurationFile={spark.LOG_CONFIG.as_uri()}"
+        in (spark.LOCAL_CONF["spark.driver.extraJavaOptions"])
     )

@@ -125,7 +125,7 @@ class Row:
 
 
 # What the transform has finished at each of its progress reports, in order (its profile).
-TRANSFORM_PHASES = ("read+tag+count+cache", "write processed", "write quarantine")
+TRANSFORM_PHASES = ("read+tag+cache+count+write processed", "write quarantine")
 
 
 class _StepMeter(Observer):

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 # Redshift COPY loads several files in parallel across slices, so it gains from them too.
 ROWS_PER_PART_FILE = 4_000_000
 MIN_ROWS_PER_PART_FILE = 1_000_000
+# The loadable rows are counted while they are written, so their files are sized from the raw
+# file's size: TLC's files hold about 16 bytes a row (yellow 2024-01: 47.6 MB, 2,964,624 rows).
+# `maxRecordsPerFile` still caps every file at ROWS_PER_PART_FILE rows.
+RAW_BYTES_PER_ROW = 16
 # Snappy, not zstd: on the 200k-row demo month zstd was only ~3% smaller than Spark's snappy
 # (4.7 vs 4.9 MB), while snappy is the codec every reader in the chain supports without question
 # (Spark's default, DuckDB, Redshift COPY through Spectrum) and decodes fastest.
@@ -183,18 +187,35 @@ class TransformCounts:
         return json.dumps(asdict(self), indent=2)
 
 
-def _count_reasons(tagged: DataFrame) -> tuple[int, dict[str, int]]:
-    """(loadable rows, rejections per rule) in one aggregation."""
+def _observe_reasons(tagged: DataFrame) -> tuple[Any, DataFrame]:
+    """`tagged` with the counts attached: read from the Observation once an action ran on it.
+
+    The counts are taken while the processed parts are written (a DataFrame observation counts
+    the rows flowing through it, all of them, before the loadable ones are filtered), so no
+    separate counting job reads the rows again.
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    reason = F.col(REJECT_REASON)
+    metrics = [
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count(F.when(reason.isNull(), 1)).alias("loaded"),
+        *(F.count(F.when(reason == name, 1)).alias(name) for name in RULE_NAMES),
+    ]
+    observation = Observation()
+    return observation, tagged.observe(observation, *metrics)
+
+
+def _observed_counts(observation: Any) -> tuple[int, dict[str, int]]:
+    """(loadable rows, rejections per rule) from the observation of a finished action."""
+    values = observation.get
     rejected = zero_counts()
-    loaded = 0
-    for row in tagged.groupBy(REJECT_REASON).count().collect():
-        reason, rows = row[0], int(row[1])
-        if reason is None:
-            loaded = rows
-        elif reason in RULE_NAMES:
-            rejected[reason] = rows
-        else:
-            raise AssertionError(f"unknown reject reason {reason!r}")  # rules.py is closed
+    for name in RULE_NAMES:
+        rejected[name] = int(values[name])
+    loaded = int(values["loaded"])
+    if loaded + sum(rejected.values()) != int(values["rows_in"]):  # rules.py is a closed set
+        raise AssertionError(f"rows with an unknown reject reason: {values}")
     return loaded, rejected
 
 
@@ -221,27 +242,25 @@ def _part_keys(lake: Any, prefix: str) -> list[str]:
     return [obj.key for obj in lake.list(layout.PROCESSED, prefix) if layout.is_part_file(obj.key)]
 
 
-# The cache's own compression is off: building the compressed cache cost twice as long as the
-# uncompressed one (3.5M rows, 2 cores: 16 s vs 6-8 s to count and cache) and the uncompressed
-# cache of a real month (~0.5 GB) fits a Glue G.1X worker's storage memory, spilling to disk if not.
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 CACHE_COMPRESSED = False
-# The alternative measured by `make bench`: no cache, so the counts and each write scan the source.
+# Knobs `make bench` turns to measure the alternatives (see _cache_once): with no cache, each
+# write scans the source.
 CACHE_TAGGED = True
 
 
 def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
-    """Cache the tagged rows so the counts and both writes come from ONE scan of the source.
+    """Cache the tagged rows so both writes (and the counts, observed during the first) come
+    from ONE scan of the source.
 
     Why not re-read instead: the counts must equal the rows written (load checks its inserts
     against them), and two scans could see two different raw files if ingest re-ran between
-    them; on Glue a re-scan is also a second download of the month from S3. Measured on a
-    synthetic 3.5M-row month, 2 cores, local files (count / write parts / write quarantine):
-    re-scanning 1-8 s / 11-16 s / 2-5 s (the count reads only the 5 rule columns, so re-reading a
-    local file is cheap); compressed cache 16 / 10-13 / 2-3 s; uncompressed cache 6-8 / 10-14 /
-    2-3 s. MEMORY_AND_DISK, not MEMORY_ONLY: evicted blocks spill instead of being recomputed
-    from the source. DataFrame.observe was the other option, but it counts during one write
-    and the quarantine is a second write: that would be a second scan anyway.
+    them; on Glue a re-scan is also a second download of the month from S3. On local files a
+    scan per write is faster (`make bench`, tunings table: -26%), so this is a choice of
+    consistency over speed. MEMORY_AND_DISK, not MEMORY_ONLY: evicted blocks spill instead of
+    being recomputed from the source. Uncompressed: the compressed cache cost 36% more to build
+    than it saved (`make bench`), and a real month's uncompressed cache (~0.5 GB) fits a Glue
+    G.1X worker's storage memory, spilling to disk if not.
     """
     from pyspark import StorageLevel
 
@@ -272,14 +291,16 @@ def run_step(ctx: StepContext) -> dict[str, Any]:
     # counts, so the load refuses to run instead of checking new parts against old counts.
     lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
 
+    raw_bytes = sum(obj.size for obj in lake.list(layout.RAW, raw_key) if obj.key == raw_key)
     tagged = _cache_once(spark, apply_rules(normalised, dataset, month))
     try:
-        loaded, rejected = _count_reasons(tagged)
-        quarantined = sum(rejected.values())
-        ctx.report("rows checked", loaded + quarantined, loaded + quarantined)
+        observation, observed = _observe_reasons(tagged)
         prefix = layout.processed_prefix(dataset, month)
-        good = tagged.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
-        _write(good, lake.uri(layout.PROCESSED, prefix), loaded)
+        good = observed.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+        # The rows are counted during this write, so its files are sized from the raw file.
+        _write(good, lake.uri(layout.PROCESSED, prefix), raw_bytes // RAW_BYTES_PER_ROW)
+        loaded, rejected = _observed_counts(observation)
+        quarantined = sum(rejected.values())
         ctx.report("rows written", loaded, loaded + quarantined)
         quarantine_prefix = layout.quarantine_prefix(dataset, month)
         if quarantined:

@@ -333,3 +333,26 @@ def test_missing_raw_file_is_missing_input(spark, tmp_path):
     lake = LocalLake(tmp_path / "lake")
     with pytest.raises(MissingInput, match="ingest yellow 2024-09 first"):
         run_step(StepContext(YELLOW, Month(2024, 9), lake, spark=spark))
+
+
+def test_run_step_scans_the_raw_file_once(spark, tmp_path):
+    # The raw file vanishes as soon as the processed parts are written: the quarantine write and
+    # the counts must come from that one scan (the cache), never from a second read of the source.
+    lake = LocalLake(tmp_path / "lake")
+    month = Month(2024, 5)
+    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    summary = synthetic.write_month(raw, YELLOW, month, 20_000, seed=3, rates=EVERY_KIND)
+    reports = []
+
+    def progress(what, done, total):
+        reports.append((what, done, total))
+        if raw.exists():
+            raw.unlink()
+
+    figures = run_step(StepContext(YELLOW, month, lake, spark=spark, progress=progress))
+    assert not raw.exists()
+    assert figures["rows_in"] == summary.rows
+    assert figures["rejected"] == summary.expected_rejected
+    quarantine = pq.read_table(lake.path(layout.PROCESSED, layout.quarantine_prefix(YELLOW, month)))
+    assert quarantine.num_rows == summary.expected_quarantined
+    assert reports[0] == ("rows written", summary.expected_loaded, summary.rows)

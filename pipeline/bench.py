@@ -224,8 +224,9 @@ class Tuning:
 # Each is measured on the warm session, on the same raw file, in the same run.
 TUNINGS: tuple[Tuning, ...] = (
     Tuning("as shipped"),
+    Tuning("a counting job before the writes (before)", {"COUNT_WHILE_WRITING": False}),
     Tuning("one part file (before: coalesce(1))",
-           {"MIN_ROWS_PER_PART_FILE": transform.ROWS_PER_PART_FILE}),
+           {"MIN_ROWS_PER_PART_FILE": sys.maxsize, "ROWS_PER_PART_FILE": sys.maxsize}),
     Tuning("no cache: a scan for the counts and each write", {"CACHE_TAGGED": False}),
     Tuning("compressed cache", {"CACHE_COMPRESSED": True}),
     Tuning("zstd instead of snappy", {"COMPRESSION": "zstd"}),

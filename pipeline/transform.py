@@ -247,6 +247,8 @@ CACHE_COMPRESSED = False
 # Knobs `make bench` turns to measure the alternatives (see _cache_once): with no cache, each
 # write scans the source.
 CACHE_TAGGED = True
+# With False, a counting job runs before the writes, as transform did before observing them.
+COUNT_WHILE_WRITING = True
 
 
 def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
@@ -295,6 +297,8 @@ def run_step(ctx: StepContext) -> dict[str, Any]:
     tagged = _cache_once(spark, apply_rules(normalised, dataset, month))
     try:
         observation, observed = _observe_reasons(tagged)
+        if not COUNT_WHILE_WRITING:
+            observed.count()  # the alternative: a job of its own fills the cache and counts
         prefix = layout.processed_prefix(dataset, month)
         good = observed.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
         # The rows are counted during this write, so its files are sized from the raw file.

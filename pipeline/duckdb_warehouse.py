@@ -66,6 +66,9 @@ class DuckDBWarehouse:
     def _connect(self) -> Any:
         import duckdb
 
+        # The file (and its folder) appear when the warehouse is first used, so constructing one
+        # writes nothing: a local run refused before its load leaves the workdir as it was.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = duckdb.connect(str(self.path))
         except duckdb.Error as error:  # typically the file is locked by another process

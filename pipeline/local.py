@@ -89,7 +89,6 @@ class LocalPipeline:
         if self._warehouse is None:
             from pipeline.duckdb_warehouse import DuckDBWarehouse
 
-            self.workdir.mkdir(parents=True, exist_ok=True)
             self._warehouse = DuckDBWarehouse(self.warehouse_path)
         return self._warehouse
 
@@ -102,8 +101,7 @@ class LocalPipeline:
                 month=month,
                 lake=self.lake,
                 source=source,
-                # Opened (and its file created) when a step first uses it: the load step.
-                warehouse=_OnFirstUse(lambda: self.warehouse),
+                warehouse=self.warehouse,
                 # Only the Spark step pays for the JVM; later months reuse the session.
                 spark=self.spark if step.kind == SPARK else None,
                 progress=self.observer.progress,
@@ -134,14 +132,3 @@ class LocalPipeline:
         if self._warehouse is not None and hasattr(self._warehouse, "close"):
             self._warehouse.close()
 
-
-class _OnFirstUse:
-    """Stands for the object `factory` makes, made on the first attribute looked up."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):  # never make the object for copy/pickle probes or a typo
-            raise AttributeError(name)
-        return getattr(self._factory(), name)

@@ -248,10 +248,8 @@ class RedshiftDataApiWarehouse:
         try:
             return self.client.describe_statement(Id=statement_id)
         except ClientError as error:
-            info = error.response.get("Error", {})
-            code, message = info.get("Code", "error"), info.get("Message", str(error))
             raise StatementFailed(
-                f"reading the status of {name} ({statement_id}) failed: {code}: {message}; the "
+                f"reading the status of {name} ({statement_id}) failed: {_aws_error(error)}; the "
                 f"statement may still be running (aws redshift-data describe-statement "
                 f"--id {statement_id})"
             ) from error
@@ -282,13 +280,28 @@ class RedshiftDataApiWarehouse:
         )
 
     def _records(self, statement_id: str) -> list[list[dict[str, Any]]]:
+        from botocore.exceptions import ClientError
+
         records: list[list[dict[str, Any]]] = []
-        page = self.client.get_statement_result(Id=statement_id)
-        records.extend(page["Records"])
-        while page.get("NextToken"):
-            page = self.client.get_statement_result(Id=statement_id, NextToken=page["NextToken"])
-            records.extend(page["Records"])
-        return records
+        pages = {"Id": statement_id}
+        try:
+            while True:
+                page = self.client.get_statement_result(**pages)
+                records.extend(page["Records"])
+                if not page.get("NextToken"):
+                    return records
+                pages["NextToken"] = page["NextToken"]
+        except ClientError as error:
+            raise StatementFailed(
+                f"reading the result of statement {statement_id} failed: {_aws_error(error)} "
+                f"(aws redshift-data get-statement-result --id {statement_id})"
+            ) from error
+
+
+def _aws_error(error: Any) -> str:
+    """`Code: message` of a botocore ClientError."""
+    info = error.response.get("Error", {})
+    return f"{info.get('Code', 'error')}: {info.get('Message', str(error))}"
 
 
 def _month_of(field: dict[str, Any]) -> Month:

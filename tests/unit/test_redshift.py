@@ -286,3 +286,28 @@ def test_a_botocore_without_workgroup_names_the_upgrade(tmp_path):
         RedshiftDataApiWarehouse(WORKGROUP, DATABASE, ROLE, client=client)
     assert botocore.__version__ in str(raised.value)
     require_workgroup_support(data_api_client())  # today's botocore passes
+
+
+def test_a_result_read_refused_is_a_statement_failure_naming_it(stubbed):
+    client, stubber = stubbed
+    expect_verify(stubber)
+    expect_status(stubber, "FINISHED", HasResultSet=True)
+    stubber.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": "2024-09-01"}, {"longValue": 7}]], "NextToken": "page-2"},
+        {"Id": STATEMENT},
+    )
+    stubber.add_client_error(
+        "get_statement_result",
+        service_error_code="ResourceNotFoundException",
+        service_message="Query has expired",
+        expected_params={"Id": STATEMENT, "NextToken": "page-2"},
+    )
+
+    with pytest.raises(StatementFailed) as raised:
+        make_warehouse(client, FakeTime()).month_counts(YELLOW)
+
+    message = str(raised.value)
+    assert f"reading the result of statement {STATEMENT} failed" in message
+    assert "ResourceNotFoundException: Query has expired" in message
+    stubber.assert_no_pending_responses()

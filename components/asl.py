@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from pipeline.datasets import DATASETS, DEFAULT_DATASET
-from pipeline.steps import JOB_ARGUMENTS, STEPS, Step
+from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
+from pipeline.contract.steps import JOB_ARGUMENTS, STEPS, Step
 
 Definition = dict[str, Any]
 

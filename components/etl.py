@@ -20,13 +20,21 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 from components import artifacts, iam
 from components.account import current_account
-from pipeline.steps import PYTHON_SHELL, SPARK, STEPS, Step
+from pipeline.contract.steps import (
+    GLUE_LOG_STREAMS,
+    JOB_INSIGHTS_LOG_GROUP,
+    PYTHON_SHELL,
+    SPARK,
+    STEPS,
+    Step,
+)
 
 TYPE = "tlc-elt:etl:GlueEtl"
 GLUE_VERSION = "5.0"  # Spark 3.5.4, the version pinned for local runs
@@ -34,11 +42,26 @@ PYTHON_SHELL_VERSION = "3.9"
 # Pinned, Python 3.9-compatible, and new enough for WorkgroupName (see the module docstring).
 PYTHON_SHELL_MODULES = "boto3==1.35.99,botocore==1.35.99"
 LIBRARY_SET = "analytics"
-# Python Shell jobs always write here (no custom log group); Spark job insights write to the
-# insights group; the Spark job's own output and error logs go to groups this stack owns.
-PYTHON_SHELL_LOG_GROUPS = ("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error")
-JOB_INSIGHTS_LOG_GROUP = "/aws-glue/jobs/logs-v2"
-SPARK_LOG_STREAMS = ("output", "error")
+# Python Shell jobs always write to Glue's own groups (`Step.log_groups`: no custom log group);
+# Spark job insights write to the insights group; the Spark job's own output and error logs go
+# to groups this stack owns.
+
+
+def library_files(kind: str, root: Path = artifacts.ROOT) -> dict[str, bytes]:
+    """What the `kind` jobs import, transitively, from the project (their scripts excluded)."""
+    return artifacts.script_closure((step.script for step in STEPS if step.kind == kind), root)
+
+
+def library_builds(root: Path = artifacts.ROOT) -> dict[str, tuple[str, bytes]]:
+    """{job kind: (S3 key, bytes)}: a wheel for Python Shell 3.9, a zip for Spark."""
+    builds = {}
+    for kind, name, build in (
+        (PYTHON_SHELL, artifacts.wheel_file_name(), artifacts.wheel),
+        (SPARK, "pipeline.zip", artifacts.deterministic_zip),
+    ):
+        files = library_files(kind, root)
+        builds[kind] = (f"libs/{artifacts.content_hash(files)[:16]}/{name}", build(files))
+    return builds
 
 
 @dataclass
@@ -98,14 +121,10 @@ class GlueEtl(pulumi.ComponentResource):
         )
 
     def _libraries(self) -> dict[str, _Stored]:
-        files = artifacts.package_files(artifacts.PIPELINE)
-        folder = f"libs/{artifacts.content_hash(files)[:16]}"
-        builds = {
-            PYTHON_SHELL: (f"{folder}/{artifacts.wheel_file_name()}", artifacts.wheel(files)),
-            SPARK: (f"{folder}/pipeline.zip", artifacts.deterministic_zip(files)),
-        }
+        """Each kind's library holds the import closure of that kind's scripts, and its key the
+        closure's hash: only an edit to a module a job runs moves that job's library."""
         libraries = {}
-        for kind, (key, data) in builds.items():
+        for kind, (key, data) in library_builds().items():
             stored = aws.s3.BucketObjectv2(
                 f"{self._name}-{kind}-library",
                 bucket=self._args.scripts_bucket,
@@ -139,9 +158,9 @@ class GlueEtl(pulumi.ComponentResource):
     def _job_logs(self, step: Step) -> tuple[str, ...]:
         """The log groups a job writes to; the Spark job's own are created here, with retention."""
         if step.kind == PYTHON_SHELL:
-            return PYTHON_SHELL_LOG_GROUPS
+            return step.log_groups
         groups = []
-        for stream in SPARK_LOG_STREAMS:
+        for stream in GLUE_LOG_STREAMS:
             group = aws.cloudwatch.LogGroup(
                 f"{self._name}-{step.job}-{stream}-logs",
                 name=f"{self._log_prefix(step)}/{stream}",

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.datasets import DATASETS
-from pipeline.layout import (
+from pipeline.contract.datasets import DATASETS
+from pipeline.contract.layout import (
     PROCESSED,
     RAW,
     copy_manifest_key,

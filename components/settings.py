@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.datasets import DATASETS, DEFAULT_DATASET
-from pipeline.errors import InvalidInput
+from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
+from pipeline.contract.errors import InvalidInput
 
 NAMESPACE = "tlc-elt"
 DEV_STACK = "dev"

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline.datasets import DEFAULT_DATASET, Dataset, get_dataset
-from pipeline.errors import InvalidInput, PipelineError
-from pipeline.executions import Trigger, execution_name, month_input
-from pipeline.months import Month, month_range, scheduled_month, validate_month
+from pipeline.contract.datasets import DEFAULT_DATASET, Dataset, get_dataset
+from pipeline.contract.errors import InvalidInput, PipelineError
+from pipeline.contract.executions import Trigger, execution_name, month_input
+from pipeline.contract.months import Month, month_range, scheduled_month, validate_month
 
 STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 START, EXPAND = "start", "expand"

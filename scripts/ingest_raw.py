@@ -11,50 +11,35 @@ http(s) URL; default TLC's URL for the month) and --force true (download even if
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
 import sys
 from typing import Any
 
-from pipeline.datasets import get_dataset
-from pipeline.errors import InvalidInput
-from pipeline.ingest import IngestOptions, ingest
-from pipeline.lake import S3Lake
-from pipeline.months import validate_month
-from pipeline.steps import StepContext, step_named
+from pipeline.contract.errors import InvalidInput
+from pipeline.jobs.arguments import (
+    STEP_ARGUMENTS,
+    check_buckets,
+    dataset_month,
+    parse_job_arguments,
+)
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.ingest import IngestOptions, ingest
+from pipeline.storage.lake import S3Lake
 
 JOB = "ingest_raw"
-REQUIRED = ("dataset", "year", "month", "raw_bucket", "processed_bucket")
+REQUIRED = STEP_ARGUMENTS
 OPTIONAL = ("source", "force")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    try:
-        from awsglue.utils import getResolvedOptions
-    except ImportError:
-        parser = argparse.ArgumentParser(prog=JOB, description=step_named(JOB).summary)
-        for name in REQUIRED:
-            parser.add_argument(f"--{name}", required=True)
-        for name in OPTIONAL:
-            parser.add_argument(f"--{name}", default="")
-        # Glue adds its own arguments (--JOB_ID, --job-bookmark-option, ...): ignore them.
-        known, _ = parser.parse_known_args(argv[1:])
-        return vars(known)
-    # getResolvedOptions fails on a name that was not passed: ask only for those present.
-    given = [name for name in OPTIONAL if any(a.split("=", 1)[0] == f"--{name}" for a in argv)]
-    return getResolvedOptions(argv, [*REQUIRED, *given])
+    return parse_job_arguments(argv, JOB, REQUIRED, OPTIONAL)
 
 
 def build_context(arguments: dict[str, str], *, s3: Any = None) -> StepContext:
     """Validate everything first, then build the S3 client (no side effect before)."""
-    dataset = get_dataset(arguments["dataset"])
-    month = validate_month(arguments["year"], arguments["month"], first=dataset.first_month)
-    for name in ("raw_bucket", "processed_bucket"):
-        if not _BUCKET.match(arguments[name]):
-            raise InvalidInput(name, arguments[name], "an S3 bucket name (3-63 of a-z 0-9 . -)")
+    dataset, month = dataset_month(arguments)
+    check_buckets(arguments)
     source = arguments.get("source", "").strip() or None
     lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3)
     return StepContext(

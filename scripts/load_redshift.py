@@ -8,24 +8,19 @@ argparse elsewhere (tests, a manual run).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import Any
 
-from pipeline.datasets import get_dataset
-from pipeline.lake import S3Lake
-from pipeline.months import validate_month
-from pipeline.redshift import RedshiftDataApiWarehouse
-from pipeline.steps import StepContext, step_named
+from pipeline.jobs.arguments import STEP_ARGUMENTS, dataset_month, parse_job_arguments
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.load import run_step
+from pipeline.storage.lake import S3Lake
+from pipeline.warehouse.redshift import RedshiftDataApiWarehouse
 
 JOB = "load_redshift"
 ARGUMENTS = (
-    "dataset",
-    "year",
-    "month",
-    "raw_bucket",
-    "processed_bucket",
+    *STEP_ARGUMENTS,
     "workgroup",
     "database",
     "copy_role_arn",
@@ -33,22 +28,12 @@ ARGUMENTS = (
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    try:
-        from awsglue.utils import getResolvedOptions
-    except ImportError:
-        parser = argparse.ArgumentParser(prog=JOB, description=step_named(JOB).summary)
-        for name in ARGUMENTS:
-            parser.add_argument(f"--{name}", required=True)
-        # Glue adds its own arguments (--JOB_ID, --job-bookmark-option, ...): ignore them.
-        known, _ = parser.parse_known_args(argv[1:])
-        return vars(known)
-    return getResolvedOptions(argv, list(ARGUMENTS))
+    return parse_job_arguments(argv, JOB, ARGUMENTS)
 
 
 def build_context(options: dict[str, str], *, redshift: Any = None, s3: Any = None) -> StepContext:
     """Validate the month and settings first, then build the clients (no side effect before)."""
-    dataset = get_dataset(options["dataset"])
-    month = validate_month(options["year"], options["month"], first=dataset.first_month)
+    dataset, month = dataset_month(options)
     warehouse = RedshiftDataApiWarehouse(
         options["workgroup"], options["database"], options["copy_role_arn"], client=redshift
     )
@@ -58,7 +43,7 @@ def build_context(options: dict[str, str], *, redshift: Any = None, s3: Any = No
 
 def main(argv: list[str]) -> dict[str, Any]:
     context = build_context(parse_arguments(argv))
-    figures = step_named(JOB).function()(context)
+    figures = run_step(context)
     print(json.dumps(figures))  # lands in the job's CloudWatch output log
     return figures
 

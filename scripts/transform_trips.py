@@ -11,31 +11,21 @@ Arguments: --dataset --year --month --raw_bucket --processed_bucket (Glue adds i
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import Any
 
-from pipeline.datasets import get_dataset
-from pipeline.lake import S3Lake
-from pipeline.months import validate_month
-from pipeline.steps import StepContext, step_named
-from pipeline.transform import run_step
+from pipeline.jobs.arguments import STEP_ARGUMENTS, dataset_month, parse_job_arguments
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.transform import run_step
+from pipeline.storage.lake import S3Lake
 
 JOB = "transform_trips"
-ARGUMENTS = ("dataset", "year", "month", "raw_bucket", "processed_bucket")
+ARGUMENTS = STEP_ARGUMENTS
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    try:
-        from awsglue.utils import getResolvedOptions
-    except ImportError:
-        parser = argparse.ArgumentParser(prog=JOB, description=step_named(JOB).summary)
-        for name in ARGUMENTS:
-            parser.add_argument(f"--{name}", required=True)
-        known, _ = parser.parse_known_args(argv[1:])  # ignore Glue's own (--JOB_ID, ...)
-        return vars(known)
-    return getResolvedOptions(argv, list(ARGUMENTS))
+    return parse_job_arguments(argv, JOB, ARGUMENTS)
 
 
 def glue_spark_session() -> Any:
@@ -52,8 +42,7 @@ def _log_progress(what: str, done: int, total: int | None) -> None:
 
 def build_context(arguments: dict[str, str], spark: Any = None, *, s3: Any = None) -> StepContext:
     """Validate dataset and month first: nothing starts (S3 client, Spark) for a bad input."""
-    dataset = get_dataset(arguments["dataset"])
-    month = validate_month(arguments["year"], arguments["month"], first=dataset.first_month)
+    dataset, month = dataset_month(arguments)
     lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3)
     spark = spark if spark is not None else glue_spark_session()
     return StepContext(dataset, month, lake, spark=spark, progress=_log_progress)

@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def spark():
     """One local SparkSession for the whole run: starting a JVM costs seconds."""
-    from pipeline.spark import local_session
+    from pipeline.local.spark import local_session
 
     session = local_session("tlc-elt-tests")
     yield session

@@ -10,14 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.bench import TRANSFORM_PHASES, TUNINGS
+from pipeline.dev.bench import TRANSFORM_PHASES, TUNINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_reports_every_step_and_the_reference(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench", "--rows", "3000", "--ingest-mb", "8",
+        [sys.executable, "-m", "pipeline.dev.bench", "--rows", "3000", "--ingest-mb", "8",
          "--workdir", str(tmp_path), "--json"],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
@@ -41,7 +41,7 @@ def test_bench_reports_every_step_and_the_reference(tmp_path):
 
 def test_bench_runs_report_the_median_of_fresh_processes(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench", "--rows", "2000", "--runs", "2", "--no-tuning",
+        [sys.executable, "-m", "pipeline.dev.bench", "--rows", "2000", "--runs", "2", "--no-tuning",
          "--no-ingest-scaling", "--workdir", str(tmp_path), "--json"],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip

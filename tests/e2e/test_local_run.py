@@ -11,11 +11,12 @@ import json
 import duckdb
 import pytest
 
-from pipeline import datasets, synthetic
-from pipeline.cli import EXIT_BAD_INPUT, main
-from pipeline.datasets import GREEN, YELLOW
-from pipeline.demo import serve_folder
-from pipeline.months import Month
+from pipeline.cli.main import EXIT_BAD_INPUT, main
+from pipeline.contract import datasets
+from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.months import Month
+from pipeline.dev import synthetic
+from pipeline.dev.demo import serve_folder
 
 ROWS = 20_000
 

@@ -8,15 +8,16 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import duckdb_transform, synthetic
-from pipeline.datasets import GREEN, YELLOW
-from pipeline.errors import InvalidInput, MissingColumn
-from pipeline.lake import LocalLake
-from pipeline.layout import PROCESSED, RAW, counts_key, raw_key
-from pipeline.months import Month
-from pipeline.rules import REJECT_REASON
-from pipeline.steps import StepContext
-from pipeline.transform import run_step
+from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.errors import InvalidInput, MissingColumn
+from pipeline.contract.layout import PROCESSED, RAW, counts_key, raw_key
+from pipeline.contract.months import Month
+from pipeline.contract.rules import REJECT_REASON
+from pipeline.dev import synthetic
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.transform import run_step
+from pipeline.local import duckdb_transform
+from pipeline.storage.lake import LocalLake
 
 MONTH = Month(2024, 1)
 

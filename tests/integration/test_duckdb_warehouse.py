@@ -17,16 +17,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import pipeline.duckdb_warehouse as duckdb_warehouse
-from pipeline.datasets import GREEN, YELLOW, ColumnType, Dataset
-from pipeline.duckdb_warehouse import DuckDBWarehouse
-from pipeline.errors import CountMismatch, MissingInput, StatementFailed
-from pipeline.lake import LocalLake
-from pipeline.layout import PROCESSED, counts_key, is_part_file, processed_prefix
-from pipeline.load import run_step
-from pipeline.months import Month
-from pipeline.steps import StepContext
-from pipeline.warehouse import MonthCount
+import pipeline.warehouse.duckdb as duckdb_warehouse
+from pipeline.contract.datasets import GREEN, YELLOW, ColumnType, Dataset
+from pipeline.contract.errors import CountMismatch, MissingInput, StatementFailed
+from pipeline.contract.layout import PROCESSED, counts_key, is_part_file, processed_prefix
+from pipeline.contract.months import Month
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.load import run_step
+from pipeline.storage.lake import LocalLake
+from pipeline.warehouse.base import MonthCount
+from pipeline.warehouse.duckdb import DuckDBWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 SEPT, OCT, NOV = Month(2024, 9), Month(2024, 10), Month(2024, 11)
@@ -326,10 +326,10 @@ def test_run_step_returns_json_safe_figures(lake, warehouse):
 
 _LOAD_IN_ANOTHER_ZONE = """
 import sys
-from pipeline.duckdb_warehouse import DuckDBWarehouse
-from pipeline.datasets import YELLOW
-from pipeline.lake import LocalLake
-from pipeline.months import Month
+from pipeline.warehouse.duckdb import DuckDBWarehouse
+from pipeline.contract.datasets import YELLOW
+from pipeline.storage.lake import LocalLake
+from pipeline.contract.months import Month
 DuckDBWarehouse(sys.argv[2]).replace_month(YELLOW, Month(2024, 9), LocalLake(sys.argv[1]))
 """
 

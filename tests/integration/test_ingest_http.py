@@ -23,21 +23,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import datasets
-from pipeline.datasets import YELLOW
-from pipeline.errors import (
+from pipeline.contract import datasets
+from pipeline.contract.datasets import YELLOW
+from pipeline.contract.errors import (
     InvalidInput,
     MissingColumn,
     NotParquet,
     SourceNotPublished,
     SourceUnavailable,
 )
-from pipeline.ingest import IngestOptions, ingest, run_step
-from pipeline.lake import LocalLake
-from pipeline.layout import RAW, ingest_record_key, raw_key
-from pipeline.months import Month
-from pipeline.source import RetryPolicy
-from pipeline.steps import StepContext
+from pipeline.contract.layout import RAW, ingest_record_key, raw_key
+from pipeline.contract.months import Month
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.ingest import IngestOptions, ingest, run_step
+from pipeline.jobs.source import RetryPolicy
+from pipeline.storage.lake import LocalLake
 
 MONTH = Month(2024, 9)
 PATH = f"/trip-data/{YELLOW.file_name(MONTH)}"

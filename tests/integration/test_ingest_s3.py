@@ -17,15 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from pipeline import lake as lake_module
-from pipeline import synthetic
-from pipeline.datasets import YELLOW
-from pipeline.errors import NotParquet
-from pipeline.ingest import IngestOptions, ingest
-from pipeline.lake import S3Lake
-from pipeline.layout import ingest_record_key, raw_key
-from pipeline.months import Month
-from pipeline.steps import StepContext
+from pipeline.contract.datasets import YELLOW
+from pipeline.contract.errors import NotParquet
+from pipeline.contract.layout import ingest_record_key, raw_key
+from pipeline.contract.months import Month
+from pipeline.dev import synthetic
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.ingest import IngestOptions, ingest
+from pipeline.storage import lake as lake_module
+from pipeline.storage.lake import S3Lake
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_BUCKET, PROCESSED_BUCKET = "tlc-elt-raw-test", "tlc-elt-processed-test"

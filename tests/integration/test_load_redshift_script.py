@@ -14,10 +14,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from pipeline.datasets import YELLOW
-from pipeline.errors import InvalidInput
-from pipeline.layout import counts_key
-from pipeline.months import Month
+from pipeline.contract.datasets import YELLOW
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.layout import counts_key
+from pipeline.contract.months import Month
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load_redshift.py"
 PROCESSED_BUCKET = "tlc-elt-dev-processed"

@@ -15,15 +15,22 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from components import asl
-from pipeline import cli, layout, operate
-from pipeline.datasets import get_dataset
-from pipeline.errors import InvalidInput
-from pipeline.executions import StepStatus, Trigger, execution_name
-from pipeline.months import Month
-from pipeline.operate import ExecutionExists, MonthAlreadyRunning, NoExecutions, Runtime
-from pipeline.stack import StackOutputs, StackTarget, StackUnavailable
-from pipeline.steps import STEPS
-from pipeline.warehouse import month_counts_sql
+from pipeline.cli import main as cli
+from pipeline.contract import layout
+from pipeline.contract.datasets import get_dataset
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.executions import Trigger, execution_name
+from pipeline.contract.months import Month
+from pipeline.contract.steps import STEPS
+from pipeline.ops import aws as ops_aws
+from pipeline.ops import logs as ops_logs
+from pipeline.ops import runs
+from pipeline.ops import verify as ops_verify
+from pipeline.ops.aws import Runtime
+from pipeline.ops.history import StepStatus
+from pipeline.ops.runs import ExecutionExists, MonthAlreadyRunning, NoExecutions
+from pipeline.ops.stack import StackOutputs, StackTarget, StackUnavailable
+from pipeline.warehouse.base import month_counts_sql
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -143,7 +150,7 @@ def test_start_and_wait_reports_every_step_succeeded(aws):
     pulumi = Pulumi(deploy())
     sleeps, seen = Sleeps(), []
 
-    result = operate.start(
+    result = runs.start(
         STACK,
         "2024",
         "9",
@@ -173,7 +180,7 @@ def test_start_and_wait_reports_every_step_succeeded(aws):
 def test_start_and_wait_on_a_failing_step_returns_the_step_and_its_error(aws):
     pulumi = Pulumi(deploy(missing_jobs=("load_redshift",)))
 
-    result = operate.start(STACK, "2024", "09", "yellow", wait=True, runtime=runtime(pulumi))
+    result = runs.start(STACK, "2024", "09", "yellow", wait=True, runtime=runtime(pulumi))
 
     assert not result.ok
     final = result.final
@@ -191,7 +198,7 @@ def test_start_without_wait_returns_at_once(aws):
     outputs = deploy()
     target = StackTarget(given=StackOutputs(state_machine_arn=outputs["stateMachineArn"]))
 
-    result = operate.start(target, 2024, 9, "yellow", runtime=runtime(pulumi=None))
+    result = runs.start(target, 2024, 9, "yellow", runtime=runtime(pulumi=None))
 
     assert result.final is None
     assert result.ok
@@ -207,7 +214,7 @@ def test_bad_month_or_dataset_is_refused_before_anything_runs(aws):
         ("2024", "9", "blue"),
     ]:
         with pytest.raises(InvalidInput):
-            operate.start(STACK, year, month, dataset, runtime=runtime(pulumi))
+            runs.start(STACK, year, month, dataset, runtime=runtime(pulumi))
     assert pulumi.calls == []
     machine = pulumi.outputs["stateMachineArn"]
     assert client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
@@ -217,24 +224,24 @@ def test_a_name_already_used_is_a_clear_error(aws):
     pulumi = Pulumi(deploy())
     frozen = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
     still = runtime(pulumi, now=lambda: frozen)
-    first = operate.start(STACK, "2024", "09", "yellow", runtime=still, wait=True)
+    first = runs.start(STACK, "2024", "09", "yellow", runtime=still, wait=True)
     assert first.ok
     # Step Functions treats the same name and input as a retry while the first runs, and
     # refuses the name once it has ended.
     with pytest.raises(ExecutionExists, match="yellow-2024-09-manual-20250301T080000Z"):
-        operate.start(STACK, "2024", "09", "yellow", runtime=still)
+        runs.start(STACK, "2024", "09", "yellow", runtime=still)
 
 
 def test_the_same_month_running_already_is_refused_unless_forced():
     with mock_aws():  # without the executor, executions stay RUNNING
         pulumi = Pulumi(deploy())
         clock = runtime(pulumi)
-        first = operate.start(STACK, "2024", "09", "yellow", runtime=clock)
-        operate.start(STACK, "2024", "10", "yellow", runtime=clock)  # another month is fine
+        first = runs.start(STACK, "2024", "09", "yellow", runtime=clock)
+        runs.start(STACK, "2024", "10", "yellow", runtime=clock)  # another month is fine
 
         with pytest.raises(MonthAlreadyRunning, match=first.started.execution_arn):
-            operate.start(STACK, "2024", "9", "yellow", runtime=clock)
-        forced = operate.start(STACK, "2024", "09", "yellow", runtime=clock, allow_concurrent=True)
+            runs.start(STACK, "2024", "9", "yellow", runtime=clock)
+        forced = runs.start(STACK, "2024", "09", "yellow", runtime=clock, allow_concurrent=True)
         assert forced.started.name != first.started.name
 
 
@@ -248,9 +255,9 @@ def test_a_scheduled_run_without_dataset_blocks_only_the_default_dataset():
         )
         clock = runtime(pulumi)
 
-        operate.start(STACK, "2024", "09", "green", runtime=clock)
+        runs.start(STACK, "2024", "09", "green", runtime=clock)
         with pytest.raises(MonthAlreadyRunning, match=scheduled["executionArn"]):
-            operate.start(STACK, "2024", "09", "yellow", runtime=clock)
+            runs.start(STACK, "2024", "09", "yellow", runtime=clock)
 
 
 def test_missing_pulumi_names_the_flag_to_use_instead(aws):
@@ -258,7 +265,7 @@ def test_missing_pulumi_names_the_flag_to_use_instead(aws):
         raise FileNotFoundError(command[0])
 
     with pytest.raises(StackUnavailable, match="--state-machine-arn"):
-        operate.start(STACK, "2024", "09", "yellow", runtime=runtime(no_pulumi))
+        runs.start(STACK, "2024", "09", "yellow", runtime=runtime(no_pulumi))
 
 
 def test_an_arn_from_another_account_or_region_is_reported(aws):
@@ -267,8 +274,8 @@ def test_an_arn_from_another_account_or_region_is_reported(aws):
             state_machine_arn="arn:aws:states:eu-west-1:123456789012:stateMachine:not-deployed"
         )
     )
-    with pytest.raises(operate.AwsCallFailed, match="StateMachineDoesNotExist"):
-        operate.start(target, "2024", "09", "yellow", runtime=runtime(None))
+    with pytest.raises(ops_aws.AwsCallFailed, match="StateMachineDoesNotExist"):
+        runs.start(target, "2024", "09", "yellow", runtime=runtime(None))
 
 
 # ---------------------------------------------------------------- backfill
@@ -277,7 +284,7 @@ def test_an_arn_from_another_account_or_region_is_reported(aws):
 def test_backfill_starts_the_backfill_machine_with_the_range(aws):
     pulumi = Pulumi(deploy())
 
-    started = operate.backfill(STACK, "2024-01", "2024-03", "yellow", runtime=runtime(pulumi))
+    started = runs.backfill(STACK, "2024-01", "2024-03", "yellow", runtime=runtime(pulumi))
 
     assert [str(m) for m in started.months] == ["2024-01", "2024-02", "2024-03"]
     assert started.started.state_machine_arn == pulumi.outputs["backfillStateMachineArn"]
@@ -302,7 +309,7 @@ def test_backfill_starts_the_backfill_machine_with_the_range(aws):
 def test_backfill_refuses_bad_ranges_before_anything_runs(aws, first, last, complaint):
     pulumi = Pulumi(deploy())
     with pytest.raises(InvalidInput, match=complaint):
-        operate.backfill(STACK, first, last, "yellow", runtime=runtime(pulumi))
+        runs.backfill(STACK, first, last, "yellow", runtime=runtime(pulumi))
     assert pulumi.calls == []
 
 
@@ -314,13 +321,13 @@ def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
     run = runtime(pulumi)
     sfn = client("stepfunctions")
     for month in ("07", "08"):
-        started = operate.start(STACK, "2024", month, "yellow", runtime=run)
-        operate.watch_execution(sfn, started.started.execution_arn, sleep=Sleeps())
-    backfilling = operate.backfill(STACK, "2024-01", "2024-02", "yellow", runtime=run)
-    operate.watch_execution(sfn, backfilling.started.execution_arn, sleep=Sleeps())
+        started = runs.start(STACK, "2024", month, "yellow", runtime=run)
+        runs.watch_execution(sfn, started.started.execution_arn, sleep=Sleeps())
+    backfilling = runs.backfill(STACK, "2024-01", "2024-02", "yellow", runtime=run)
+    runs.watch_execution(sfn, backfilling.started.execution_arn, sleep=Sleeps())
     progress = []
 
-    result = operate.status(STACK, limit=5, runtime=run, progress=lambda *a: progress.append(a))
+    result = runs.status(STACK, limit=5, runtime=run, progress=lambda *a: progress.append(a))
 
     monthly, backfill = result.machines
     assert (monthly.role, backfill.role) == ("monthly", "backfill")
@@ -345,13 +352,13 @@ def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
 
 def test_status_limit_is_checked():
     with pytest.raises(InvalidInput, match="--limit"):
-        operate.status(STACK, limit=0, runtime=runtime(None))
+        runs.status(STACK, limit=0, runtime=runtime(None))
 
 
 def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
     pulumi = Pulumi(deploy())
     run = runtime(pulumi)
-    result = operate.start(STACK, "2024", "09", "yellow", wait=True, runtime=run)
+    result = runs.start(STACK, "2024", "09", "yellow", wait=True, runtime=run)
     ingest_run = result.final.steps[0].job_runs[0]
     transform_run = result.final.steps[1].job_runs[0]
     logs = client("logs")
@@ -363,7 +370,7 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
     write_log(logs, "/aws-glue/jobs/output", transform_run, ["spark says hi"], now_ms)
     write_log(logs, "/aws-glue/jobs/output", "jr_someone_else", ["not ours"], now_ms)
 
-    found = operate.logs(STACK, tail=3, runtime=run)
+    found = ops_logs.logs(STACK, tail=3, runtime=run)
 
     assert found.execution.arn == result.started.execution_arn
     by_step = {r.step: r for r in found.runs}
@@ -400,14 +407,14 @@ def write_log(logs, group: str, stream: str, lines: list[str], now_ms: int) -> N
 def test_logs_without_any_execution_says_so(aws):
     pulumi = Pulumi(deploy())
     with pytest.raises(NoExecutions, match="no executions yet"):
-        operate.logs(STACK, runtime=runtime(pulumi))
+        ops_logs.logs(STACK, runtime=runtime(pulumi))
 
 
 def test_watch_a_given_execution_by_arn_without_the_stack(aws):
     pulumi = Pulumi(deploy())
-    started = operate.start(STACK, "2024", "09", "yellow", runtime=runtime(pulumi))
+    started = runs.start(STACK, "2024", "09", "yellow", runtime=runtime(pulumi))
 
-    final = operate.watch(StackTarget(), started.started.execution_arn, runtime=runtime(None))
+    final = runs.watch(StackTarget(), started.started.execution_arn, runtime=runtime(None))
 
     assert final.ok
     assert final.arn == started.started.execution_arn
@@ -422,7 +429,7 @@ def test_input_the_machine_itself_rejects_is_reported_with_its_rule(aws):
         input=json.dumps({"year": "2024", "month": "13"}),
     )["executionArn"]
 
-    final = operate.watch(StackTarget(), arn, runtime=runtime(None))
+    final = runs.watch(StackTarget(), arn, runtime=runtime(None))
 
     assert (final.status, final.error) == ("FAILED", "InvalidInput")
     assert final.failing_step is None
@@ -455,7 +462,7 @@ def test_an_aborted_execution_is_a_failure_naming_the_abort_and_the_step(aws):
         sfn.stop_execution(executionArn=arn, error="Operator", cause="wrong month")
         assert history_has("ExecutionAborted")
 
-    final = operate.watch_execution(sfn, arn, sleep=stop_on_first_poll)
+    final = runs.watch_execution(sfn, arn, sleep=stop_on_first_poll)
 
     assert final.status == "ABORTED"
     assert not final.ok
@@ -524,7 +531,7 @@ def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(a
     with Stubber(data_api) as stub:
         stub_verify_query(stub, [("2024-09-01", 100), ("2024-08-01", 50), ("2024-07-01", 7)])
 
-        result = operate.verify(STACK, "yellow", runtime=run)
+        result = ops_verify.verify(STACK, "yellow", runtime=run)
 
         stub.assert_no_pending_responses()
     assert result.rows() == [
@@ -544,7 +551,7 @@ def test_verify_with_workgroup_and_database_flags_needs_no_stack():
     with Stubber(data_api) as stub:
         stub_verify_query(stub, [("2024-09-01", 100)])
 
-        result = operate.verify(target, "yellow", runtime=run)
+        result = ops_verify.verify(target, "yellow", runtime=run)
 
     assert result.rows() == [{"month": "2024-09", "rows": 100}]
     assert result.ok
@@ -552,7 +559,7 @@ def test_verify_with_workgroup_and_database_flags_needs_no_stack():
 
 def test_verify_without_a_workgroup_names_the_flags():
     with pytest.raises(StackUnavailable, match="--workgroup and --database"):
-        operate.verify(StackTarget(), "yellow", runtime=Runtime(run=None))
+        ops_verify.verify(StackTarget(), "yellow", runtime=Runtime(run=None))
 
 
 # ---------------------------------------------------------------- the command line
@@ -567,7 +574,7 @@ def test_cli_start_wait_prints_each_step_and_exits_non_zero_on_failure(
     aws, wide, monkeypatch, capsys
 ):
     outputs = deploy(missing_jobs=("transform_trips",))
-    monkeypatch.setattr(operate, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(runs, "POLL_SECONDS", 0.02)
     argv = ["start", "--state-machine-arn", outputs["stateMachineArn"], "--year", "2024"]
 
     code = cli.main([*argv, "--month", "9", "--wait"])
@@ -594,8 +601,9 @@ class InterruptOnSleep:
 @pytest.fixture
 def interrupt_on_sleep(monkeypatch) -> InterruptOnSleep:
     """Every command's default `Runtime` sleeps by pressing Ctrl-C."""
-    sleep, real = InterruptOnSleep(), operate.Runtime
-    monkeypatch.setattr(operate, "Runtime", lambda: real(run=sleep.pulumi, sleep=sleep))
+    sleep, real = InterruptOnSleep(), ops_aws.Runtime
+    for module in (runs, ops_verify, ops_logs):
+        monkeypatch.setattr(module, "Runtime", lambda: real(run=sleep.pulumi, sleep=sleep))
     return sleep
 
 
@@ -633,7 +641,7 @@ def test_ctrl_c_during_watch_of_a_stack_names_the_stack_in_the_command(
 ):
     with mock_aws():
         pulumi = interrupt_on_sleep.pulumi = Pulumi(deploy())
-        started = operate.start(STACK, "2024", "09", "yellow", runtime=runtime(pulumi))
+        started = runs.start(STACK, "2024", "09", "yellow", runtime=runtime(pulumi))
         arn = started.started.execution_arn
 
         code = cli.main(["watch", "--stack", "dev", "--quiet"])
@@ -664,7 +672,7 @@ def test_cli_start_quiet_prints_only_the_execution_arn(aws, capsys):
 def test_cli_status_json_is_machine_readable(aws, monkeypatch, capsys):
     outputs = deploy()
     machine = outputs["stateMachineArn"]
-    monkeypatch.setattr(operate, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(runs, "POLL_SECONDS", 0.02)
     argv = ["start", "--state-machine-arn", machine, "--year", "2024", "--month", "9"]
     assert cli.main([*argv, "--quiet", "--wait"]) == 0
     capsys.readouterr()

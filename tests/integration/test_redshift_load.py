@@ -12,12 +12,12 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from pipeline.datasets import YELLOW
-from pipeline.errors import CountMismatch, InvalidInput, MissingInput, StatementFailed
-from pipeline.lake import LocalLake, S3Lake
-from pipeline.layout import PROCESSED, copy_manifest_key, counts_key
-from pipeline.months import Month
-from pipeline.redshift import Polling, RedshiftDataApiWarehouse, load_batch
+from pipeline.contract.datasets import YELLOW
+from pipeline.contract.errors import CountMismatch, InvalidInput, MissingInput, StatementFailed
+from pipeline.contract.layout import PROCESSED, copy_manifest_key, counts_key
+from pipeline.contract.months import Month
+from pipeline.storage.lake import LocalLake, S3Lake
+from pipeline.warehouse.redshift import Polling, RedshiftDataApiWarehouse, load_batch
 
 SEPT = Month(2024, 9)
 RAW, PROCESSED_BUCKET = "tlc-elt-dev-raw", "tlc-elt-dev-processed"

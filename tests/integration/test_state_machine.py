@@ -27,7 +27,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 
 from components import asl
 from functions import trigger
-from pipeline.steps import STEPS
+from pipeline.contract.steps import STEPS
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/state-machine"

@@ -1,4 +1,4 @@
-"""pipeline.transform on local Spark: every schema era, the real sample, rule edges, the step's I/O.
+"""pipeline.jobs.transform on local Spark: every era, the real sample, rule edges, the I/O.
 
 Expected values come from outside the code under test: the raw files read back with pyarrow,
 TLC's data dictionary codes, and the rejections synthetic.write_month planted.
@@ -14,14 +14,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import layout, synthetic
-from pipeline.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW, ColumnType
-from pipeline.errors import MissingColumn, MissingInput
-from pipeline.lake import LocalLake
-from pipeline.months import Month
-from pipeline.rules import REJECT_REASON, RULE_NAMES
-from pipeline.steps import StepContext
-from pipeline.transform import apply_rules, contract_schema, normalise, run_step
+from pipeline.contract import layout
+from pipeline.contract.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW, ColumnType
+from pipeline.contract.errors import MissingColumn, MissingInput
+from pipeline.contract.months import Month
+from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
+from pipeline.dev import synthetic
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.transform import apply_rules, contract_schema, normalise, run_step
+from pipeline.storage.lake import LocalLake
 
 ARROW_TYPES = {
     ColumnType.INTEGER: pa.int32(),

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from functions import trigger
-from pipeline.errors import InvalidInput, PipelineError
+from pipeline.contract.errors import InvalidInput, PipelineError
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/state-machine"
@@ -188,9 +188,9 @@ def test_expand_takes_a_list_in_any_form_and_order_once_each():
 
 def test_expand_reads_what_the_cli_sends():
     """`python -m pipeline backfill` sends from/to and the months (pipeline.executions)."""
-    from pipeline.datasets import get_dataset
-    from pipeline.executions import backfill_input
-    from pipeline.months import Month
+    from pipeline.contract.datasets import get_dataset
+    from pipeline.contract.executions import backfill_input
+    from pipeline.contract.months import Month
 
     sent = backfill_input(get_dataset("yellow"), [Month(2024, 1), Month(2024, 2)])
     assert [m["month"] for m in expand(sent)] == ["01", "02"]

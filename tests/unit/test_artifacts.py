@@ -1,5 +1,6 @@
 """The code the stack ships: reproducible archives keyed by content, a wheel Python Shell can
-install, a zip Spark can import from, and a Lambda package that needs nothing else."""
+install, a zip Spark can import from, and a Lambda package that needs nothing else; each holds
+exactly the import closure of what runs it."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
 
-from components import artifacts
-from pipeline.steps import STEPS
+import pytest
+
+from components import artifacts, etl
+from pipeline.contract.steps import PYTHON_SHELL, SPARK, STEPS
+
+KINDS = (PYTHON_SHELL, SPARK)
 
 
 def test_archives_are_byte_for_byte_reproducible():
-    files = artifacts.package_files(artifacts.PIPELINE)
+    files = etl.library_files(PYTHON_SHELL)
     assert artifacts.deterministic_zip(files) == artifacts.deterministic_zip(dict(files))
     assert artifacts.wheel(files) == artifacts.wheel(files)
     for entry in zipfile.ZipFile(io.BytesIO(artifacts.deterministic_zip(files))).infolist():
@@ -55,15 +61,74 @@ def test_editing_one_script_moves_only_that_jobs_script_location():
     assert len(set(before.values())) == len(STEPS)
 
 
-def test_the_pipeline_package_is_every_module_and_nothing_else():
-    files = artifacts.package_files(artifacts.PIPELINE)
-    on_disk = sorted(
-        path.relative_to(artifacts.ROOT).as_posix()
-        for path in (artifacts.ROOT / "pipeline").rglob("*.py")
-        if "__pycache__" not in path.parts
+def scripts_of(kind: str) -> list[str]:
+    return [step.script for step in STEPS if step.kind == kind]
+
+
+def imported_by_running(scripts: list[str], *path: str) -> set[str]:
+    """The project modules loaded by running the scripts' module code (not their `main`) in a
+    fresh interpreter with only `path` importable from this project."""
+    paths = [str(artifacts.ROOT / script) for script in scripts]
+    code = (
+        f"import json, runpy; [runpy.run_path(s, run_name='job') for s in {paths!r}]; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pipeline')))"
     )
-    assert sorted(files) == on_disk
-    assert "pipeline/__init__.py" in files
+    return set(json.loads(run_isolated(code, *path)))
+
+
+def as_modules(files) -> set[str]:
+    return {path[: -len(".py")].replace("/", ".").removesuffix(".__init__") for path in files}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_library_is_exactly_what_its_scripts_import(kind, tmp_path):
+    files = etl.library_files(kind)
+    # Running the scripts from the whole tree loads exactly the modules the library holds ...
+    assert as_modules(files) == imported_by_running(scripts_of(kind), str(artifacts.ROOT))
+    # ... and the library alone is enough for them.
+    archive = tmp_path / "library.zip"
+    archive.write_bytes(artifacts.deterministic_zip(files))
+    assert imported_by_running(scripts_of(kind), str(archive)) == as_modules(files)
+    for path, data in files.items():
+        assert data == (artifacts.ROOT / path).read_bytes()
+
+
+def test_no_library_ships_the_command_line_the_local_runtime_or_the_dev_tools():
+    shipped = set(etl.library_files(PYTHON_SHELL)) | set(etl.library_files(SPARK))
+    for layer in ("cli", "dev", "local", "ops"):
+        assert not [path for path in shipped if path.startswith(f"pipeline/{layer}/")], layer
+    assert "pipeline/jobs/transform.py" not in etl.library_files(PYTHON_SHELL)
+    assert "pipeline/warehouse/redshift.py" not in etl.library_files(SPARK)
+
+
+def copy_of_the_code(tmp_path):
+    for folder in ("pipeline", "scripts", "functions"):
+        shutil.copytree(artifacts.ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def keys(root) -> dict[str, str]:
+    return {kind: key for kind, (key, _) in etl.library_builds(root).items()}
+
+
+def test_editing_a_cli_or_dev_module_leaves_every_library_key_unchanged(tmp_path):
+    root = copy_of_the_code(tmp_path)
+    before = keys(root)
+    assert before == keys(artifacts.ROOT)
+    for module in ("pipeline/cli/main.py", "pipeline/dev/synthetic.py", "pipeline/local/runner.py"):
+        (root / module).write_text((root / module).read_text() + "\n# edited\n")
+    assert keys(root) == before
+
+
+def test_editing_a_shipped_module_moves_only_the_libraries_that_hold_it(tmp_path):
+    root = copy_of_the_code(tmp_path)
+    before = keys(root)
+    (root / "pipeline/jobs/ingest.py").write_text(
+        (root / "pipeline/jobs/ingest.py").read_text() + "\n# edited\n"
+    )
+    after = keys(root)
+    assert after[PYTHON_SHELL] != before[PYTHON_SHELL]
+    assert after[SPARK] == before[SPARK]
 
 
 def test_the_wheel_records_every_file_with_its_hash():
@@ -94,11 +159,8 @@ def run_isolated(code: str, *path: str) -> str:
 
 def test_spark_can_import_the_pipeline_from_the_zip(tmp_path):
     archive = tmp_path / "pipeline.zip"
-    files = artifacts.package_files(artifacts.PIPELINE)
-    archive.write_bytes(artifacts.deterministic_zip(files))
-    where = run_isolated(
-        "import pipeline.steps as s; print(s.__file__, len(s.STEPS))", str(archive)
-    )
+    archive.write_bytes(artifacts.deterministic_zip(etl.library_files(SPARK)))
+    where = run_isolated("import pipeline.jobs.transform as t; print(t.__file__)", str(archive))
     assert where.startswith(str(archive))
 
 
@@ -108,11 +170,11 @@ def test_the_trigger_package_is_its_handler_and_the_pipeline_modules_it_imports(
         "functions/__init__.py",
         "functions/trigger.py",
         "pipeline/__init__.py",
-        "pipeline/datasets.py",
-        "pipeline/errors.py",
-        "pipeline/executions.py",
-        "pipeline/months.py",
-        "pipeline/steps.py",
+        "pipeline/contract/__init__.py",
+        "pipeline/contract/datasets.py",
+        "pipeline/contract/errors.py",
+        "pipeline/contract/executions.py",
+        "pipeline/contract/months.py",
     }
     for path, data in files.items():
         assert data == (artifacts.ROOT / path).read_bytes()  # shipped from the one source

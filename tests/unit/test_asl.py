@@ -10,8 +10,8 @@ import json
 import pytest
 
 from components import asl
-from pipeline.datasets import DATASETS
-from pipeline.steps import JOB_ARGUMENTS, PYTHON_SHELL, STEPS, Step
+from pipeline.contract.datasets import DATASETS
+from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, STEPS, Step
 
 JOB_NAMES = {step.job: f"tlc-elt-dev-{step.job}" for step in STEPS}
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
@@ -169,8 +169,8 @@ def test_input_is_checked_before_any_job_runs():
 
 def test_a_different_step_list_gives_a_different_machine():
     steps = (
-        Step("IngestRaw", "ingest_raw", PYTHON_SHELL, "pipeline.ingest:run_step", "ingest"),
-        Step("LoadWarehouse", "load_redshift", PYTHON_SHELL, "pipeline.load:run_step", "load"),
+        Step("IngestRaw", "ingest_raw", PYTHON_SHELL, "ingest"),
+        Step("LoadWarehouse", "load_redshift", PYTHON_SHELL, "load"),
     )
     states = monthly(steps=steps)["States"]
     assert states["IngestRaw"]["Next"] == "LoadWarehouse"

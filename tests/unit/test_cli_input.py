@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
+from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, main
 
 
 @pytest.mark.parametrize(

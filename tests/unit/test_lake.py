@@ -6,10 +6,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from pipeline import lake as lake_module
-from pipeline.errors import InvalidInput, MissingInput
-from pipeline.lake import LocalLake, S3Lake
-from pipeline.layout import PROCESSED, RAW
+from pipeline.contract.errors import InvalidInput, MissingInput
+from pipeline.contract.layout import PROCESSED, RAW
+from pipeline.storage import lake as lake_module
+from pipeline.storage.lake import LocalLake, S3Lake
 
 KEY = "yellow/year=2024/month=09/yellow_tripdata_2024-09.parquet"
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timezone
 
 import pytest
 
-from pipeline.errors import InvalidInput
-from pipeline.months import Month, month_range, scheduled_month, validate_month
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.months import Month, month_range, scheduled_month, validate_month
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.console import Console
 
-from pipeline import operate
-from pipeline.executions import ChildRuns, ExecutionView, StepStatus, StepView
-from pipeline.operate_cli import (
+from pipeline.cli.stack import (
     WatchDisplay,
     duration,
     execution_panel,
@@ -22,7 +20,11 @@ from pipeline.operate_cli import (
     render_status,
     target_of,
 )
-from pipeline.steps import STEPS
+from pipeline.contract.steps import STEPS
+from pipeline.ops import logs as ops_logs
+from pipeline.ops import runs
+from pipeline.ops import verify as ops_verify
+from pipeline.ops.history import ChildRuns, ExecutionView, StepStatus, StepView
 
 T0 = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:tlc-monthly:yellow-2024-09-manual-x"
@@ -119,10 +121,10 @@ def test_status_shows_each_execution_with_its_steps_and_error():
     backfill = view("RUNNING")
     backfill.input = {"from": "2024-01", "to": "2024-06", "dataset": "green"}
     backfill.children = ChildRuns(started=4, succeeded=2, failed=1)
-    result = operate.StatusResult(
+    result = runs.StatusResult(
         [
-            operate.MachineExecutions("monthly", MACHINE, [failed]),
-            operate.MachineExecutions("backfill", MACHINE + "-backfill", [backfill]),
+            runs.MachineExecutions("monthly", MACHINE, [failed]),
+            runs.MachineExecutions("backfill", MACHINE + "-backfill", [backfill]),
         ],
         T0,
     )
@@ -140,15 +142,13 @@ def test_status_shows_each_execution_with_its_steps_and_error():
 
 def test_status_of_a_machine_never_run_says_so():
     out, buffer = console()
-    render_status(
-        out, operate.StatusResult([operate.MachineExecutions("backfill", MACHINE, [])], T0)
-    )
+    render_status(out, runs.StatusResult([runs.MachineExecutions("backfill", MACHINE, [])], T0))
     assert buffer.getvalue().strip() == "backfill: no executions yet"
 
 
 def test_log_lines_are_printed_verbatim():
     out, buffer = console()
-    run = operate.JobRunLogs(
+    run = ops_logs.JobRunLogs(
         "IngestRaw",
         "tlc-dev-ingest_raw",
         "jr_1",
@@ -156,13 +156,13 @@ def test_log_lines_are_printed_verbatim():
         "SourceNotPublished: 403",
         12,
         [
-            operate.LogStream(
+            ops_logs.LogStream(
                 "/aws-glue/python-jobs/error", "jr_1", ["[bold]not markup[/bold]"], True
             )
         ],
     )
 
-    render_logs(out, operate.LogsResult(view("FAILED", StepStatus.FAILED), [run]))
+    render_logs(out, ops_logs.LogsResult(view("FAILED", StepStatus.FAILED), [run]))
 
     text = buffer.getvalue()
     assert "[bold]not markup[/bold]" in text
@@ -200,13 +200,13 @@ def test_ctrl_c_before_any_execution_started_is_just_interrupted():
 def test_the_reattach_command_needs_only_the_execution_when_no_target_was_given():
     args = argparse.Namespace(execution_arn=ARN, region=None)  # `watch --execution-arn A`
     assert reattach_command(args, ARN) == f"python -m pipeline watch --execution-arn {ARN}"
-    message = interrupted_message(args, operate.Interrupted(ARN))
+    message = interrupted_message(args, runs.Interrupted(ARN))
     assert message.startswith("interrupted: stopped following yellow-2024-09-manual-x;")
 
 
 def test_exit_codes_bad_input_is_2_an_unusable_stack_is_1(capsys):
     """As pipeline.cli's docstring says: only InvalidInput exits 2; other PipelineErrors 1."""
-    from pipeline import cli
+    from pipeline.cli import main as cli
 
     assert cli.main(["status", "--state-machine-arn", MACHINE, "--limit", "0"]) == 2
     assert "invalid --limit 0" in capsys.readouterr().err
@@ -237,13 +237,14 @@ def test_exit_codes_bad_input_is_2_an_unusable_stack_is_1(capsys):
 def test_verify_refuses_mixed_or_half_targets_before_anything_runs(
     flags, complaint, tmp_path, monkeypatch, capsys
 ):
-    from pipeline import cli
+    from pipeline.cli import local as local_commands
+    from pipeline.cli import main as cli
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("verify went on to read a warehouse")
 
-    monkeypatch.setattr(operate, "verify", must_not_run)
-    monkeypatch.setattr(cli, "local_verify_rows", must_not_run)
+    monkeypatch.setattr(ops_verify, "verify", must_not_run)
+    monkeypatch.setattr(local_commands, "verify_local", must_not_run)
     (tmp_path / "warehouse.duckdb").write_bytes(b"")  # a local run would be readable
 
     code = cli.main(["verify", *(flag.format(tmp=tmp_path) for flag in flags)])
@@ -266,10 +267,11 @@ def test_verify_refuses_mixed_or_half_targets_before_anything_runs(
     ],
 )
 def test_verify_reads_the_warehouse_its_flags_name(flags, remote):
-    from pipeline import cli
+    from pipeline.cli import local as local_commands
+    from pipeline.cli import main as cli
 
     args = cli.build_parser().parse_args(["verify", *flags])
-    assert cli.verify_is_remote(args) is remote
+    assert local_commands.verify_is_remote(args) is remote
 
 
 class Poller:

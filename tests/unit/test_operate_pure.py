@@ -11,11 +11,15 @@ from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from pipeline import layout
-from pipeline.datasets import get_dataset
-from pipeline.months import Month
-from pipeline.operate import AwsCallFailed, aws_call, glue_log_groups, transform_counts
-from pipeline.steps import STEPS, step_named
+from pipeline.contract import layout
+from pipeline.contract.datasets import get_dataset
+from pipeline.contract.errors import MissingInput
+from pipeline.contract.months import Month
+from pipeline.contract.steps import STEPS, step_named
+from pipeline.ops.aws import AwsCallFailed, aws_call
+from pipeline.ops.logs import glue_log_groups
+from pipeline.storage.lake import S3Lake
+from pipeline.warehouse.base import read_transform_counts
 
 INGEST, TRANSFORM = step_named("ingest_raw"), step_named("transform_trips")
 
@@ -70,20 +74,26 @@ def counts_request(month: Month) -> dict:
     return {"Bucket": "processed", "Key": layout.counts_key(get_dataset("yellow"), month)}
 
 
-def test_transform_counts_reads_the_counts_json_missing_is_none_refused_is_raised():
+def test_transform_counts_on_s3_missing_is_none_refused_is_raised_foreign_is_refused():
     s3 = boto3.client("s3", region_name="us-east-1")
-    body = json.dumps({"rows_loaded": 5, "rows_quarantined": 1}).encode()
+    lake = S3Lake("raw", "processed", s3=s3)
     yellow = get_dataset("yellow")
+
+    def body(month: str) -> dict:
+        data = json.dumps({"dataset": "yellow", "month": month, "rows_loaded": 5}).encode()
+        return {"Body": StreamingBody(io.BytesIO(data), len(data))}
+
     with Stubber(s3) as stub:
-        stub.add_response(
-            "get_object",
-            {"Body": StreamingBody(io.BytesIO(body), len(body))},
-            counts_request(Month(2024, 9)),
-        )
+        stub.add_response("get_object", body("2024-09"), counts_request(Month(2024, 9)))
         stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
         stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
+        stub.add_response("get_object", body("2024-05"), counts_request(Month(2024, 6)))
 
-        assert transform_counts(s3, "processed", yellow, Month(2024, 9))["rows_loaded"] == 5
-        assert transform_counts(s3, "processed", yellow, Month(2024, 8)) is None
+        assert read_transform_counts(yellow, Month(2024, 9), lake)["rows_loaded"] == 5
+        assert read_transform_counts(yellow, Month(2024, 8), lake) is None
         with pytest.raises(ClientError, match="AccessDenied"):
-            transform_counts(s3, "processed", yellow, Month(2024, 7))
+            read_transform_counts(yellow, Month(2024, 7), lake)
+        with pytest.raises(
+            MissingInput, match="holds counts for yellow 2024-05, not yellow 2024-06"
+        ):
+            read_transform_counts(yellow, Month(2024, 6), lake)

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.datasets import GREEN, YELLOW
-from pipeline.errors import MissingColumn, NotParquet
-from pipeline.parquet_check import ParquetStreamCheck, describe_start
+from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.errors import MissingColumn, NotParquet
+from pipeline.jobs.parquet_check import ParquetStreamCheck, describe_start
 
 
 def _parquet(rows: int, row_group_size: int) -> bytes:

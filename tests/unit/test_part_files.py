@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.transform import MIN_ROWS_PER_PART_FILE, ROWS_PER_PART_FILE, part_files_for
+from pipeline.jobs.transform import MIN_ROWS_PER_PART_FILE, ROWS_PER_PART_FILE, part_files_for
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import io
 from rich.console import Console
 from rich.progress import Progress
 
-from pipeline.ingest import PROGRESS as DOWNLOAD
-from pipeline.progress import AmountColumn, ConsoleObserver
-from pipeline.steps import STEPS
+from pipeline.cli.progress import AmountColumn, ConsoleObserver
+from pipeline.contract.steps import STEPS
+from pipeline.jobs.ingest import PROGRESS as DOWNLOAD
 
 
 def rendered(unit: str, done: int, total: int | None) -> str:

@@ -15,11 +15,12 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from pipeline.datasets import GREEN, YELLOW
-from pipeline.errors import InvalidInput, PipelineError, StatementFailed
-from pipeline.lake import LocalLake
-from pipeline.months import Month
-from pipeline.redshift import (
+from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.errors import InvalidInput, PipelineError, StatementFailed
+from pipeline.contract.months import Month
+from pipeline.storage.lake import LocalLake
+from pipeline.warehouse.base import MonthCount
+from pipeline.warehouse.redshift import (
     BatchPart,
     Polling,
     RedshiftDataApiWarehouse,
@@ -27,7 +28,6 @@ from pipeline.redshift import (
     load_batch,
     require_workgroup_support,
 )
-from pipeline.warehouse import MonthCount
 
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"

@@ -1,4 +1,4 @@
-"""pipeline.rules without Spark: the closed, ordered set of rule names the counts JSON carries."""
+"""pipeline.contract.rules without Spark: the closed, ordered rule names the counts JSON carries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import rules
+from pipeline.contract import rules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +41,8 @@ def test_rules_and_the_generator_import_without_spark():
     # The generator and the command line read the rule names; only predicates import pyspark.
     code = (
         "import sys; sys.modules['pyspark'] = None\n"  # any `import pyspark` now fails
-        "import pipeline.rules, pipeline.synthetic\n"
-        "print(len(pipeline.rules.RULE_NAMES))"
+        "import pipeline.contract.rules, pipeline.dev.synthetic\n"
+        "print(len(pipeline.contract.rules.RULE_NAMES))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from components.settings import KEYS, Profile, StackSettings, build_settings, eventbridge_cron
-from pipeline.errors import InvalidInput
+from pipeline.contract.errors import InvalidInput
 
 
 def test_dev_defaults_are_cheap_and_disposable():

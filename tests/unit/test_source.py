@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from pipeline.errors import InvalidInput, SourceUnavailable
-from pipeline.source import (
+from pipeline.contract.errors import InvalidInput, SourceUnavailable
+from pipeline.jobs.source import (
     HttpSource,
     LocalSource,
     RetryPolicy,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline import spark
+from pipeline.local import spark
 
 
 def test_transform_settings_are_applied_locally_and_on_glue():

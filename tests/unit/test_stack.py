@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import pipeline
-from pipeline.stack import (
+from pipeline.ops.stack import (
     OUTPUTS,
     StackOutputs,
     StackTarget,

@@ -30,11 +30,12 @@ from pulumi.runtime.rpc import _special_secret_sig as SECRET_SIG
 from pulumi.runtime.rpc import _special_sig_key as SIG_KEY
 
 from components import artifacts, asl, iam
+from components import etl as etl_module
 from components.orchestration import SCHEDULED_TIME
 from components.settings import NAMESPACE, build_settings
 from functions.trigger import plan_start
-from pipeline.redshift import WORKGROUP_BOTOCORE
-from pipeline.steps import JOB_ARGUMENTS, PYTHON_SHELL, SPARK, STEPS
+from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, SPARK, STEPS
+from pipeline.warehouse.redshift import WORKGROUP_BOTOCORE
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -473,19 +474,20 @@ def test_scripts_and_the_pipeline_are_uploaded_under_their_content_hash(deployme
         assert re.fullmatch(rf"{folder}/[0-9a-f]{{16}}/{re.escape(name)}", key)
         assert stored[key]["content"] == source.decode()
     assert not set(step.script for step in STEPS) & set(stored)  # no fixed, unhashed keys
-    files = artifacts.package_files(artifacts.PIPELINE)
-    folder = f"libs/{artifacts.content_hash(files)[:16]}"
-    wheel = base64.b64decode(stored[f"{folder}/{artifacts.wheel_file_name()}"]["contentBase64"])
-    spark = base64.b64decode(stored[f"{folder}/pipeline.zip"]["contentBase64"])
-    assert zipfile.ZipFile(io.BytesIO(spark)).namelist() == sorted(files)
+    shell_files, spark_files = (etl_module.library_files(kind) for kind in (PYTHON_SHELL, SPARK))
+    keys = {kind: key for kind, (key, _) in etl_module.library_builds().items()}
+    for kind, files in ((PYTHON_SHELL, shell_files), (SPARK, spark_files)):
+        assert keys[kind].startswith(f"libs/{artifacts.content_hash(files)[:16]}/")
+    wheel = base64.b64decode(stored[keys[PYTHON_SHELL]]["contentBase64"])
+    spark = base64.b64decode(stored[keys[SPARK]]["contentBase64"])
+    assert zipfile.ZipFile(io.BytesIO(spark)).namelist() == sorted(spark_files)
     wheel_names = zipfile.ZipFile(io.BytesIO(wheel)).namelist()
-    assert set(files) < set(wheel_names)
+    assert set(shell_files) < set(wheel_names)
     assert f"{artifacts.WHEEL_NAME}-{artifacts.WHEEL_VERSION}.dist-info/RECORD" in wheel_names
     bucket = deployment.exports["scriptsBucket"]
     for step in STEPS:
-        name = artifacts.wheel_file_name() if step.kind == PYTHON_SHELL else "pipeline.zip"
         extra = job_arguments(deployment, step.job)["--extra-py-files"]
-        assert extra == f"s3://{bucket}/{folder}/{name}"
+        assert extra == f"s3://{bucket}/{keys[step.kind]}"
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -677,7 +679,8 @@ def test_trigger_function_ships_its_pipeline_modules_and_targets_the_monthly_mac
     }
     shipped = {path: asset.text for path, asset in function["code"].assets.items()}
     assert shipped == {path: data.decode() for path, data in artifacts.trigger_files().items()}
-    assert {"pipeline/months.py", "pipeline/datasets.py", "pipeline/errors.py"} <= set(shipped)
+    contract = {"pipeline/contract/months.py", "pipeline/contract/datasets.py"}
+    assert contract | {"pipeline/contract/errors.py"} <= set(shipped)
     logs = deployment.get("orchestration-trigger-logs")
     assert function["loggingConfig"]["logGroup"] == logs.inputs["name"]
     dead_letters = deployment.get("orchestration-dead-letters")

@@ -1,4 +1,4 @@
-"""pipeline.synthetic: TLC's file schemas per era, deterministic output, planted dirty rows.
+"""pipeline.dev.synthetic: TLC's file schemas per era, deterministic output, planted dirty rows.
 
 The planted counts are checked here against the written file with pyarrow, independently of
 Spark and of pipeline.rules' implementation; the transform tests then check Spark against them.
@@ -15,11 +15,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import synthetic
-from pipeline.datasets import GREEN, YELLOW
-from pipeline.errors import InvalidInput
-from pipeline.months import Month
-from pipeline.rules import RULE_NAMES
+from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.months import Month
+from pipeline.contract.rules import RULE_NAMES
+from pipeline.dev import synthetic
 
 # Rates high enough that a 2,000-row month holds every kind of dirty row.
 EVERY_KIND = synthetic.DirtyRates(

@@ -9,10 +9,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from pipeline.datasets import GREEN
-from pipeline.errors import InvalidInput
-from pipeline.lake import S3Lake
-from pipeline.months import Month
+from pipeline.contract.datasets import GREEN
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.months import Month
+from pipeline.storage.lake import S3Lake
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from pipeline.datasets import GREEN, YELLOW
-from pipeline.errors import InvalidInput, MissingInput
-from pipeline.lake import LocalLake, ObjectInfo
-from pipeline.layout import PROCESSED, counts_key
-from pipeline.months import Month
-from pipeline.warehouse import (
+from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.errors import InvalidInput, MissingInput
+from pipeline.contract.layout import PROCESSED, counts_key
+from pipeline.contract.months import Month
+from pipeline.storage.lake import LocalLake, ObjectInfo
+from pipeline.warehouse.base import (
     Dialect,
     create_table_sql,
     delete_month_sql,

@@ -1,0 +1,1 @@
+"""`python -m pipeline`: parsing, one module per command group, rendering. Nothing imports it."""

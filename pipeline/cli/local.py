@@ -1,0 +1,144 @@
+"""Commands on this machine: `local` (run months here), `verify` (local or a stack), `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pipeline.cli import flags
+from pipeline.cli.progress import ConsoleObserver
+from pipeline.cli.render import quality_table, verify_table
+from pipeline.contract.datasets import get_dataset
+from pipeline.contract.errors import InvalidInput
+from pipeline.dev.demo import run_demo
+from pipeline.local.runner import DEFAULT_WORKDIR, LocalPipeline, verify_local
+
+EXIT_FAILED = 1
+COMMANDS = ("demo", "local", "verify")
+
+
+def add_parsers(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="offline: a synthetic month through the pipeline")
+    demo.add_argument("--rows", type=int, default=None, help="rows in the synthetic month")
+    demo.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "demo")
+    demo.add_argument("--seed", type=int, default=20240901)
+    flags.common(demo)
+
+    local = commands.add_parser("local", help="run ingest, transform and load here")
+    flags.month_flags(local, ranged=True)
+    flags.dataset_flag(local)
+    local.add_argument("--source", help="URL or path of the month's file (default: TLC's URL)")
+    local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    flags.common(local)
+
+    verify = commands.add_parser("verify", help="row counts per month in the warehouse")
+    verify.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
+    flags.stack_flags(verify)
+    flags.dataset_flag(verify)
+    verify.add_argument("--workgroup", help="Redshift workgroup (instead of --stack)")
+    verify.add_argument("--database", help="Redshift database (instead of --stack)")
+    verify.add_argument("--processed-bucket", help="processed bucket (instead of --stack)")
+    verify.add_argument("--region", help="AWS region (default: from the ARNs or boto3's)")
+    verify.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    flags.common(verify)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    handlers = {"demo": run_demo_command, "local": run_local, "verify": run_verify}
+    return handlers[args.command](args, console)
+
+
+def run_local(args: argparse.Namespace, console: Console) -> int:
+    dataset = get_dataset(args.dataset)
+    months = flags.months_of(args, dataset.first_month)
+    if args.source and len(months) > 1:
+        raise InvalidInput("--source", args.source, "a single file serves a single month")
+    observer = ConsoleObserver(console, quiet=args.quiet)
+    pipeline = LocalPipeline(args.workdir, observer=observer)
+    try:
+        for month in months:
+            run = pipeline.run_month(dataset, month, args.source)
+            counts = pipeline.transform_counts(run.dataset, run.month)
+            if counts is not None:
+                console.print(quality_table(counts))
+            console.print(f"{run.dataset.name} {run.month}: done in {run.seconds:.1f}s")
+    finally:
+        observer.close()
+        pipeline.close()
+    return 0
+
+
+_REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")
+_WHERE = "--workdir DIR for a local run, or --stack S (or --workgroup W --database D)"
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def verify_is_remote(args: argparse.Namespace) -> bool:
+    """Which warehouse `verify` reads; a mix of both kinds of flags, or half a target, is refused.
+
+    Local: `--workdir` (or nothing: the default workdir). Remote: `--stack`, or `--workgroup`
+    with `--database`; `--processed-bucket` and `--region` only qualify a remote target.
+    """
+    remote = [_flag(dest) for dest in _REMOTE_VERIFY_FLAGS if getattr(args, dest, None)]
+    if args.workdir is not None and remote:
+        raise InvalidInput(
+            "arguments", f"--workdir with {' '.join(remote)}", f"give one of {_WHERE}"
+        )
+    if args.stack:
+        return True
+    if bool(args.workgroup) != bool(args.database):
+        given, lacking = ("--workgroup", "--database")[:: 1 if args.workgroup else -1]
+        raise InvalidInput(
+            "arguments", f"{given} without {lacking}", "give both, or --stack S to read them"
+        )
+    if remote and not args.workgroup:
+        raise InvalidInput(
+            "arguments",
+            f"{' '.join(remote)} without --stack or --workgroup/--database",
+            "they apply to a deployed stack: add --stack S, or --workgroup W --database D",
+        )
+    return bool(remote)
+
+
+def run_verify(args: argparse.Namespace, console: Console) -> int:
+    dataset = get_dataset(args.dataset)
+    if verify_is_remote(args):
+        from pipeline.cli import stack  # boto3 and the stack commands only when asked for
+
+        report = stack.remote_verify(args, dataset)
+    else:
+        report = verify_local(args.workdir or DEFAULT_WORKDIR, dataset)
+    if args.json:
+        print(json.dumps(report.rows(), indent=2))
+    else:
+        console.print(verify_table(report.title, report.rows()))
+    return 0 if report.ok else EXIT_FAILED
+
+
+def run_demo_command(args: argparse.Namespace, console: Console) -> int:
+    observer = ConsoleObserver(console, quiet=args.quiet)
+    try:
+        result = run_demo(
+            Path(args.workdir),
+            **({} if args.rows is None else {"rows": args.rows}),
+            seed=args.seed,
+            observer=observer,
+            say=(lambda line: None) if args.quiet else console.print,
+        )
+    finally:
+        observer.close()
+    if result.counts is not None:
+        console.print(quality_table(result.counts))
+    console.print(verify_table(result.verify.title, result.verify.rows()))
+    verdict = (
+        "match what the generator planted" if result.matches else "DIFFER from the generator's"
+    )
+    console.print(f"Synthetic month: counts {verdict} · pipeline {result.seconds:.1f}s")
+    return 0 if result.matches else EXIT_FAILED

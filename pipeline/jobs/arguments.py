@@ -1,0 +1,57 @@
+"""The Glue job arguments every script parses: one parser for the three entry points in `scripts/`.
+
+Inside Glue, `awsglue.utils.getResolvedOptions` reads them (it exists only there); anywhere else
+(tests, a manual run) argparse reads the same `--name value` pairs. Either way Glue's own
+arguments (`--JOB_ID`, `--job-bookmark-option`, ...) are ignored, and the month is validated
+before the script builds any client. Python 3.9 (Glue Python Shell).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline.contract.datasets import Dataset, get_dataset
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.months import Month, validate_month
+from pipeline.contract.steps import step_named
+
+# What every step's job receives: the state machine input's month and the stack's two buckets.
+STEP_ARGUMENTS = ("dataset", "year", "month", "raw_bucket", "processed_bucket")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def parse_job_arguments(
+    argv: Sequence[str], job: str, required: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, str]:
+    """`--name value` pairs of `required` (all) and `optional` (default "") from `argv`."""
+    try:
+        from awsglue.utils import getResolvedOptions
+    except ImportError:
+        parser = argparse.ArgumentParser(prog=job, description=step_named(job).summary)
+        for name in required:
+            parser.add_argument(f"--{name}", required=True)
+        for name in optional:
+            parser.add_argument(f"--{name}", default="")
+        known, _ = parser.parse_known_args(list(argv[1:]))
+        return vars(known)
+    # getResolvedOptions fails on a name that was not passed: ask only for the optional present.
+    given = [name for name in optional if any(a.split("=", 1)[0] == f"--{name}" for a in argv)]
+    resolved: dict[str, Any] = getResolvedOptions(list(argv), [*required, *given])
+    return {**dict.fromkeys(optional, ""), **resolved}
+
+
+def dataset_month(arguments: dict[str, str]) -> tuple[Dataset, Month]:
+    """The step's dataset and month, validated (not before the dataset, not in the future)."""
+    dataset = get_dataset(arguments["dataset"])
+    return dataset, validate_month(arguments["year"], arguments["month"], first=dataset.first_month)
+
+
+def check_buckets(
+    arguments: dict[str, str], names: Sequence[str] = ("raw_bucket", "processed_bucket")
+) -> None:
+    for name in names:
+        if not _BUCKET.match(arguments[name]):
+            raise InvalidInput(name, arguments[name], "an S3 bucket name (3-63 of a-z 0-9 . -)")

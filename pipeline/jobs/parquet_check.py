@@ -1,0 +1,179 @@
+"""Is a stream of bytes a whole parquet file? Decided while it streams, in bounded memory.
+
+A parquet file starts and ends with the magic `PAR1`; just before the final magic sit the
+footer (the file's metadata: schema, row groups, row counts) and its 4-byte length. Ingest
+feeds every chunk here as it arrives: the start is checked as soon as it is seen, so an error
+page is refused after its first bytes, and only the last `tail_bytes` are kept, from which the
+footer is parsed at the end. Given a dataset, the footer's schema must also hold every column
+the dataset requires (under any of its names, any case), so a file that is parquet but not a
+trip file is refused before it replaces a good one.
+Runs in Glue Python Shell (3.9); pyarrow is imported only at the footer parse.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+from pipeline.contract.datasets import Dataset
+from pipeline.contract.errors import MissingColumn, NotParquet
+
+MAGIC = b"PAR1"
+# The smallest parquet file: magic, an (empty) footer's 4-byte length, magic.
+MIN_SIZE = 12
+# TLC's footers are tens of KiB (a month has tens of row groups of ~20 columns); 8 MiB leaves
+# a wide margin while keeping memory flat.
+TAIL_BYTES = 8 * 1024 * 1024
+# How much of the start is kept to say what a refused body is.
+_HEAD_BYTES = 64
+_SHOWN_CHARS = 16
+
+# What common non-parquet bodies start with, lower-cased, and what to call them.
+_KNOWN_STARTS: tuple[tuple[bytes, str], ...] = (
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"<?xml", "an XML document (an S3 or CloudFront error?)"),
+    (b"<error", "an XML error document (S3 or CloudFront)"),
+    (b"{", "JSON"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"pk\x03\x04", "a zip archive"),
+)
+
+
+@dataclass(frozen=True)
+class ParquetFacts:
+    """What the footer says about a file that passed every check."""
+
+    rows: int
+    row_groups: int
+    columns: int
+    column_names: tuple[str, ...] = ()
+
+
+def describe_start(head: bytes) -> str:
+    """`starts with '<!DOCTYPE html>' — an HTML page, not parquet` (for error messages)."""
+    if not head:
+        return "is empty — not parquet"
+    shown = head.split(b"\n", 1)[0][:_SHOWN_CHARS].decode("latin-1")
+    lowered = head.lstrip().lower()
+    kind = next((name for start, name in _KNOWN_STARTS if lowered.startswith(start)), None)
+    if kind is None:
+        return f"starts with {shown!r} instead of parquet's {MAGIC.decode()!r} magic — not parquet"
+    return f"starts with {shown!r} — {kind}, not parquet"
+
+
+class ParquetStreamCheck:
+    """Feed chunks with `accept`, then call `finish` for the footer's facts; raises NotParquet.
+
+    `where` names the source in messages. With `dataset`, `finish` also raises MissingColumn for
+    a file without one of the dataset's required columns. Memory: at most `tail_bytes` plus one
+    chunk.
+    """
+
+    def __init__(
+        self, where: str, tail_bytes: int = TAIL_BYTES, dataset: Dataset | None = None
+    ) -> None:
+        if tail_bytes < MIN_SIZE:
+            raise ValueError(f"tail_bytes must be at least {MIN_SIZE}, got {tail_bytes}")
+        self.where = where
+        self.tail_bytes = tail_bytes
+        self.dataset = dataset
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: the stream starts again from its first byte."""
+        self.size = 0
+        self._head = b""
+        self._head_checked = False
+        self._tail: collections.deque[bytes] = collections.deque()
+        self._tail_size = 0
+
+    @property
+    def tail_size(self) -> int:
+        return self._tail_size
+
+    def accept(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.size += len(chunk)
+        if len(self._head) < _HEAD_BYTES:
+            self._head += chunk[: _HEAD_BYTES - len(self._head)]
+        if not self._head_checked and len(self._head) >= _HEAD_BYTES:
+            self._check_head()
+        self._tail.append(chunk)
+        self._tail_size += len(chunk)
+        # Drop whole chunks from the left while what remains still covers the window.
+        while self._tail_size - len(self._tail[0]) >= self.tail_bytes:
+            self._tail_size -= len(self._tail.popleft())
+
+    def _check_head(self) -> None:
+        self._head_checked = True
+        if not self._head.startswith(MAGIC):
+            raise NotParquet(f"{self.where} {describe_start(self._head)}")
+
+    def finish(self) -> ParquetFacts:
+        """Check the end and parse the footer of everything accepted so far."""
+        self._check_head()
+        if self.size < MIN_SIZE:
+            raise NotParquet(
+                f"{self.where} is only {self.size} bytes — a parquet file has at least {MIN_SIZE}"
+            )
+        tail = b"".join(self._tail)[-self.tail_bytes :]
+        if not tail.endswith(MAGIC):
+            raise NotParquet(
+                f"{self.where} ends with {tail[-4:]!r}, not parquet's {MAGIC.decode()!r} magic"
+                " — a truncated or damaged file"
+            )
+        footer_size = int.from_bytes(tail[-8:-4], "little")
+        if footer_size + MIN_SIZE > self.size:
+            raise NotParquet(
+                f"{self.where} declares a {footer_size}-byte footer in a {self.size}-byte file"
+                " — a truncated or damaged file"
+            )
+        if footer_size + 8 > len(tail):
+            raise NotParquet(
+                f"{self.where} has a {footer_size}-byte footer, more than the {self.tail_bytes}"
+                " bytes kept to check it (raise tail_bytes if the file is genuine)"
+            )
+        facts = _read_footer(self.where, tail[-8 - footer_size :])
+        if self.dataset is not None:
+            check_required_columns(self.where, self.dataset, facts.column_names)
+        return facts
+
+
+def check_required_columns(where: str, dataset: Dataset, column_names: tuple[str, ...]) -> None:
+    """Raise MissingColumn naming each required column of `dataset` absent from `column_names`.
+
+    The same lookup transform makes (`Column.find_in`: any source name, any case), so what passes
+    here is what transform can read.
+    """
+    missing = [c for c in dataset.columns if c.required and c.find_in(column_names) is None]
+    if not missing:
+        return
+    looked_for = "; ".join(
+        f"{column.name!r} (looked for {', '.join(column.sources)}, any case)" for column in missing
+    )
+    noun = "column" if len(missing) == 1 else "columns"
+    raise MissingColumn(
+        f"{where} lacks the required {dataset.name} {noun} {looked_for}; it has"
+        f" {', '.join(column_names) or 'no columns'} — not a {dataset.name} trip file, refused"
+    )
+
+
+def _read_footer(where: str, footer_and_length: bytes) -> ParquetFacts:
+    """Parse the footer alone: wrapped in magic, it is the smallest file pyarrow will read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(pa.BufferReader(MAGIC + footer_and_length))
+        # Top-level names, as Spark's `frame.columns` sees them (a leaf's name is not).
+        names = tuple(metadata.schema.to_arrow_schema().names)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise NotParquet(f"{where} has an unreadable parquet footer: {error}") from None
+    return ParquetFacts(
+        rows=metadata.num_rows,
+        row_groups=metadata.num_row_groups,
+        columns=metadata.num_columns,
+        column_names=names,
+    )

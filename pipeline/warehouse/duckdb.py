@@ -1,0 +1,166 @@
+"""The local warehouse: a DuckDB file (`<workdir>/warehouse.duckdb`), with Redshift's semantics.
+
+One month's load is one transaction: create the table if missing, delete the month, insert the
+part files transform listed, check the month's count, commit; any failure rolls back, so the
+month's previous rows survive. DuckDB reads the processed parquet directly (`lake.uri`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.contract.datasets import Dataset
+from pipeline.contract.errors import CountMismatch, StatementFailed
+from pipeline.contract.layout import PROCESSED
+from pipeline.contract.months import Month
+from pipeline.storage.lake import Lake
+from pipeline.warehouse.base import (
+    Dialect,
+    LoadResult,
+    MonthCount,
+    count_mismatch_message,
+    count_month_sql,
+    create_table_sql,
+    delete_month_sql,
+    month_counts_sql,
+    read_load_input,
+)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_source(files: list[str]) -> str:
+    # The lake's keys hold `year=YYYY/month=MM/`: without hive_partitioning = false DuckDB would
+    # add `year` and `month` columns that are not in the part files (nor in Redshift's COPY).
+    paths = ", ".join(_quote(f) for f in files)
+    return f"read_parquet([{paths}], hive_partitioning = false)"
+
+
+def insert_sql(dataset: Dataset, files: list[str]) -> str:
+    """Insert by name with explicit casts to the table's types.
+
+    Spark writes its TimestampType as parquet timestamps adjusted to UTC, which DuckDB reads as
+    TIMESTAMP WITH TIME ZONE; the cast to TIMESTAMP happens in the session time zone, which
+    `_connect` pins to UTC, so wall-clock times come through unshifted (as Redshift COPY does).
+    """
+    names = ", ".join(dataset.column_names)
+    selected = ", ".join(
+        f"CAST({name} AS {Dialect.DUCKDB.type_name(column_type)})"
+        for name, column_type in dataset.table_columns
+    )
+    return f"INSERT INTO {dataset.table} ({names}) SELECT {selected} FROM {parquet_source(files)}"
+
+
+class DuckDBWarehouse:
+    """A DuckDB database file; a connection per operation, so nothing stays locked between them."""
+
+    def __init__(self, path: os.PathLike | str) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        # The file (and its folder) appear when the warehouse is first used, so constructing one
+        # writes nothing: a local run refused before its load leaves the workdir as it was.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(str(self.path))
+        except duckdb.Error as error:  # typically the file is locked by another process
+            raise StatementFailed(f"cannot open the warehouse {self.path}: {error}") from error
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection
+
+    def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
+        started = time.perf_counter()
+        load = read_load_input(dataset, month, lake)
+        files = [lake.uri(PROCESSED, key) for key in load.keys]
+        connection = self._connect()
+        try:
+            if files:
+                _check_columns(connection, dataset, files)
+            deleted, inserted = self._replace(connection, dataset, month, files, load.expected_rows)
+        finally:
+            connection.close()
+        return LoadResult(
+            dataset=dataset.name,
+            month=str(month),
+            rows_deleted=deleted,
+            rows_inserted=inserted,
+            expected_rows=load.expected_rows,
+            part_files=load.keys,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _replace(
+        self, connection: Any, dataset: Dataset, month: Month, files: list[str], expected: int
+    ) -> tuple[int, int]:
+        import duckdb
+
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            connection.execute(create_table_sql(dataset, Dialect.DUCKDB))
+            deleted = connection.execute(delete_month_sql(dataset, month)).fetchone()[0]
+            inserted = 0
+            if files:
+                inserted = connection.execute(insert_sql(dataset, files)).fetchone()[0]
+            found = connection.execute(count_month_sql(dataset, month)).fetchone()[0]
+            if found != expected:
+                raise CountMismatch(count_mismatch_message(dataset, month, expected, found))
+            connection.execute("COMMIT")
+        except duckdb.Error as error:
+            _rollback(connection)
+            raise StatementFailed(
+                f"loading {dataset.table} {month} failed and was rolled back, the month's "
+                f"previous rows are intact: {error}"
+            ) from error
+        except BaseException:
+            _rollback(connection)
+            raise
+        return deleted, inserted
+
+    def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
+        sql = month_counts_sql(dataset, limit)
+        connection = self._connect()
+        try:
+            exists = connection.execute(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?",
+                [dataset.table],
+            ).fetchone()[0]
+            rows = connection.execute(sql).fetchall() if exists else []
+        finally:
+            connection.close()
+        return [MonthCount(Month(day.year, day.month), int(count)) for day, count in rows]
+
+
+def _rollback(connection: Any) -> None:
+    import duckdb
+
+    # A failed COMMIT has already ended the transaction; the error that matters is being raised.
+    with contextlib.suppress(duckdb.Error):
+        connection.execute("ROLLBACK")
+
+
+def _check_columns(connection: Any, dataset: Dataset, files: list[str]) -> None:
+    """Refuse part files whose columns are not the table's, in order.
+
+    Redshift COPY maps parquet columns by position, so a file with the right names in another
+    order would load silently wrong there; failing here too keeps the two warehouses equal.
+    """
+    import duckdb
+
+    try:
+        described = connection.execute(f"DESCRIBE SELECT * FROM {parquet_source(files)}")
+        names = tuple(row[0] for row in described.fetchall())
+    except duckdb.Error as error:
+        raise StatementFailed(f"cannot read the part files of {dataset.table}: {error}") from error
+    if names != dataset.column_names:
+        raise StatementFailed(
+            f"the part files' columns {list(names)} differ from {dataset.table}'s "
+            f"{list(dataset.column_names)} (Redshift COPY maps parquet columns by position)"
+        )

@@ -1,0 +1,375 @@
+"""The AWS warehouse: Redshift Serverless through the Redshift Data API (boto3 `redshift-data`).
+
+A month's load is ONE `batch_execute_statement`, which Redshift runs as one transaction: create
+the table if missing, delete the month, COPY the part files from an explicit COPY manifest, and a
+count check that fails the transaction on a mismatch. A failure anywhere rolls the whole batch
+back, so the month's previous rows survive (the original ran DELETE and COPY as separate
+statements: a failed COPY left the month empty).
+Runs in Glue Python Shell 3.9; boto3 is imported only when no client is given.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable
+
+from pipeline.contract.datasets import Dataset
+from pipeline.contract.errors import CountMismatch, InvalidInput, PipelineError, StatementFailed
+from pipeline.contract.layout import PROCESSED, copy_manifest_key
+from pipeline.contract.months import Month
+from pipeline.storage.aws import error_text
+from pipeline.storage.lake import Lake, ObjectInfo
+from pipeline.warehouse.base import (
+    Dialect,
+    LoadResult,
+    MonthCount,
+    count_mismatch_message,
+    create_table_sql,
+    delete_month_sql,
+    month_counts_sql,
+    month_literal,
+    read_load_input,
+)
+
+FINISHED = "FINISHED"
+FAILED_STATES = ("FAILED", "ABORTED")
+# botocore added WorkgroupName (Redshift Serverless) to redshift-data in 1.27.11 (June 2022).
+WORKGROUP_BOTOCORE = "botocore >= 1.27.11 (boto3 >= 1.24.11)"
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
+
+
+class BatchPart(enum.Enum):
+    """The statements of a month's load batch, in order; names appear in error messages."""
+
+    CREATE_TABLE = "create table"
+    DELETE_MONTH = "delete month"
+    COPY = "copy"
+    COUNT_CHECK = "count check"
+
+
+@dataclass(frozen=True)
+class BatchStatement:
+    part: BatchPart
+    sql: str
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How describe_statement is polled: waits double from `first_wait` up to `max_wait`."""
+
+    first_wait: float = 1.0
+    max_wait: float = 10.0
+    deadline: float = 30 * 60.0
+
+
+def copy_manifest(lake: Lake, part_files: tuple[ObjectInfo, ...]) -> bytes:
+    """A COPY manifest of exactly these files; parquet COPY requires each file's content_length."""
+    entries = [
+        {
+            "url": lake.uri(PROCESSED, part.key),
+            "mandatory": True,
+            "meta": {"content_length": part.size},
+        }
+        for part in part_files
+    ]
+    return json.dumps({"entries": entries}, indent=2).encode()
+
+
+def copy_sql(dataset: Dataset, manifest_uri: str, role_arn: str) -> str:
+    # No column list: COPY maps parquet columns to the table by position, which is why transform
+    # writes exactly dataset.table_columns in order.
+    return (
+        f"COPY {dataset.table} FROM '{manifest_uri}' IAM_ROLE '{role_arn}' "
+        "FORMAT AS PARQUET MANIFEST"
+    )
+
+
+def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
+    """A statement that errors, failing the batch's transaction, only when the count differs.
+
+    Redshift has no RAISE outside stored procedures. This SELECT returns no row when the month
+    holds `expected` rows; otherwise it casts a sentence to INTEGER, which errors. The sentence
+    includes COUNT(*), so it is not a constant the planner could fold (and fail on) up front.
+    """
+    return (
+        f"SELECT CAST('count mismatch for {dataset.table} {month}: expected {expected} rows, "
+        f"found ' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM {dataset.table} "
+        f"WHERE {dataset.month_column} = {month_literal(month)} HAVING COUNT(*) <> {expected}"
+    )
+
+
+def load_batch(
+    dataset: Dataset, month: Month, manifest_uri: str | None, role_arn: str, expected: int
+) -> list[BatchStatement]:
+    """The month's load, in order. No manifest (no part files) means the month becomes empty."""
+    statements = [
+        BatchStatement(BatchPart.CREATE_TABLE, create_table_sql(dataset, Dialect.REDSHIFT)),
+        BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month)),
+    ]
+    if manifest_uri is not None:
+        statements.append(BatchStatement(BatchPart.COPY, copy_sql(dataset, manifest_uri, role_arn)))
+    statements.append(
+        BatchStatement(BatchPart.COUNT_CHECK, count_check_sql(dataset, month, expected))
+    )
+    return statements
+
+
+def require_workgroup_support(client: Any) -> None:
+    """Fail clearly when this boto3 cannot address a Serverless workgroup.
+
+    Glue Python Shell 3.9 bundles an older boto3 whose redshift-data model lacks WorkgroupName;
+    the request would otherwise fail with a confusing parameter validation error.
+    """
+    operation = client.meta.service_model.operation_model("BatchExecuteStatement")
+    if "WorkgroupName" not in operation.input_shape.members:
+        import botocore
+
+        raise PipelineError(
+            f"this botocore ({botocore.__version__}) has no WorkgroupName for redshift-data, so "
+            f"it cannot reach Redshift Serverless; the load job needs {WORKGROUP_BOTOCORE}: "
+            "give the Glue job --additional-python-modules with a newer boto3"
+        )
+
+
+def _check_settings(workgroup: str, database: str, copy_role_arn: str | None) -> None:
+    if not str(workgroup).strip():
+        raise InvalidInput("workgroup", workgroup, "the Redshift Serverless workgroup's name")
+    if not str(database).strip():
+        raise InvalidInput("database", database, "the Redshift database's name")
+    if copy_role_arn is not None and not _ROLE_ARN.match(str(copy_role_arn)):
+        raise InvalidInput(
+            "copy role ARN", copy_role_arn, "an IAM role ARN, arn:aws:iam::<account>:role/<name>"
+        )
+
+
+class RedshiftDataApiWarehouse:
+    """Redshift Serverless `workgroup`/`database`; COPY reads S3 as `copy_role_arn`.
+
+    Without `copy_role_arn` only `month_counts` works (verify needs no COPY role).
+    `sleep` and `clock` are injectable so tests poll without waiting.
+    """
+
+    def __init__(
+        self,
+        workgroup: str,
+        database: str,
+        copy_role_arn: str | None = None,
+        *,
+        client: Any = None,
+        polling: Polling | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        _check_settings(workgroup, database, copy_role_arn)
+        if client is None:
+            import boto3
+
+            client = boto3.client("redshift-data")
+        require_workgroup_support(client)
+        self.client = client
+        self.workgroup, self.database, self.copy_role_arn = workgroup, database, copy_role_arn
+        self.polling = polling or Polling()
+        self._sleep, self._clock = sleep, clock
+
+    def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
+        if self.copy_role_arn is None:
+            raise InvalidInput(
+                "copy role ARN", None, "the IAM role Redshift assumes to COPY from S3, to load"
+            )
+        started = self._clock()
+        load = read_load_input(dataset, month, lake)
+        manifest_key = copy_manifest_key(dataset, month)
+        manifest_uri = lake.uri(PROCESSED, manifest_key)
+        if not manifest_uri.startswith("s3://"):
+            raise InvalidInput("lake", manifest_uri, "an S3 lake: Redshift COPY reads from S3")
+        if load.part_files:
+            lake.write_bytes(PROCESSED, manifest_key, copy_manifest(lake, load.part_files))
+        statements = load_batch(
+            dataset,
+            month,
+            manifest_uri if load.part_files else None,
+            self.copy_role_arn,
+            load.expected_rows,
+        )
+        described = self._run(
+            "batch_execute_statement",
+            f"tlc-elt-load-{dataset.name}-{month}",
+            Sqls=[statement.sql for statement in statements],
+        )
+        if described["Status"] != FINISHED:
+            raise _load_failure(dataset, month, load.expected_rows, statements, described)
+        return LoadResult(
+            dataset=dataset.name,
+            month=str(month),
+            rows_deleted=_result_rows(described, statements, BatchPart.DELETE_MONTH),
+            # The count check ran in the same transaction and passed: the month holds exactly
+            # the expected rows, all of them inserted by this batch's COPY.
+            rows_inserted=load.expected_rows,
+            expected_rows=load.expected_rows,
+            part_files=load.keys,
+            seconds=self._clock() - started,
+        )
+
+    def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
+        described = self._run(
+            "execute_statement",
+            f"tlc-elt-verify-{dataset.name}",
+            Sql=month_counts_sql(dataset, limit),
+        )
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            if re.search(rf'relation "(\w+\.)?{dataset.table}" does not exist', error):
+                return []  # nothing loaded yet
+            raise StatementFailed(f"the verify query on {dataset.table} failed: {error}")
+        return [
+            MonthCount(_month_of(record[0]), int(record[1]["longValue"]))
+            for record in self._records(described["Id"])
+        ]
+
+    def _run(self, operation: str, name: str, **sql: Any) -> dict[str, Any]:
+        """Submit one request and wait for it to end (FINISHED, FAILED or ABORTED)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            submitted = getattr(self.client, operation)(
+                WorkgroupName=self.workgroup, Database=self.database, StatementName=name, **sql
+            )
+        except ClientError as error:
+            raise StatementFailed(f"the Data API refused {name}: {error}") from error
+        return self._wait(submitted["Id"], name)
+
+    def _describe(self, statement_id: str, name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.describe_statement(Id=statement_id)
+        except ClientError as error:
+            raise StatementFailed(
+                f"reading the status of {name} ({statement_id}) failed: {error_text(error)}; the "
+                f"statement may still be running (aws redshift-data describe-statement "
+                f"--id {statement_id})"
+            ) from error
+
+    def _wait(self, statement_id: str, name: str) -> dict[str, Any]:
+        deadline = self._clock() + self.polling.deadline
+        wait = self.polling.first_wait
+        while True:
+            described = self._describe(statement_id, name)
+            if described["Status"] == FINISHED or described["Status"] in FAILED_STATES:
+                return described
+            now = self._clock()
+            if now >= deadline:
+                raise self._cancel(statement_id, name)
+            self._sleep(min(wait, deadline - now))
+            wait = min(wait * 2, self.polling.max_wait)
+
+    def _cancel(self, statement_id: str, name: str) -> StatementFailed:
+        from botocore.exceptions import ClientError
+
+        outcome = "cancelled; its transaction rolls back"
+        try:
+            self.client.cancel_statement(Id=statement_id)
+        except ClientError as error:
+            outcome = f"and cancelling it failed ({error})"
+        return StatementFailed(
+            f"{name} ({statement_id}) did not finish within {self.polling.deadline:g} s: {outcome}"
+        )
+
+    def _records(self, statement_id: str) -> list[list[dict[str, Any]]]:
+        from botocore.exceptions import ClientError
+
+        records: list[list[dict[str, Any]]] = []
+        pages = {"Id": statement_id}
+        try:
+            while True:
+                page = self.client.get_statement_result(**pages)
+                records.extend(page["Records"])
+                if not page.get("NextToken"):
+                    return records
+                pages["NextToken"] = page["NextToken"]
+        except ClientError as error:
+            raise StatementFailed(
+                f"reading the result of statement {statement_id} failed: {error_text(error)} "
+                f"(aws redshift-data get-statement-result --id {statement_id})"
+            ) from error
+
+
+def _month_of(field: dict[str, Any]) -> Month:
+    day = date.fromisoformat(field["stringValue"][:10])
+    return Month(day.year, day.month)
+
+
+def _sub_statement(
+    described: dict[str, Any], statements: list[BatchStatement], part: BatchPart
+) -> dict[str, Any] | None:
+    """The sub-statement for `part`; Data API ids end in `:<1-based position in the batch>`."""
+    position = next(i for i, s in enumerate(statements, 1) if s.part is part)
+    for sub in described.get("SubStatements", []):
+        if sub["Id"].rsplit(":", 1)[-1] == str(position):
+            return sub
+    return None
+
+
+def _result_rows(
+    described: dict[str, Any], statements: list[BatchStatement], part: BatchPart
+) -> int | None:
+    sub = _sub_statement(described, statements, part)
+    rows = sub.get("ResultRows", -1) if sub else -1
+    return rows if rows >= 0 else None  # the Data API reports -1 for "unknown"
+
+
+def _failed_part(
+    described: dict[str, Any], statements: list[BatchStatement]
+) -> BatchStatement | None:
+    subs = described.get("SubStatements", [])
+    for status in FAILED_STATES:  # the statement that FAILED, else the first one ABORTED
+        for sub in subs:
+            suffix = sub["Id"].rsplit(":", 1)[-1]
+            if sub["Status"] == status and suffix.isdigit() and 0 < int(suffix) <= len(statements):
+                return statements[int(suffix) - 1]
+    return None
+
+
+def _load_failure(
+    dataset: Dataset,
+    month: Month,
+    expected: int,
+    statements: list[BatchStatement],
+    described: dict[str, Any],
+) -> PipelineError:
+    failed = _failed_part(described, statements)
+    sub = _sub_statement(described, statements, failed.part) if failed else None
+    error = (sub or {}).get("Error") or described.get("Error") or described["Status"]
+    count_check_failed = failed is not None and failed.part is BatchPart.COUNT_CHECK
+    if count_check_failed and (sub or {}).get("Status") == "FAILED":
+        found = _found_rows(described, statements, error)
+        if found is not None:
+            return CountMismatch(count_mismatch_message(dataset, month, expected, found))
+        return CountMismatch(
+            f"{dataset.table} {month}: transform wrote {expected} rows (counts JSON rows_loaded) "
+            f"but the load inserted a different number ({error}); rolled back, the month's "
+            "previous rows are intact"
+        )
+    which = f"the {failed.part.value} statement" if failed else "the batch"
+    return StatementFailed(
+        f"loading {dataset.table} {month}: {which} "
+        f"{described['Status'].lower()} ({error}); the batch was rolled back, the month's "
+        "previous rows are intact"
+    )
+
+
+def _found_rows(
+    described: dict[str, Any], statements: list[BatchStatement], error: str
+) -> int | None:
+    """The month's rows the check saw: from its own message, else COPY's ResultRows."""
+    match = re.search(r"found (\d+)", error)
+    if match:
+        return int(match.group(1))
+    if not any(s.part is BatchPart.COPY for s in statements):
+        return 0  # no part files: the batch only deleted the month
+    return _result_rows(described, statements, BatchPart.COPY)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the one local SparkSession, the shared sample data, markers by folder."""
+"""Fixtures for every tier: the one local SparkSession, the real sample, markers by folder."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-SAMPLE5 = SHARED_DATA / "yellow_tripdata_2025-01_sample5.parquet"
+DATA = ROOT / "tests" / "data"
+SAMPLE5 = DATA / "yellow_tripdata_2025-01_sample5.parquet"
 
 _FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 
@@ -35,5 +35,5 @@ def spark():
 @pytest.fixture(scope="session")
 def sample5() -> Path:
     """5 real TLC rows (yellow, 2025-01) with the file's exact types."""
-    assert SAMPLE5.is_file(), f"shared sample missing: {SAMPLE5}"
+    assert SAMPLE5.is_file(), f"sample missing: {SAMPLE5}"
     return SAMPLE5

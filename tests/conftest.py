@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -37,3 +39,17 @@ def sample5() -> Path:
     """5 real TLC rows (yellow, 2025-01) with the file's exact types."""
     assert SAMPLE5.is_file(), f"sample missing: {SAMPLE5}"
     return SAMPLE5
+
+
+def load_glue_script(job: str) -> ModuleType:
+    """`scripts/<job>.py` imported by its path, as Glue runs it (the folder is no package)."""
+    spec = importlib.util.spec_from_file_location(f"{job}_job", ROOT / "scripts" / f"{job}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def glue_script():
+    """`glue_script("ingest_raw")`: a Glue entry point as a module, for its tests."""
+    return load_glue_script

@@ -28,6 +28,7 @@ from pipeline.ops import aws as ops_aws
 from pipeline.ops import logs as ops_logs
 from pipeline.ops import runs
 from pipeline.ops import verify as ops_verify
+from pipeline.ops.aws import utc_now
 from pipeline.ops.history import ExecutionView, StepStatus, StepView
 from pipeline.ops.stack import StackOutputs, StackTarget
 from pipeline.warehouse.base import VerifyReport
@@ -217,10 +218,6 @@ def remote_verify(args: argparse.Namespace, dataset: Dataset) -> VerifyReport:
 # ---------------------------------------------------------------- rendering
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -281,7 +278,7 @@ def render_started(console: Console, started: runs.Started, *, quiet: bool) -> N
 
 def render_final(console: Console, view: ExecutionView, *, quiet: bool) -> int:
     """The outcome; returns the exit code (non-zero unless the execution succeeded)."""
-    now = _utc_now()
+    now = utc_now()
     if not quiet:
         console.print(steps_table(view, now))
     if view.ok:
@@ -303,7 +300,7 @@ class WatchDisplay:
     Used as `on_update`; with `quiet` it shows nothing (the final result is still printed).
     """
 
-    def __init__(self, console: Console, *, quiet: bool = False, now=_utc_now) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False, now=utc_now) -> None:
         self.console, self.quiet, self.now = console, quiet, now
         self._view: ExecutionView | None = None
         self._live: Live | None = None

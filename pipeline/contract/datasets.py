@@ -18,13 +18,14 @@ TLC_BASE_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 
 
 class ColumnType(enum.Enum):
-    """Logical column types, each with its spelling in the two warehouses."""
+    """Logical column types, each with its spelling in the two warehouses and its Arrow type
+    in the processed parquet parts (a `pyarrow.type_for_alias` name)."""
 
-    INTEGER = ("INTEGER", "INTEGER")
-    DOUBLE = ("DOUBLE PRECISION", "DOUBLE")
-    TIMESTAMP = ("TIMESTAMP", "TIMESTAMP")
-    STRING = ("VARCHAR(8)", "VARCHAR")
-    DATE = ("DATE", "DATE")
+    INTEGER = ("INTEGER", "INTEGER", "int32")
+    DOUBLE = ("DOUBLE PRECISION", "DOUBLE", "double")
+    TIMESTAMP = ("TIMESTAMP", "TIMESTAMP", "timestamp[us]")
+    STRING = ("VARCHAR(8)", "VARCHAR", "string")
+    DATE = ("DATE", "DATE", "date32")
 
     @property
     def redshift(self) -> str:
@@ -33,6 +34,10 @@ class ColumnType(enum.Enum):
     @property
     def duckdb(self) -> str:
         return self.value[1]
+
+    @property
+    def arrow(self) -> str:
+        return self.value[2]
 
 
 # Early yellow files (2009-2010) spell codes as text; TLC's data dictionary gives the numbers.

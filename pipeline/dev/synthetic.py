@@ -35,6 +35,7 @@ from pipeline.contract.datasets import ColumnType, Dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
 from pipeline.contract.rules import RuleName, zero_counts
+from pipeline.storage.arrow import arrow_type
 
 # pyarrow's default maximum row group (1 Mi rows), which is what TLC's files show.
 ROW_GROUP_ROWS = 1_048_576
@@ -690,12 +691,6 @@ def write_month(
     )  # fmt: skip
 
 
-_ARROW_TYPES = {
-    ColumnType.INTEGER: pa.int64(),
-    ColumnType.DOUBLE: pa.float64(),
-    ColumnType.TIMESTAMP: pa.timestamp("us"),
-    ColumnType.STRING: pa.string(),
-}
 _PAYLOAD_ROWS = 8  # of 1 MiB each, per row group
 _MIB = 1024 * 1024
 
@@ -707,7 +702,7 @@ def write_payload_file(path: Path | str, dataset: Dataset, mib: int) -> int:
     """
     required = [c for c in dataset.columns if c.required]
     schema = pa.schema(
-        [(c.sources[0], _ARROW_TYPES[c.type]) for c in required] + [("payload", pa.binary())]
+        [(c.sources[0], arrow_type(c.type)) for c in required] + [("payload", pa.binary())]
     )
     filler = {
         ColumnType.INTEGER: 1,

@@ -38,7 +38,7 @@ def _boto3_client(service: str, region: str | None) -> Any:
     return boto3.client(service, region_name=region)
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -48,7 +48,7 @@ class Runtime:
 
     run: Run = subprocess.run
     client: Callable[[str, str | None], Any] = _boto3_client
-    now: Callable[[], datetime] = _utc_now
+    now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
 
     def aws(self, service: str, region: str | None) -> Any:

@@ -24,30 +24,13 @@ from pipeline.contract.layout import PROCESSED, counts_key, is_part_file, proces
 from pipeline.contract.months import Month
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.load import run_step
+from pipeline.storage.arrow import processed_schema
 from pipeline.storage.lake import LocalLake
 from pipeline.warehouse.base import MonthCount
 from pipeline.warehouse.duckdb import DuckDBWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 SEPT, OCT, NOV = Month(2024, 9), Month(2024, 10), Month(2024, 11)
-
-# The transform contract's parquet types (ARCHITECTURE.md, "Shared contracts").
-ARROW_TYPES = {
-    ColumnType.INTEGER: pa.int32(),
-    ColumnType.DOUBLE: pa.float64(),
-    ColumnType.TIMESTAMP: pa.timestamp("us"),
-    ColumnType.STRING: pa.string(),
-    ColumnType.DATE: pa.date32(),
-}
-
-
-def contract_schema(dataset: Dataset, timestamp: pa.DataType | None = None) -> pa.Schema:
-    return pa.schema(
-        [
-            (name, timestamp if timestamp and kind is ColumnType.TIMESTAMP else ARROW_TYPES[kind])
-            for name, kind in dataset.table_columns
-        ]
-    )
 
 
 def trip_rows(dataset: Dataset, month: Month, n: int, seed: int = 0) -> list[dict]:
@@ -88,7 +71,7 @@ def write_month(
     """What transform leaves: part files (rows split across them) and the counts JSON."""
     prefix = processed_prefix(dataset, month)
     lake.delete_prefix(PROCESSED, prefix)
-    schema = contract_schema(dataset, timestamp)
+    schema = processed_schema(dataset, timestamp)
     keys = []
     for index in range(parts):
         chunk = rows[index::parts]

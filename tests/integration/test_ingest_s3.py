@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import random
@@ -27,7 +26,6 @@ from pipeline.jobs.ingest import IngestOptions, ingest
 from pipeline.storage import lake as lake_module
 from pipeline.storage.lake import S3Lake
 
-ROOT = Path(__file__).resolve().parents[2]
 RAW_BUCKET, PROCESSED_BUCKET = "tlc-elt-raw-test", "tlc-elt-processed-test"
 MONTH = Month(2024, 9)
 KEY = raw_key(YELLOW, MONTH)
@@ -146,14 +144,12 @@ def test_refusal_leaves_the_previous_month_file_and_record(s3, small_parts, tmp_
     assert pending_uploads(s3) == []
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("ingest_raw_job", ROOT / "scripts/ingest_raw.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def script(glue_script):
+    return glue_script("ingest_raw")
 
 
-def test_glue_script_ingests_into_the_raw_bucket(s3, tmp_path, capsys, sample5):
+def test_glue_script_ingests_into_the_raw_bucket(script, s3, tmp_path, capsys, sample5):
     argv = [
         "ingest_raw.py",
         "--JOB_ID", "j_1", "--job-bookmark-option", "job-bookmark-disable",  # Glue's own
@@ -162,7 +158,7 @@ def test_glue_script_ingests_into_the_raw_bucket(s3, tmp_path, capsys, sample5):
         "--source", str(sample5),
     ]  # fmt: skip
 
-    figures = _script().main(argv, s3=s3)
+    figures = script.main(argv, s3=s3)
 
     assert s3.get_object(Bucket=RAW_BUCKET, Key=KEY)["Body"].read() == sample5.read_bytes()
     assert figures["rows"] == 5

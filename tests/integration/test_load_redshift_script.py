@@ -4,10 +4,8 @@ S3 is moto; the Data API is botocore's Stubber (moto's has no batch call)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import boto3
 import pytest
@@ -19,7 +17,6 @@ from pipeline.contract.errors import InvalidInput
 from pipeline.contract.layout import counts_key
 from pipeline.contract.months import Month
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load_redshift.py"
 PROCESSED_BUCKET = "tlc-elt-dev-processed"
 PART = "yellow/year=2024/month=09/part-00000-z.snappy.parquet"
 MANIFEST = "yellow/year=2024/month=09/_copy.manifest"
@@ -35,11 +32,8 @@ ARGV = [
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("load_redshift_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(glue_script):
+    return glue_script("load_redshift")
 
 
 @pytest.fixture

@@ -15,22 +15,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.contract import layout
-from pipeline.contract.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW, ColumnType
+from pipeline.contract.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW
 from pipeline.contract.errors import MissingColumn, MissingInput
 from pipeline.contract.months import Month
 from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
 from pipeline.dev import synthetic
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.transform import apply_rules, contract_schema, normalise, run_step
+from pipeline.storage.arrow import arrow_type
 from pipeline.storage.lake import LocalLake
 
-ARROW_TYPES = {
-    ColumnType.INTEGER: pa.int32(),
-    ColumnType.DOUBLE: pa.float64(),
-    ColumnType.TIMESTAMP: pa.timestamp("us"),
-    ColumnType.STRING: pa.string(),
-    ColumnType.DATE: pa.date32(),
-}
 EVERY_KIND = synthetic.DirtyRates(
     pickup_2002=0.005, pickup_2008=0.005, pickup_next_month=0.005, dropoff_before_pickup=0.005,
     zero_distance=0.01, negative_amounts=0.01, zero_total=0.005, null_block=0.05,
@@ -246,7 +240,7 @@ def _snapshot(lake, prefix) -> dict[str, bytes]:
 def _check_contract_file(path) -> None:
     schema = pq.read_schema(path)
     assert [(f.name, f.type) for f in schema] == [
-        (name, ARROW_TYPES[type_]) for name, type_ in YELLOW.table_columns
+        (name, arrow_type(type_)) for name, type_ in YELLOW.table_columns
     ]
     parquet = pq.ParquetFile(path).schema
     for index, field in enumerate(schema):

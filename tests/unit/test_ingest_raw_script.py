@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime
-from pathlib import Path
 
 import boto3
 import pytest
@@ -14,7 +12,6 @@ from pipeline.contract.datasets import GREEN
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
     "dataset": "yellow",
     "year": "2024",
@@ -25,11 +22,8 @@ GOOD = {
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("ingest_raw_job", ROOT / "scripts/ingest_raw.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(glue_script):
+    return glue_script("ingest_raw")
 
 
 @pytest.fixture

@@ -35,8 +35,7 @@ def leaves_the_repository(path: Path, line: str) -> bool:
     if HAND_OVER.search(line):
         return True
     return any(
-        not (path.parent / found).resolve().is_relative_to(ROOT)
-        for found in RELATIVE.findall(line)
+        not (path.parent / found).resolve().is_relative_to(ROOT) for found in RELATIVE.findall(line)
     )
 
 

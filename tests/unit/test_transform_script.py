@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -14,7 +11,6 @@ from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
 from pipeline.storage.lake import S3Lake
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
     "dataset": "green",
     "year": "2024",
@@ -25,13 +21,8 @@ GOOD = {
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location(
-        "transform_trips_job", ROOT / "scripts/transform_trips.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(glue_script):
+    return glue_script("transform_trips")
 
 
 @pytest.fixture

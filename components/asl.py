@@ -1,6 +1,6 @@
 """The two state machines as Amazon States Language, built from the pipeline's step list.
 
-`monthly_definition` walks `pipeline.steps.STEPS` (the list the local runner walks too): it
+`monthly_definition` walks `pipeline.contract.steps.STEPS` (the list the local runner walks too): it
 checks the input, then runs one Glue `.sync` Task per step, and on any step's failure publishes
 an alert naming the step and error before failing. `backfill_definition` expands a month range
 (the trigger Lambda's `expand` action) and runs the monthly machine once per month, a bounded

@@ -1,6 +1,6 @@
 """GlueEtl: one Glue job per pipeline step, its code in the scripts bucket, its own IAM role.
 
-Code: each `scripts/<job>.py` (per `pipeline.steps.Step.script`), stored as
+Code: each `scripts/<job>.py` (per `pipeline.contract.steps.Step.script`), stored as
 `scripts/<its content hash>/<job>.py`, and the `pipeline` package, built in memory by
 `components.artifacts` and stored under `libs/<content hash>/`: a change to a script or to
 `pipeline/` changes its key, so exactly the jobs that use it are updated. Python Shell jobs

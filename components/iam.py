@@ -1,13 +1,12 @@
 """Every IAM policy document the stack creates, as pure functions from ARNs to dicts.
 
-Components call these with resolved ARNs (inside `Output.apply`, creating no resource there);
-tests call them with plain strings and run them through parliament. Resources are exact: the
-buckets and dataset prefixes of `pipeline.layout`, the Glue job, state machine, topic, queue,
-function and workgroup ARNs. The few statements with `Resource: "*"` hold only actions that
-AWS offers no resource-level permission for; each says why next to it, and `STAR_ACTIONS`
-lists them for the tests. Parliament's findings that are accepted on purpose are in
-`ACCEPTED_FINDINGS` (any document) and `TRUST_POLICY_FINDINGS` (trust policies only), with
-the reason.
+Components call these with resolved ARNs (inside `Output.apply`, creating no resource there); tests
+call them with plain strings and run them through parliament. Resources are exact: the buckets and
+dataset prefixes of `pipeline.contract.layout`, the Glue job, state machine, topic, queue, function
+and workgroup ARNs. The few statements with `Resource: "*"` hold only actions that AWS offers no
+resource-level permission for; each says why next to it, and `STAR_ACTIONS` lists them for the
+tests. Parliament's findings that are accepted on purpose are in `ACCEPTED_FINDINGS` (any document)
+and `TRUST_POLICY_FINDINGS` (trust policies only), with the reason.
 """
 
 from __future__ import annotations
@@ -119,8 +118,8 @@ class Level(enum.Enum):
 
 
 class Scope(enum.Enum):
-    DATASETS = "the dataset prefixes of pipeline.layout"
-    # What the transform's Spark writes (pipeline.transform.run_step): each month's parts under
+    DATASETS = "the dataset prefixes of pipeline.contract.layout"
+    # What the transform's Spark writes (pipeline.jobs.transform.run_step): each month's parts under
     # its dataset prefix and its rejected rows under its quarantine prefix. Spark's committer
     # writes `_temporary/` work files and `_SUCCESS` inside the output folder, which is the
     # month's folder, and the folder markers (`<folder>_$folder$`) of the month and year
@@ -139,7 +138,7 @@ class ZoneGrant:
     scope: Scope = Scope.DATASETS
 
 
-# What each Glue job (pipeline.steps.Step.job) may do in the lake.
+# What each Glue job (pipeline.contract.steps.Step.job) may do in the lake.
 JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
     "ingest_raw": (ZoneGrant(RAW, Level.WRITE),),
     "transform_trips": (
@@ -190,7 +189,7 @@ def folder_keys(prefixes: Sequence[str]) -> tuple[str, ...]:
 
 
 def manifest_patterns() -> tuple[str, ...]:
-    """`yellow/*_copy.manifest`...: the manifest's name as pipeline.layout spells it."""
+    """`yellow/*_copy.manifest`...: the manifest's name as pipeline.contract.layout spells it."""
     patterns = []
     for dataset in DATASETS.values():
         month = dataset.first_month
@@ -294,7 +293,7 @@ def _log_statement(sid: str, account: Account, log_groups: Sequence[str]) -> Sta
 class GlueJobAccess:
     """What one Glue job touches besides the lake: its code, its logs, maybe the warehouse."""
 
-    job: str  # pipeline.steps.Step.job
+    job: str  # pipeline.contract.steps.Step.job
     code_keys: tuple[str, ...]  # the script and library keys in the scripts bucket
     log_groups: tuple[str, ...]  # the CloudWatch log groups Glue writes the run's logs to
     workgroup_arn: str | None = None

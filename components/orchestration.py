@@ -1,10 +1,10 @@
 """Orchestration: the monthly and backfill state machines, the trigger, the schedule, alerts.
 
-EventBridge Scheduler (one schedule per scheduled dataset) invokes the trigger Lambda, which
-starts the monthly state machine for "now minus 2 months" under a deterministic name. The
-monthly machine runs the Glue jobs of `pipeline.steps` in order; any failure publishes to the
-alerts topic and fails. The backfill machine runs the monthly one over a month range. Alarms on
-failed executions, trigger errors and undeliverable triggers notify the same topic.
+EventBridge Scheduler (one schedule per scheduled dataset) invokes the trigger Lambda, which starts
+the monthly state machine for "now minus 2 months" under a deterministic name. The monthly machine
+runs the Glue jobs of `pipeline.contract.steps` in order; any failure publishes to the alerts topic
+and fails. The backfill machine runs the monthly one over a month range. Alarms on failed
+executions, trigger errors and undeliverable triggers notify the same topic.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 @dataclass
 class OrchestrationArgs:
     prefix: str
-    job_names: Mapping[str, pulumi.Input[str]]  # by pipeline.steps.Step.job
+    job_names: Mapping[str, pulumi.Input[str]]  # by pipeline.contract.steps.Step.job
     job_arns: Sequence[pulumi.Input[str]]
     job_timeout_minutes: int
     backfill_concurrency: int

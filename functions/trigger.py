@@ -1,16 +1,16 @@
 """The trigger Lambda: start the monthly state machine for one dataset-month, at most once.
 
-`start` (the default action). EventBridge Scheduler invokes it monthly with
-`{"dataset": "yellow", "scheduledTime": "<aws.scheduler.scheduled-time>"}`; the month is the
-scheduled time (UTC) minus the publication lag, `pipeline.months.scheduled_month`. An explicit
-`{"year": "2024", "month": "09"[, "dataset": "green"]}` overrides the month. The execution is
-named for the dataset-month alone, `yellow-2024-09-scheduled` (`pipeline.executions`): a second
-trigger for the same month (a Scheduler or Lambda retry, the override sent again, on any day)
-collides with that name, and Step Functions' ExecutionAlreadyExists counts as success, so the
-month never runs twice from here. Step Functions holds a Standard execution's name for 90 days;
-the schedule asks for each month once, so only an override sent more than 90 days later could
-start that month again. A deliberate re-run goes through the CLI
-(`python -m pipeline start`), whose `manual-<timestamp>` names never collide.
+`start` (the default action). EventBridge Scheduler invokes it monthly with `{"dataset": "yellow",
+"scheduledTime": "<aws.scheduler.scheduled-time>"}`; the month is the scheduled time (UTC) minus the
+publication lag, `pipeline.contract.months.scheduled_month`. An explicit `{"year": "2024", "month":
+"09"[, "dataset": "green"]}` overrides the month. The execution is named for the dataset-month
+alone, `yellow-2024-09-scheduled` (`pipeline.contract.executions`): a second trigger for the same
+month (a Scheduler or Lambda retry, the override sent again, on any day) collides with that name,
+and Step Functions' ExecutionAlreadyExists counts as success, so the month never runs twice from
+here. Step Functions holds a Standard execution's name for 90 days; the schedule asks for each month
+once, so only an override sent more than 90 days later could start that month again. A deliberate
+re-run goes through the CLI (`python -m pipeline start`), whose `manual-<timestamp>` names never
+collide.
 
 `expand` (the backfill machine's first state): `{"from": "2024-01", "to": "2024-06"}` or
 `{"months": ["2024-01", {"year": "2024", "month": "03"}]}` -> the validated months, each with the

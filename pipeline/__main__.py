@@ -1,4 +1,4 @@
-"""`python -m pipeline`: see pipeline/cli.py."""
+"""`python -m pipeline`: see pipeline/cli/main.py."""
 
 from __future__ import annotations
 

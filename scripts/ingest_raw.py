@@ -1,9 +1,9 @@
 """Glue Python Shell job `ingest_raw`: the month's TLC file into the raw bucket, checked.
 
-Thin on purpose: parse the job's arguments, validate them, build the S3 lake, call ingest
-(`pipeline.ingest`, the IngestRaw step of `pipeline.steps`). Everything it does is tested in
-`pipeline/`. Python 3.9 (Glue Python Shell); `awsglue` exists only inside Glue, so arguments
-fall back to argparse elsewhere (tests, a manual run).
+Thin on purpose: parse the job's arguments (`pipeline.jobs.arguments`), validate them, build
+the S3 lake, call ingest (`pipeline.jobs.ingest`, the IngestRaw step of
+`pipeline.contract.steps`). Everything it does is tested in `pipeline/`. Python 3.9 (Glue Python
+Shell); `awsglue` exists only inside Glue, so arguments fall back to argparse elsewhere.
 
 Arguments: --dataset --year --month --raw_bucket --processed_bucket, optional --source (an
 http(s) URL; default TLC's URL for the month) and --force true (download even if unchanged).

@@ -1,9 +1,9 @@
 """Glue Python Shell job `load_redshift`: replace one month in Redshift Serverless, checked.
 
-Thin on purpose: parse the job's arguments, build the S3 lake and the Data API warehouse, call
-the load step from `pipeline.steps`. Everything it does is tested in `pipeline/`.
-Python 3.9 (Glue Python Shell); `awsglue` exists only inside Glue, so arguments fall back to
-argparse elsewhere (tests, a manual run).
+Thin on purpose: parse the job's arguments (`pipeline.jobs.arguments`), build the S3 lake and
+the Data API warehouse, call the load step (`pipeline.jobs.load`, the LoadWarehouse step of
+`pipeline.contract.steps`). Everything it does is tested in `pipeline/`. Python 3.9 (Glue
+Python Shell); `awsglue` exists only inside Glue, so arguments fall back to argparse elsewhere.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Glue Spark job `transform_trips`: the month's raw file -> processed parts, quarantine, counts.
 
 Thin on purpose: parse the job's arguments, validate them, take the Glue job's SparkSession,
-build the S3 lake, call `pipeline.transform.run_step` (the TransformTrips step of
-`pipeline.steps`). Everything it does is tested in `pipeline/`. `awsglue` exists only inside
-Glue, so outside it (tests, a manual run) arguments fall back to argparse and the caller passes
-its own SparkSession. Glue 5.0 reads and writes `s3://` URIs directly.
+build the S3 lake, call `pipeline.jobs.transform.run_step` (the TransformTrips step of
+`pipeline.contract.steps`). Everything it does is tested in `pipeline/`. `awsglue` exists only
+inside Glue, so outside it (tests, a manual run) arguments fall back to argparse and the caller
+passes its own SparkSession. Glue 5.0 reads and writes `s3://` URIs directly.
 
 Arguments: --dataset --year --month --raw_bucket --processed_bucket (Glue adds its own).
 """

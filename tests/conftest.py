@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -53,3 +54,33 @@ def load_glue_script(job: str) -> ModuleType:
 def glue_script():
     """`glue_script("ingest_raw")`: a Glue entry point as a module, for its tests."""
     return load_glue_script
+
+
+@pytest.fixture(scope="session")
+def rule_edge_cases() -> list[tuple[tuple, str | None]]:
+    """The row rules' edges for yellow 2024-09, each with the first rule it fails (None: loaded);
+    every engine that applies the rules runs this table (Spark, DuckDB)."""
+    start, after = datetime(2024, 9, 1), datetime(2024, 10, 1)
+    micro = timedelta(microseconds=1)
+    return [  # (pickup, dropoff, distance, fare, total) -> expected reason
+        ((start, start, 1.0, 5.0, 6.0), None),  # month start, equal times: loaded
+        ((after - micro, after + timedelta(hours=1), 1.0, 5.0, 6.0), None),  # last microsecond
+        ((after, after, 1.0, 5.0, 6.0), "pickup_in_month"),  # next month's start
+        ((start - micro, start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((datetime(2002, 12, 31, 23, 5), start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((datetime(2008, 12, 31, 1, 0), start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((None, start, 1.0, 5.0, 6.0), "pickup_in_month"),
+        ((after, start, 0.0, -5.0, -6.0), "pickup_in_month"),  # every rule fails: the first
+        ((start + micro, start, 1.0, 5.0, 6.0), "dropoff_not_before_pickup"),
+        ((start, None, 1.0, 5.0, 6.0), "dropoff_not_before_pickup"),
+        ((start, start, 0.0, 5.0, 6.0), "positive_distance"),
+        ((start, start, -0.5, 5.0, 6.0), "positive_distance"),
+        ((start, start, None, 5.0, 6.0), "positive_distance"),
+        ((start, start, 0.0, 0.0, 0.0), "positive_distance"),
+        ((start, start, 0.01, 0.0, 6.0), "positive_fare"),
+        ((start, start, 1.0, -5.0, -6.0), "positive_fare"),
+        ((start, start, 1.0, None, 6.0), "positive_fare"),
+        ((start, start, 1.0, 5.0, 0.0), "positive_total"),
+        ((start, start, 1.0, 5.0, -0.01), "positive_total"),
+        ((start, start, 1.0, 5.0, None), "positive_total"),
+    ]

@@ -10,7 +10,8 @@ A benchmark, not a test: it prints figures and checks nothing but that the runs 
    on the same session, which is what each further month of a range costs.
 3. Transforms the same raw file under each alternative in TUNINGS (warm session), so what each
    of transform's choices buys is measured in the same run.
-4. Transforms the same raw file with DuckDB SQL (`pipeline.duckdb_transform`) as a reference and
+4. Transforms the same raw file with DuckDB SQL (`pipeline.local.duckdb_transform`) as a reference
+and
    prints Spark's time over it; both runs' counts must agree.
 5. Ingests files of growing size (`--ingest-mb`, default the month and 500 MB) in fresh
    processes, as Glue Python Shell runs ingest alone, and prints each one's peak RSS: it must not
@@ -24,6 +25,7 @@ tens of percent from one to the next.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -215,24 +217,28 @@ def run_reference(workdir: Path, month: Month) -> tuple[Row, dict[str, Any]]:
     return row, duckdb_transform.counts_of(run)
 
 
+def _shipped_but(**changes: Any) -> transform.TransformOptions:
+    return dataclasses.replace(transform.SHIPPED, **changes)
+
+
 @dataclass(frozen=True)
 class Tuning:
-    """One alternative to what transform ships with: module constants and Spark settings."""
+    """One alternative to what transform ships with: its options and Spark settings."""
 
     what: str
-    constants: dict[str, Any] = field(default_factory=dict)  # pipeline.transform names
+    options: transform.TransformOptions = transform.SHIPPED
     conf: dict[str, str] = field(default_factory=dict)
 
 
 # Each is measured on the warm session, on the same raw file, in the same run.
 TUNINGS: tuple[Tuning, ...] = (
     Tuning("as shipped"),
-    Tuning("a counting job before the writes (before)", {"COUNT_WHILE_WRITING": False}),
+    Tuning("a counting job before the writes (before)", _shipped_but(count_while_writing=False)),
     Tuning("one part file (before: coalesce(1))",
-           {"MIN_ROWS_PER_PART_FILE": sys.maxsize, "ROWS_PER_PART_FILE": sys.maxsize}),
-    Tuning("no cache: a scan for the counts and each write", {"CACHE_TAGGED": False}),
-    Tuning("compressed cache", {"CACHE_COMPRESSED": True}),
-    Tuning("zstd instead of snappy", {"COMPRESSION": "zstd"}),
+           _shipped_but(min_rows_per_part_file=sys.maxsize, rows_per_part_file=sys.maxsize)),
+    Tuning("no cache: a scan for the counts and each write", _shipped_but(cache=False)),
+    Tuning("compressed cache", _shipped_but(cache_compressed=True)),
+    Tuning("zstd instead of snappy", _shipped_but(compression="zstd")),
     Tuning("row-based parquet reader", conf={"spark.sql.parquet.enableVectorizedReader": "false"}),
     Tuning("as shipped, again (the noise)"),
 )  # fmt: skip
@@ -240,17 +246,13 @@ TUNINGS: tuple[Tuning, ...] = (
 
 @contextmanager
 def tuned(spark: Any, tuning: Tuning) -> Iterator[None]:
-    saved = {name: getattr(transform, name) for name in tuning.constants}
+    """The tuning's Spark settings for the block (its options are passed to the transform)."""
     saved_conf = {key: spark.conf.get(key, None) for key in tuning.conf}
     try:
-        for name, value in tuning.constants.items():
-            setattr(transform, name, value)
         for key, value in tuning.conf.items():
             spark.conf.set(key, value)
         yield
     finally:
-        for name, value in saved.items():
-            setattr(transform, name, value)
         for key, value in saved_conf.items():
             if value is None:
                 spark.conf.unset(key)
@@ -270,7 +272,8 @@ def run_tunings(workdir: Path, month: Month, spark: Any) -> list[Row]:
     shipped = None
     for tuning in TUNINGS:
         with tuned(spark, tuning), measured() as figures:
-            result = transform.run_step(StepContext(YELLOW, month, lake, spark=spark))
+            context = StepContext(YELLOW, month, lake, spark=spark)
+            result = transform.transform_month(context, tuning.options)
         shipped = shipped or figures["seconds"]
         change = figures["seconds"] / shipped - 1
         rows.append(Row(tuning.what, figures["seconds"], result["rows_in"],

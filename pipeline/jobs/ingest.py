@@ -65,7 +65,7 @@ class IngestRecord:
 
 
 def run_step(ctx: StepContext) -> dict[str, Any]:
-    """The IngestRaw step (pipeline.steps.STEPS): default options."""
+    """The IngestRaw step (pipeline.contract.steps.STEPS): default options."""
     return ingest(ctx)
 
 

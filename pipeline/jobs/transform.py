@@ -3,7 +3,7 @@
 `run_step` is what the Glue job (`scripts/transform_trips.py`) and the local runner call. It does
 the I/O around two pure DataFrame functions that tests call on small frames: `normalise` (every
 era's names and types -> `dataset.table_columns`) and `apply_rules` (tags each row with the
-first rule it fails, see `pipeline.rules`).
+first rule it fails, see `pipeline.contract.rules`).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _timestamp(name: str, source_type: DataType) -> SparkColumn:
     if isinstance(source_type, T.TimestampNTZType):
         return value
     if isinstance(source_type, (T.TimestampType, T.DateType)):
-        # Zoned (INT96 / isAdjustedToUTC) values: the session zone is UTC (pipeline.spark), so
+        # Zoned (INT96 / isAdjustedToUTC) values: the session zone is UTC (pipeline.local.spark), so
         # this keeps the wall clock TLC stored.
         return value.cast(T.TimestampNTZType())
     if isinstance(source_type, T.LongType):
@@ -220,21 +220,37 @@ def _observed_counts(observation: Any) -> tuple[int, dict[str, int]]:
     return loaded, rejected
 
 
-def part_files_for(rows: int, cores: int) -> int:
+@dataclass(frozen=True)
+class TransformOptions:
+    """How transform runs. The defaults are what ships; `make bench` passes the alternatives
+    it measures (its tunings table), so nothing rewrites this module's settings."""
+
+    cache: bool = True  # False: each write (and the counts) scans the source again
+    cache_compressed: bool = False
+    count_while_writing: bool = True  # False: a counting job runs before the writes
+    rows_per_part_file: int = ROWS_PER_PART_FILE
+    min_rows_per_part_file: int = MIN_ROWS_PER_PART_FILE
+    compression: str = COMPRESSION
+
+
+SHIPPED = TransformOptions()
+
+
+def part_files_for(rows: int, cores: int, options: TransformOptions = SHIPPED) -> int:
     """How many part files `rows` rows are written as (see ROWS_PER_PART_FILE)."""
-    fewest = math.ceil(rows / ROWS_PER_PART_FILE)
-    most = math.ceil(rows / MIN_ROWS_PER_PART_FILE)
+    fewest = math.ceil(rows / options.rows_per_part_file)
+    most = math.ceil(rows / options.min_rows_per_part_file)
     return max(1, fewest, min(cores, most))
 
 
-def _write(frame: DataFrame, uri: str, rows: int) -> None:
-    """Overwrite `uri` with `frame` as `part_files_for(rows, cores)` snappy parquet files."""
-    files = part_files_for(rows, frame.sparkSession.sparkContext.defaultParallelism)
+def _write(frame: DataFrame, uri: str, rows: int, options: TransformOptions) -> None:
+    """Overwrite `uri` with `frame` as `part_files_for(rows, cores)` parquet files."""
+    cores = frame.sparkSession.sparkContext.defaultParallelism
     (
-        frame.coalesce(files)
+        frame.coalesce(part_files_for(rows, cores, options))
         .write.mode("overwrite")
-        .option("compression", COMPRESSION)
-        .option("maxRecordsPerFile", ROWS_PER_PART_FILE)
+        .option("compression", options.compression)
+        .option("maxRecordsPerFile", options.rows_per_part_file)
         .parquet(uri)
     )
 
@@ -244,15 +260,9 @@ def _part_keys(lake: Any, prefix: str) -> list[str]:
 
 
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
-CACHE_COMPRESSED = False
-# Knobs `make bench` turns to measure the alternatives (see _cache_once): with no cache, each
-# write scans the source.
-CACHE_TAGGED = True
-# With False, a counting job runs before the writes, as transform did before observing them.
-COUNT_WHILE_WRITING = True
 
 
-def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
+def _cache_once(spark: Any, tagged: DataFrame, options: TransformOptions) -> DataFrame:
     """Cache the tagged rows so both writes (and the counts, observed during the first) come
     from ONE scan of the source.
 
@@ -267,10 +277,10 @@ def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
     """
     from pyspark import StorageLevel
 
-    if not CACHE_TAGGED:
+    if not options.cache:
         return tagged
     previous = spark.conf.get(_CACHE_COMPRESSION, "true")
-    spark.conf.set(_CACHE_COMPRESSION, str(CACHE_COMPRESSED).lower())
+    spark.conf.set(_CACHE_COMPRESSION, str(options.cache_compressed).lower())
     try:
         # The setting is read when the cache is declared (persist), not when it is filled.
         return tagged.persist(StorageLevel.MEMORY_AND_DISK)
@@ -279,6 +289,11 @@ def _cache_once(spark: Any, tagged: DataFrame) -> DataFrame:
 
 
 def run_step(ctx: StepContext) -> dict[str, Any]:
+    """The TransformTrips step, as shipped."""
+    return transform_month(ctx, SHIPPED)
+
+
+def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, Any]:
     """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
     from pyspark.sql import functions as F
 
@@ -295,22 +310,22 @@ def run_step(ctx: StepContext) -> dict[str, Any]:
     lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
 
     raw_bytes = sum(obj.size for obj in lake.list(layout.RAW, raw_key) if obj.key == raw_key)
-    tagged = _cache_once(spark, apply_rules(normalised, dataset, month))
+    tagged = _cache_once(spark, apply_rules(normalised, dataset, month), options)
     try:
         observation, observed = _observe_reasons(tagged)
-        if not COUNT_WHILE_WRITING:
+        if not options.count_while_writing:
             observed.count()  # the alternative: a job of its own fills the cache and counts
         prefix = layout.processed_prefix(dataset, month)
         good = observed.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
         # The rows are counted during this write, so its files are sized from the raw file.
-        _write(good, lake.uri(layout.PROCESSED, prefix), raw_bytes // RAW_BYTES_PER_ROW)
+        _write(good, lake.uri(layout.PROCESSED, prefix), raw_bytes // RAW_BYTES_PER_ROW, options)
         loaded, rejected = _observed_counts(observation)
         quarantined = sum(rejected.values())
         ctx.report("rows written", loaded, loaded + quarantined)
         quarantine_prefix = layout.quarantine_prefix(dataset, month)
         if quarantined:
             bad = tagged.filter(F.col(REJECT_REASON).isNotNull())
-            _write(bad, lake.uri(layout.PROCESSED, quarantine_prefix), quarantined)
+            _write(bad, lake.uri(layout.PROCESSED, quarantine_prefix), quarantined, options)
         else:
             lake.delete_prefix(layout.PROCESSED, quarantine_prefix)
         ctx.report("rows written", loaded + quarantined, loaded + quarantined)

@@ -1,9 +1,9 @@
 """The month's transform in DuckDB SQL: the benchmark's reference for what Spark should cost.
 
 Same input (the raw file), same contract columns (`Dataset.columns`), same row rules
-(`pipeline.rules`, as SQL), same outputs (processed and quarantine parquet) and the same single
-scan: the tagged rows are materialised once, then counted and written twice. It covers the eras
-whose files store numbers as numbers (yellow 2011 on, every green month); the earliest yellow
+(`pipeline.contract.rules`, as SQL), same outputs (processed and quarantine parquet) and the same
+single scan: the tagged rows are materialised once, then counted and written twice. It covers the
+eras whose files store numbers as numbers (yellow 2011 on, every green month); the earliest yellow
 eras' text codes are the Spark transform's business alone.
 """
 

@@ -1,10 +1,10 @@
 """The lake: the raw and processed zones, as S3 buckets in AWS or as folders on this machine.
 
-Both implementations take the same keys (see `pipeline.layout`) and give the same guarantees:
-a file written with `open_writer` appears whole on `commit()` or not at all (S3: a multipart
-upload completed only on commit; local: a temporary file renamed into place), so a failed or
-refused ingest never leaves a partial object where readers look.
-Runs in Glue Python Shell: Python 3.9, boto3 imported only by the S3 implementation.
+Both implementations take the same keys (see `pipeline.contract.layout`) and give the same
+guarantees: a file written with `open_writer` appears whole on `commit()` or not at all (S3: a
+multipart upload completed only on commit; local: a temporary file renamed into place), so a failed
+or refused ingest never leaves a partial object where readers look. Runs in Glue Python Shell:
+Python 3.9, boto3 imported only by the S3 implementation.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 class S3Lake:
-    """One bucket per zone, keys as in `pipeline.layout`."""
+    """One bucket per zone, keys as in `pipeline.contract.layout`."""
 
     def __init__(self, raw_bucket: str, processed_bucket: str, s3: Any = None) -> None:
         if s3 is None:

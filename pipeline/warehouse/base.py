@@ -7,8 +7,8 @@ month, or months in any order, gives the same table, and a failure at any point 
 previous rows of M intact. The original deleted by pickup month and COPYed the whole file, so
 every re-run duplicated out-of-month rows; and its DELETE and COPY were separate statements.
 
-This module also reads the load's input (transform's counts JSON and part files) and builds the
-SQL both engines share, all derived from `pipeline.datasets`. Python 3.9 (Glue Python Shell).
+This module also reads the load's input (transform's counts JSON and part files) and builds the SQL
+both engines share, all derived from `pipeline.contract.datasets`. Python 3.9 (Glue Python Shell).
 """
 
 from __future__ import annotations

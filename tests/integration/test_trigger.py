@@ -187,7 +187,7 @@ def test_expand_takes_a_list_in_any_form_and_order_once_each():
 
 
 def test_expand_reads_what_the_cli_sends():
-    """`python -m pipeline backfill` sends from/to and the months (pipeline.executions)."""
+    """`python -m pipeline backfill` sends from/to and the months (pipeline.contract.executions)."""
     from pipeline.contract.datasets import get_dataset
     from pipeline.contract.executions import backfill_input
     from pipeline.contract.months import Month

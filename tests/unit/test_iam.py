@@ -1,6 +1,7 @@
 """IAM documents: parliament (community auditors on) finds nothing but the accepted findings
 (a missing Resource only in trust policies), nothing is allowed on `*` but actions AWS gives no
-resource for, and each Glue job can reach exactly the lake keys pipeline.layout gives its step."""
+resource for, and each Glue job can reach exactly the lake keys pipeline.contract.layout gives its
+step."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def object_arn(bucket: str, key: str) -> str:
 
 
 def lake_keys(dataset) -> dict[str, list[str]]:
-    """The keys pipeline.layout gives each zone for one month of a dataset."""
+    """The keys pipeline.contract.layout gives each zone for one month of a dataset."""
     processed = layout.processed_prefix(dataset, MONTH)
     quarantine = layout.quarantine_prefix(dataset, MONTH)
     return {

@@ -1,4 +1,4 @@
-"""pipeline.contract.rules without Spark: the closed, ordered rule names the counts JSON carries."""
+"""pipeline.contract.rules without Spark: the ordered rule names, and the SQL run on DuckDB."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.contract import rules
+from pipeline.contract.datasets import YELLOW
+from pipeline.contract.months import Month
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,3 +51,21 @@ def test_rules_and_the_generator_import_without_spark():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "5"
+
+
+def test_rule_edges_and_first_failing_rule_on_duckdb(rule_edge_cases):
+    """The rules are SQL: the same edge table as Spark's, in-process, in the fast tier."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t (i INTEGER, pickup_datetime TIMESTAMP, dropoff_datetime TIMESTAMP, "
+        "trip_distance DOUBLE, fare_amount DOUBLE, total_amount DOUBLE)"
+    )
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)",
+        [(i, *values) for i, (values, _) in enumerate(rule_edge_cases)],
+    )
+    sql = rules.reject_reason_sql(YELLOW, Month(2024, 9), rules.Engine.DUCKDB)
+    got = [reason for (reason,) in con.execute(f"SELECT {sql} FROM t ORDER BY i").fetchall()]
+    assert got == [reason for _, reason in rule_edge_cases]

@@ -495,7 +495,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def test_python_shell_jobs_upgrade_boto3_for_the_workgroup_parameter(deployment):
-    # pipeline.redshift states the botocore that knows WorkgroupName; the pin must reach it.
+    # pipeline.warehouse.redshift states the botocore that knows WorkgroupName; the pin must reach
+    # it.
     needed = dict(re.findall(r"(boto3|botocore) >= ([\d.]+)", WORKGROUP_BOTOCORE))
     for step in STEPS:
         if step.kind != PYTHON_SHELL:

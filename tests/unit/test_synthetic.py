@@ -1,7 +1,7 @@
 """pipeline.dev.synthetic: TLC's file schemas per era, deterministic output, planted dirty rows.
 
-The planted counts are checked here against the written file with pyarrow, independently of
-Spark and of pipeline.rules' implementation; the transform tests then check Spark against them.
+The planted counts are checked here against the written file with pyarrow, independently of Spark
+and of pipeline.contract.rules' implementation; the transform tests then check Spark against them.
 """
 
 from __future__ import annotations

@@ -1,22 +1,29 @@
-"""The warehouse's shared SQL and its reading of transform's output (pipeline/warehouse.py)."""
+"""The warehouse's shared SQL and its reading of transform's output (pipeline.warehouse.base)."""
 
 from __future__ import annotations
 
+import io
 import json
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
-from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract import layout
+from pipeline.contract.datasets import GREEN, YELLOW, get_dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import PROCESSED, counts_key
 from pipeline.contract.months import Month
-from pipeline.storage.lake import LocalLake, ObjectInfo
+from pipeline.storage.lake import LocalLake, ObjectInfo, S3Lake
 from pipeline.warehouse.base import (
     Dialect,
     create_table_sql,
     delete_month_sql,
     month_counts_sql,
     read_load_input,
+    read_transform_counts,
 )
 
 SEPT = Month(2024, 9)
@@ -127,3 +134,32 @@ def test_only_part_files_of_the_month_can_be_loaded(lake, key):
 
     with pytest.raises(MissingInput, match="not a part-"):
         read_load_input(YELLOW, SEPT, lake)
+
+
+def counts_request(month: Month) -> dict:
+    return {"Bucket": "processed", "Key": layout.counts_key(get_dataset("yellow"), month)}
+
+
+def test_transform_counts_on_s3_missing_is_none_refused_is_raised_foreign_is_refused():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    lake = S3Lake("raw", "processed", s3=s3)
+    yellow = get_dataset("yellow")
+
+    def body(month: str) -> dict:
+        data = json.dumps({"dataset": "yellow", "month": month, "rows_loaded": 5}).encode()
+        return {"Body": StreamingBody(io.BytesIO(data), len(data))}
+
+    with Stubber(s3) as stub:
+        stub.add_response("get_object", body("2024-09"), counts_request(Month(2024, 9)))
+        stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
+        stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
+        stub.add_response("get_object", body("2024-05"), counts_request(Month(2024, 6)))
+
+        assert read_transform_counts(yellow, Month(2024, 9), lake)["rows_loaded"] == 5
+        assert read_transform_counts(yellow, Month(2024, 8), lake) is None
+        with pytest.raises(ClientError, match="AccessDenied"):
+            read_transform_counts(yellow, Month(2024, 7), lake)
+        with pytest.raises(
+            MissingInput, match="holds counts for yellow 2024-05, not yellow 2024-06"
+        ):
+            read_transform_counts(yellow, Month(2024, 6), lake)

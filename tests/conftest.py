@@ -57,30 +57,34 @@ def glue_script():
 
 
 @pytest.fixture(scope="session")
-def rule_edge_cases() -> list[tuple[tuple, str | None]]:
-    """The row rules' edges for yellow 2024-09, each with the first rule it fails (None: loaded);
-    every engine that applies the rules runs this table (Spark, DuckDB)."""
+def rule_edge_cases() -> list[tuple[tuple, str | None, set[str]]]:
+    """The rules' edges for yellow 2024-09: each row with the first integrity rule it fails
+    (None: loaded) and the flags it must carry; every engine that applies the rules runs this
+    table (Spark, DuckDB)."""
     start, after = datetime(2024, 9, 1), datetime(2024, 10, 1)
     micro = timedelta(microseconds=1)
-    return [  # (pickup, dropoff, distance, fare, total) -> expected reason
-        ((start, start, 1.0, 5.0, 6.0), None),  # month start, equal times: loaded
-        ((after - micro, after + timedelta(hours=1), 1.0, 5.0, 6.0), None),  # last microsecond
-        ((after, after, 1.0, 5.0, 6.0), "pickup_in_month"),  # next month's start
-        ((start - micro, start, 1.0, 5.0, 6.0), "pickup_in_month"),
-        ((datetime(2002, 12, 31, 23, 5), start, 1.0, 5.0, 6.0), "pickup_in_month"),
-        ((datetime(2008, 12, 31, 1, 0), start, 1.0, 5.0, 6.0), "pickup_in_month"),
-        ((None, start, 1.0, 5.0, 6.0), "pickup_in_month"),
-        ((after, start, 0.0, -5.0, -6.0), "pickup_in_month"),  # every rule fails: the first
-        ((start + micro, start, 1.0, 5.0, 6.0), "dropoff_not_before_pickup"),
-        ((start, None, 1.0, 5.0, 6.0), "dropoff_not_before_pickup"),
-        ((start, start, 0.0, 5.0, 6.0), "positive_distance"),
-        ((start, start, -0.5, 5.0, 6.0), "positive_distance"),
-        ((start, start, None, 5.0, 6.0), "positive_distance"),
-        ((start, start, 0.0, 0.0, 0.0), "positive_distance"),
-        ((start, start, 0.01, 0.0, 6.0), "positive_fare"),
-        ((start, start, 1.0, -5.0, -6.0), "positive_fare"),
-        ((start, start, 1.0, None, 6.0), "positive_fare"),
-        ((start, start, 1.0, 5.0, 0.0), "positive_total"),
-        ((start, start, 1.0, 5.0, -0.01), "positive_total"),
-        ((start, start, 1.0, 5.0, None), "positive_total"),
+    distance, fare, total = (f"flag_non_positive_{what}" for what in ("distance", "fare", "total"))
+    return [  # (pickup, dropoff, distance, fare, total) -> expected reason, expected flags
+        ((start, start, 1.0, 5.0, 6.0), None, set()),  # month start, equal times: loaded
+        ((after - micro, after + timedelta(hours=1), 1.0, 5.0, 6.0), None, set()),  # last µs
+        ((after, after, 1.0, 5.0, 6.0), "pickup_in_month", set()),  # next month's start
+        ((start - micro, start, 1.0, 5.0, 6.0), "pickup_in_month", set()),
+        ((datetime(2002, 12, 31, 23, 5), start, 1.0, 5.0, 6.0), "pickup_in_month", set()),
+        ((datetime(2008, 12, 31, 1, 0), start, 1.0, 5.0, 6.0), "pickup_in_month", set()),
+        ((None, start, 1.0, 5.0, 6.0), "pickup_in_month", set()),
+        # Every rule and flag broken: the first rule, and the flags still computed.
+        ((after, start, 0.0, -5.0, -6.0), "pickup_in_month", {distance, fare, total}),
+        ((start + micro, start, 1.0, 5.0, 6.0), "dropoff_not_before_pickup", set()),
+        ((start, None, 1.0, 5.0, 6.0), "dropoff_not_before_pickup", set()),
+        ((start, start, 0.0, 5.0, 6.0), None, {distance}),  # a billed zero-distance trip
+        ((start, start, -0.5, 5.0, 6.0), None, {distance}),
+        ((start, start, None, 5.0, 6.0), None, {distance}),  # a null counts as broken
+        ((start, start, 0.0, 0.0, 0.0), None, {distance, fare, total}),
+        ((start, start, 0.01, 0.0, 6.0), None, {fare}),
+        ((start, start, 1.0, -5.0, 6.0), None, {fare}),  # Flex Fare: negative fare, total ok
+        ((start, start, 1.0, -5.0, -6.0), None, {fare, total}),  # a reversal row
+        ((start, start, 1.0, None, 6.0), None, {fare}),
+        ((start, start, 1.0, 5.0, 0.0), None, {total}),
+        ((start, start, 1.0, 5.0, -0.01), None, {total}),
+        ((start, start, 1.0, 5.0, None), None, {total}),
     ]

@@ -9,29 +9,31 @@ from rich.table import Table
 
 
 def verify_table(title: str, rows: Iterable[dict[str, Any]]) -> Table:
-    """rows: {"month", "rows", "expected"?, "quarantined"?, "status"?}, newest first."""
+    """rows (`VerifyReport.rows()`): {"month", "rows", "clean_rows"?, "expected"?,
+    "quarantined"?, "expected_clean"?, "status"?}, newest first."""
     table = Table(title=title)
-    table.add_column("month")
-    table.add_column("rows in warehouse", justify="right")
-    table.add_column("rows transform wrote", justify="right")
-    table.add_column("quarantined", justify="right")
-    table.add_column("check")
+    for name in ("month", "rows", "clean rows", "rows transform wrote", "clean rows it wrote",
+                 "quarantined", "check"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("month", "check") else "right")
     for row in rows:
-        expected = row.get("expected")
         status = row.get("status", "")
         style = {"ok": "green", "MISMATCH": "bold red"}.get(status, "yellow")
         table.add_row(
             str(row["month"]),
-            f"{row['rows']:,}",
-            "" if expected is None else f"{expected:,}",
-            "" if row.get("quarantined") is None else f"{row['quarantined']:,}",
+            *(_number(row.get(key))
+              for key in ("rows", "clean_rows", "expected", "expected_clean", "quarantined")),
             f"[{style}]{status}[/{style}]" if status else "",
-        )
+        )  # fmt: skip
     return table
 
 
+def _number(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
 def quality_table(counts: dict[str, Any]) -> Table:
-    """Transform's counts for one month: rows in, loaded, and each rule's rejections."""
+    """Transform's counts for one month: what was quarantined and why, what was flagged, and
+    the schema drift (columns the dataset does not know, values it could not map)."""
     table = Table(title=f"{counts['dataset']} {counts['month']}: row rules")
     table.add_column("")
     table.add_column("rows", justify="right")
@@ -42,24 +44,16 @@ def quality_table(counts: dict[str, Any]) -> Table:
         table.add_row(label, f"{value:,}", f"{value / total:.3%}")
 
     add("rows in", int(counts["rows_in"]))
-    add("loaded", int(counts["rows_loaded"]))
-    add("quarantined", int(counts["rows_quarantined"]))
+    add("quarantined (integrity rules)", int(counts["rows_quarantined"]))
     for rule, value in counts["rejected"].items():
         add(f"  {rule}", int(value))
+    add("loaded", int(counts["rows_loaded"]))
+    for flag, value in counts.get("flagged", {}).items():
+        add(f"  flagged {flag}", int(value))
+    if "rows_clean" in counts:
+        add("  clean (no flag)", int(counts["rows_clean"]))
+    for column, value in counts.get("unmapped_values", {}).items():
+        add(f"unmapped values in {column}", int(value))
+    for column, kind in counts.get("unknown_columns", {}).items():
+        table.add_row(f"unknown column {column}", kind, "")
     return table
-
-
-def compare_counts(
-    warehouse_rows: list[tuple[str, int]], transform_counts: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Join the warehouse's per-month rows with transform's counts; flag any difference."""
-    rows = []
-    for month, count in warehouse_rows:
-        counts = transform_counts.get(month)
-        row: dict[str, Any] = {"month": month, "rows": count}
-        if counts is not None:
-            row["expected"] = int(counts["rows_loaded"])
-            row["quarantined"] = int(counts["rows_quarantined"])
-            row["status"] = "ok" if row["expected"] == count else "MISMATCH"
-        rows.append(row)
-    return rows

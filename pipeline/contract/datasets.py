@@ -1,56 +1,47 @@
 """The TLC datasets as data: file names, every schema era's column names, and the warehouse table.
 
-This module is the single source of truth for the schema. Transform derives its Spark casts, the
-warehouses derive their DDL, the demo derives its synthetic files, all from `Dataset.columns`.
+This module is the single source of truth for the schema. The transform engines derive their
+SQL (`pipeline.contract.normalise`), the warehouses their DDL and views, all from
+`Dataset.columns` and `Dataset.flags`.
 It runs in Glue Python Shell (3.9) and in the trigger Lambda: standard library only.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Union
 
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
+from pipeline.contract.rules import Flag, non_positive
+from pipeline.contract.types import ColumnType
 
 TLC_BASE_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 
 
-class ColumnType(enum.Enum):
-    """Logical column types, each with its spelling in the two warehouses and its Arrow type
-    in the processed parquet parts (a `pyarrow.type_for_alias` name)."""
-
-    INTEGER = ("INTEGER", "INTEGER", "int32")
-    DOUBLE = ("DOUBLE PRECISION", "DOUBLE", "double")
-    TIMESTAMP = ("TIMESTAMP", "TIMESTAMP", "timestamp[us]")
-    STRING = ("VARCHAR(8)", "VARCHAR", "string")
-    DATE = ("DATE", "DATE", "date32")
-
-    @property
-    def redshift(self) -> str:
-        return self.value[0]
-
-    @property
-    def duckdb(self) -> str:
-        return self.value[1]
-
-    @property
-    def arrow(self) -> str:
-        return self.value[2]
-
-
 # Early yellow files (2009-2010) spell codes as text; TLC's data dictionary gives the numbers.
+# A text is looked up by its first CODE_PREFIX characters, trimmed and upper-cased (TLC wrote
+# "Cash", "CASH", "Cas", "CAS"). A value found in no table becomes null and is counted in the
+# month's `unmapped_values`: "DDS" (Digital Dispatch Systems, a 2009-2010 vendor) has no code in
+# TLC's dictionary, so its trips have no vendor_id rather than an invented one.
 VENDOR_CODES: Mapping[str, int] = {"CMT": 1, "VTS": 2}
 PAYMENT_CODES: Mapping[str, int] = {
-    "CRD": 1, "CRE": 1,  # "CRD", "Credit", "CREDIT"
-    "CSH": 2, "CAS": 2,  # "CSH", "Cash", "CASH"
-    "NOC": 3, "NO ": 3,  # "NOC", "No Charge"
-    "DIS": 4,  # "DIS", "Dispute"
+    "CRD": 1, "CRE": 1,  # "CRD", "Credit", "CREDIT", "Cre"
+    "CSH": 2, "CAS": 2,  # "CSH", "Cash", "CASH", "Cas"
+    "NOC": 3, "NO ": 3, "NO": 3,  # "NOC", "No Charge", "No "
+    "DIS": 4,  # "DIS", "Dispute", "Dis"
     "UNK": 5,  # "UNK", "Unknown"
+    # "NA " (2010): not available. Public loaders disagree (3 or 5); "unknown" claims least.
+    "NA": 5,
 }  # fmt: skip
-# How many leading characters of a text code are looked up in the tables above.
+# store_and_fwd_flag is 'N'/'Y' in every era: 2010 wrote '0'/'1', 2009 a double 0/1 (read as
+# text '0.0'/'1.0' before the lookup).
+STORE_AND_FORWARD_CODES: Mapping[str, str] = {
+    "N": "N", "Y": "Y", "0": "N", "1": "Y", "0.0": "N", "1.0": "Y",
+}  # fmt: skip
 CODE_PREFIX = 3
+Codes = Mapping[str, Union[int, str]]
 
 
 @dataclass(frozen=True)
@@ -59,14 +50,14 @@ class Column:
 
     `sources` are matched case-insensitively (TLC wrote both `Airport_fee` and `airport_fee`).
     A required column missing from a file is an error naming it; an optional one becomes null.
-    `codes` maps text values of eras that wrote codes as words to their numbers.
+    `codes` maps text values of eras that wrote codes as words to the contract's values.
     """
 
     name: str
     type: ColumnType
     sources: tuple[str, ...]
     required: bool = False
-    codes: Mapping[str, int] | None = None
+    codes: Codes | None = None
 
     def find_in(self, file_columns: Iterable[str]) -> str | None:
         """The file's name for this column: the first of `sources` present, ignoring case."""
@@ -85,6 +76,15 @@ class Dataset:
     pickup_column: str = "pickup_datetime"
     dropoff_column: str = "dropoff_datetime"
     month_column: str = "source_month"
+    # Plausibility flags (`pipeline.contract.rules`), after source_month in the table.
+    flags: tuple[Flag, ...] = ()
+    dropoff_optional: bool = False
+
+    def __post_init__(self) -> None:
+        names = [column.name for column in self.columns]
+        for flag in self.flags:
+            if flag.column not in names:
+                raise ValueError(f"{self.name}: {flag.name} checks unknown column {flag.column}")
 
     @property
     def table(self) -> str:
@@ -98,10 +98,25 @@ class Dataset:
 
     @property
     def table_columns(self) -> tuple[tuple[str, ColumnType], ...]:
-        """The warehouse table in order: the file's columns, then the month the row came from."""
+        """The warehouse table in order: the file's columns, the month the row came from, then
+        the plausibility flags."""
         return (
             *tuple((c.name, c.type) for c in self.columns),
             (self.month_column, ColumnType.DATE),
+            *tuple((flag.name, ColumnType.BOOLEAN) for flag in self.flags),
+        )
+
+    @property
+    def clean_table(self) -> str:
+        """The view of the rows with no flag set (every dataset with flags has one)."""
+        return f"{self.table}_clean"
+
+    def known_source(self, file_column: str) -> bool:
+        """Whether a file's column is one the dataset maps (any era, any case)."""
+        return any(
+            file_column.lower() == source.lower()
+            for column in self.columns
+            for source in column.sources
         )
 
     @property
@@ -144,7 +159,13 @@ def _trip_columns(prefix: str) -> tuple[Column, ...]:
 def _charge_columns() -> tuple[Column, ...]:
     return (
         _c("ratecode_id", INT, "RatecodeID", "rate_code"),
-        _c("store_and_fwd_flag", STR, "store_and_fwd_flag", "store_and_forward"),
+        _c(
+            "store_and_fwd_flag",
+            STR,
+            "store_and_fwd_flag",
+            "store_and_forward",
+            codes=STORE_AND_FORWARD_CODES,
+        ),
         _c("extra", DBL, "extra", "surcharge"),
         _c("mta_tax", DBL, "mta_tax"),
         _c("tolls_amount", DBL, "tolls_amount", "Tolls_Amt"),
@@ -153,12 +174,31 @@ def _charge_columns() -> tuple[Column, ...]:
     )
 
 
+def _taxi_flags() -> tuple[Flag, ...]:
+    return (
+        non_positive("distance", "trip_distance"),
+        non_positive("fare", "fare_amount"),
+        non_positive("total", "total_amount"),
+    )
+
+
+# 2009-2010 yellow trips have coordinates and no zone ids (TLC's 2022 re-release back-filled
+# zone ids from 2011 on only): without these, those trips would have no location at all.
+_COORDINATES = (
+    _c("pickup_longitude", DBL, "pickup_longitude", "Start_Lon"),
+    _c("pickup_latitude", DBL, "pickup_latitude", "Start_Lat"),
+    _c("dropoff_longitude", DBL, "dropoff_longitude", "End_Lon"),
+    _c("dropoff_latitude", DBL, "dropoff_latitude", "End_Lat"),
+)
+
 YELLOW = Dataset(
     name="yellow",
     first_month=Month(2009, 1),
     columns=_trip_columns("tpep")
     + _charge_columns()
-    + (_c("airport_fee", DBL, "airport_fee"), _c("cbd_congestion_fee", DBL, "cbd_congestion_fee")),
+    + (_c("airport_fee", DBL, "airport_fee"), _c("cbd_congestion_fee", DBL, "cbd_congestion_fee"))
+    + _COORDINATES,
+    flags=_taxi_flags(),
 )
 
 GREEN = Dataset(
@@ -171,6 +211,7 @@ GREEN = Dataset(
         _c("ehail_fee", DBL, "ehail_fee"),
         _c("trip_type", INT, "trip_type"),
     ),
+    flags=_taxi_flags(),
 )
 
 DATASETS: Mapping[str, Dataset] = {d.name: d for d in (YELLOW, GREEN)}

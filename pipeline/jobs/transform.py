@@ -1,30 +1,31 @@
-"""Transform one month: TLC's file (any schema era) -> the table contract, row rules, counts.
+"""Transform one month on Spark: TLC's file (any era) -> the table contract, rules, flags, counts.
 
 `run_step` is what the Glue job (`scripts/transform_trips.py`) and the local runner call. It does
 the I/O around two pure DataFrame functions that tests call on small frames: `normalise` (every
-era's names and types -> `dataset.table_columns`) and `apply_rules` (tags each row with the
-first rule it fails, see `pipeline.contract.rules`).
+era's names and types -> the contract's columns) and `apply_rules` (the flags, and the first
+integrity rule each row fails). Both run the SQL text of `pipeline.contract.normalise`, which the
+DuckDB engine runs too: the engines differ in I/O, never in what a row becomes.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.contract import layout
-from pipeline.contract.datasets import CODE_PREFIX, Column, ColumnType, Dataset
-from pipeline.contract.errors import MissingColumn, MissingInput
+from pipeline.contract.counts import TransformCounts, counts_from
+from pipeline.contract.datasets import Dataset
+from pipeline.contract.errors import MissingInput
 from pipeline.contract.months import Month
-from pipeline.contract.rules import REJECT_REASON, RULE_NAMES, Engine, reject_reason_sql
+from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
+from pipeline.contract.rules import REJECT_REASON
+from pipeline.contract.sql import Engine
+from pipeline.contract.types import ColumnType, SourceType
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.spark_conf import configure
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame
     from pyspark.sql.types import DataType, StructType
 
@@ -45,8 +46,7 @@ RAW_BYTES_PER_ROW = 16
 # (4.7 vs 4.9 MB), while snappy is the codec every reader in the chain supports without question
 # (Spark's default, DuckDB, Redshift COPY through Spectrum) and decodes fastest.
 COMPRESSION = "snappy"
-# VARCHAR(n) in Redshift: longer text would fail COPY, so transform truncates to n.
-STRING_WIDTH = int(re.fullmatch(r"VARCHAR\((\d+)\)", ColumnType.STRING.redshift).group(1))
+ENGINE = Engine.SPARK
 
 
 def spark_type(column_type: ColumnType) -> DataType:
@@ -60,6 +60,7 @@ def spark_type(column_type: ColumnType) -> DataType:
         ColumnType.TIMESTAMP: T.TimestampNTZType(),
         ColumnType.STRING: T.StringType(),
         ColumnType.DATE: T.DateType(),
+        ColumnType.BOOLEAN: T.BooleanType(),
     }[column_type]
 
 
@@ -72,125 +73,50 @@ def contract_schema(dataset: Dataset) -> StructType:
     )
 
 
-def _sql(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _try_cast(name: str, sql_type: str) -> SparkColumn:
-    """Text to `sql_type`, null where it does not parse, with or without ANSI mode."""
-    from pyspark.sql import functions as F
-
-    # try_cast is SQL-only in Spark 3.5 (Column.try_cast arrives in 4.0).
-    return F.expr(f"try_cast(trim({_sql(name)}) AS {sql_type})")
-
-
-def _decode(text: SparkColumn, codes: Mapping[str, int]) -> SparkColumn:
-    """Codes the early eras wrote as words ('CASH', 'Credit', 'VTS') -> numbers, else null."""
-    from pyspark.sql import functions as F
-
-    key = F.upper(F.substring(text, 1, CODE_PREFIX))
-    decoded = None
-    for word, number in codes.items():
-        decoded = (F.when if decoded is None else decoded.when)(key == word, F.lit(number))
-    return decoded
-
-
-def _timestamp(name: str, source_type: DataType) -> SparkColumn:
-    from pyspark.sql import functions as F
+def source_type(data_type: DataType) -> SourceType:
+    """What a Spark column of the file holds, in the contract's engine-neutral terms."""
     from pyspark.sql import types as T
 
-    value = F.col(_sql(name))
-    if isinstance(source_type, T.TimestampNTZType):
-        return value
-    if isinstance(source_type, (T.TimestampType, T.DateType)):
-        # Zoned (INT96 / isAdjustedToUTC) values: the session zone is UTC (pipeline.local.spark), so
-        # this keeps the wall clock TLC stored.
-        return value.cast(T.TimestampNTZType())
-    if isinstance(source_type, T.LongType):
-        # TIMESTAMP(NANOS) read with spark.sql.legacy.parquet.nanosAsLong: nanoseconds since the
-        # epoch (no TLC file stores times as plain integers). Integer division keeps them exact.
-        micros = F.expr(f"{_sql(name)} div 1000")
-        return F.timestamp_micros(micros).cast(T.TimestampNTZType())
-    if isinstance(source_type, T.StringType):
-        return _try_cast(name, "TIMESTAMP_NTZ")
-    # A parquet null-type column (never written) reads as int32: no times in it.
-    return F.lit(None).cast(T.TimestampNTZType())
+    kinds = (
+        ((T.ByteType, T.ShortType, T.IntegerType, T.LongType), SourceType.INTEGER),
+        ((T.FloatType, T.DoubleType, T.DecimalType), SourceType.DOUBLE),
+        ((T.StringType,), SourceType.STRING),
+        ((T.TimestampNTZType,), SourceType.TIMESTAMP),
+        ((T.TimestampType,), SourceType.TIMESTAMP_ZONED),
+        ((T.DateType,), SourceType.DATE),
+        ((T.BooleanType,), SourceType.BOOLEAN),
+    )
+    for spark_types, kind in kinds:
+        if isinstance(data_type, spark_types):
+            return kind
+    return SourceType.OTHER
 
 
-def _convert(name: str, source_type: DataType, column: Column) -> SparkColumn:
-    """One file column -> the contract column's type."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    if column.type is ColumnType.TIMESTAMP:
-        return _timestamp(name, source_type)
-    value = F.col(_sql(name))
-    if column.type is ColumnType.STRING:
-        return F.substring(F.trim(value.cast(T.StringType())), 1, STRING_WIDTH)
-    if isinstance(source_type, T.StringType):
-        # Through double: TLC text numbers include '1.0'; codes first, numeric text second.
-        number = _try_cast(name, "DOUBLE")
-        if column.codes:
-            number = F.coalesce(_decode(F.trim(value), column.codes), number)
-        return number.cast(spark_type(column.type))
-    # int32/int64/double/null-typed: a plain cast (1.0 -> 1, 99.0 -> 99).
-    return value.cast(spark_type(column.type))
+def plan_for(
+    frame: DataFrame, dataset: Dataset, month: Month, *, source: str | None = None
+) -> Normalisation:
+    """The contract's normalisation of this file (reads its schema only)."""
+    types = {field.name: source_type(field.dataType) for field in frame.schema.fields}
+    where = source or ", ".join(frame.inputFiles()) or "the input"
+    return normalisation(dataset, month, types, ENGINE, source=where)
 
 
 def normalise(
     frame: DataFrame, dataset: Dataset, month: Month, *, source: str | None = None
 ) -> DataFrame:
-    """Any era's file -> exactly `dataset.table_columns`, in order, with the contract types.
-
-    Raises MissingColumn (naming the column, the file and the names looked for) when a required
-    column is absent; an absent optional column becomes null. Lazy: reads no data.
-    """
-    from pyspark.sql import functions as F
-
-    types = {f.name: f.dataType for f in frame.schema.fields}
-    selected = []
-    for column in dataset.columns:
-        name = column.find_in(frame.columns)
-        if name is None and column.required:
-            where = source or ", ".join(frame.inputFiles()) or "the input"
-            raise MissingColumn(
-                f"{where} has no column for required {column.name!r}: looked for "
-                f"{', '.join(column.sources)} (any case) among {', '.join(frame.columns)}"
-            )
-        if name is None:
-            value = F.lit(None).cast(spark_type(column.type))
-        else:
-            value = _convert(name, types[name], column)
-        selected.append(value.alias(column.name))
-    selected.append(F.lit(month.first_day).alias(dataset.month_column))
-    return frame.select(*selected)
+    """Any era's file -> the contract's columns (the table's, less the flags), in order, with
+    their types, then the hidden unmapped-value columns. Raises MissingColumn (naming the
+    column, the file and the names looked for) when a required column is absent. Lazy."""
+    plan = plan_for(frame, dataset, month, source=source)
+    return frame.selectExpr(*plan.select_list(ENGINE))
 
 
 def apply_rules(frame: DataFrame, dataset: Dataset, month: Month) -> DataFrame:
-    """Add `reject_reason`: the first failing rule's name, null for a loadable row."""
-    from pyspark.sql import functions as F
-
-    reason = F.expr(reject_reason_sql(dataset, month, Engine.SPARK)).cast("string")
-    return frame.withColumn(REJECT_REASON, reason)
+    """Add the flags and `reject_reason`: the first failing integrity rule, null when loadable."""
+    return frame.selectExpr(*tagging(dataset, month, ENGINE))
 
 
-@dataclass(frozen=True)
-class TransformCounts:
-    """The counts JSON at `layout.counts_key`: what the load checks its inserts against."""
-
-    dataset: str
-    month: str
-    rows_in: int
-    rows_loaded: int
-    rows_quarantined: int
-    rejected: dict[str, int]  # every rule, in rule order, 0 included
-    part_files: list[str]  # lake keys in the processed zone
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-
-def _observe_reasons(tagged: DataFrame) -> tuple[Any, DataFrame]:
+def _observe_counts(tagged: DataFrame, dataset: Dataset, plan: Normalisation):
     """`tagged` with the counts attached: read from the Observation once an action ran on it.
 
     The counts are taken while the processed parts are written (a DataFrame observation counts
@@ -200,24 +126,16 @@ def _observe_reasons(tagged: DataFrame) -> tuple[Any, DataFrame]:
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    reason = F.col(REJECT_REASON)
     metrics = [
-        F.count(F.lit(1)).alias("rows_in"),
-        F.count(F.when(reason.isNull(), 1)).alias("loaded"),
-        *(F.count(F.when(reason == name, 1)).alias(name) for name in RULE_NAMES),
+        F.expr(sql).alias(key.replace(":", "__"))
+        for key, sql in count_expressions(dataset, plan, ENGINE)
     ]
     observation = Observation()
     return observation, tagged.observe(observation, *metrics)
 
 
-def _observed_counts(observation: Any) -> tuple[int, dict[str, int]]:
-    """(loadable rows, rejections per rule) from the observation of a finished action."""
-    values = observation.get
-    rejected = {name: int(values[name]) for name in RULE_NAMES}
-    loaded = int(values["loaded"])
-    if loaded + sum(rejected.values()) != int(values["rows_in"]):  # rules.py is a closed set
-        raise AssertionError(f"rows with an unknown reject reason: {values}")
-    return loaded, rejected
+def _observed(observation: Any) -> dict[str, int]:
+    return {key.replace("__", ":", 1): int(value) for key, value in observation.get.items()}
 
 
 @dataclass(frozen=True)
@@ -304,7 +222,9 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     if not lake.exists(layout.RAW, raw_key):
         raise MissingInput(f"{source} does not exist: ingest {dataset.name} {month} first")
     # Reads only the footer: a missing required column fails here, before any side effect.
-    normalised = normalise(spark.read.parquet(source), dataset, month, source=source)
+    frame = spark.read.parquet(source)
+    plan = plan_for(frame, dataset, month, source=source)
+    normalised = frame.selectExpr(*plan.select_list(ENGINE))
     # Old counts go before any part is replaced: a transform that fails from here on leaves no
     # counts, so the load refuses to run instead of checking new parts against old counts.
     lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
@@ -312,41 +232,45 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     raw_bytes = sum(obj.size for obj in lake.list(layout.RAW, raw_key) if obj.key == raw_key)
     tagged = _cache_once(spark, apply_rules(normalised, dataset, month), options)
     try:
-        observation, observed = _observe_reasons(tagged)
+        observation, observed = _observe_counts(tagged, dataset, plan)
         if not options.count_while_writing:
             observed.count()  # the alternative: a job of its own fills the cache and counts
         prefix = layout.processed_prefix(dataset, month)
-        good = observed.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+        table = [name for name, _ in dataset.table_columns]
+        good = observed.filter(F.col(REJECT_REASON).isNull()).select(*table)
         # The rows are counted during this write, so its files are sized from the raw file.
         _write(good, lake.uri(layout.PROCESSED, prefix), raw_bytes // RAW_BYTES_PER_ROW, options)
-        loaded, rejected = _observed_counts(observation)
-        quarantined = sum(rejected.values())
-        ctx.report("rows written", loaded, loaded + quarantined)
+        values = _observed(observation)
+        loaded, rows_in = values["rows_loaded"], values["rows_in"]
+        quarantined = rows_in - loaded
+        ctx.report("rows written", loaded, rows_in)
         quarantine_prefix = layout.quarantine_prefix(dataset, month)
         if quarantined:
-            bad = tagged.filter(F.col(REJECT_REASON).isNotNull())
+            bad = tagged.filter(F.col(REJECT_REASON).isNotNull()).select(*table, REJECT_REASON)
             _write(bad, lake.uri(layout.PROCESSED, quarantine_prefix), quarantined, options)
         else:
             lake.delete_prefix(layout.PROCESSED, quarantine_prefix)
-        ctx.report("rows written", loaded + quarantined, loaded + quarantined)
+        ctx.report("rows written", rows_in, rows_in)
     finally:
         tagged.unpersist()
 
-    counts = TransformCounts(
-        dataset=dataset.name,
-        month=str(month),
-        rows_in=loaded + quarantined,
-        rows_loaded=loaded,
-        rows_quarantined=quarantined,
-        rejected=rejected,
-        part_files=_part_keys(lake, prefix),
-    )
+    counts = counts_from(dataset, month, values, plan, _part_keys(lake, prefix))
     lake.write_bytes(layout.PROCESSED, layout.counts_key(dataset, month), counts.to_json().encode())
+    return step_figures(counts, len(_part_keys(lake, quarantine_prefix)))
+
+
+def step_figures(counts: TransformCounts, quarantine_files: int) -> dict[str, Any]:
+    """The step's output (the job log, the state machine, the local run's summary): the counts
+    less the part keys, with the schema drift named."""
     return {
         "rows_in": counts.rows_in,
-        "rows_loaded": loaded,
-        "rows_quarantined": quarantined,
-        "rejected": rejected,
+        "rows_loaded": counts.rows_loaded,
+        "rows_quarantined": counts.rows_quarantined,
+        "rejected": counts.rejected,
+        "flagged": counts.flagged,
+        "rows_clean": counts.rows_clean,
+        "unknown_columns": counts.unknown_columns,
+        "unmapped_values": counts.unmapped_values,
         "part_files": len(counts.part_files),
-        "quarantine_files": len(_part_keys(lake, quarantine_prefix)),
+        "quarantine_files": quarantine_files,
     }

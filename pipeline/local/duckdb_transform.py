@@ -1,123 +1,139 @@
-"""The month's transform in DuckDB SQL: the benchmark's reference for what Spark should cost.
+"""The month's transform on DuckDB: the local engine, from the same SQL as the Spark transform.
 
-Same input (the raw file), same contract columns (`Dataset.columns`), same row rules
-(`pipeline.contract.rules`, as SQL), same outputs (processed and quarantine parquet) and the same
-single scan: the tagged rows are materialised once, then counted and written twice. It covers the
-eras whose files store numbers as numbers (yellow 2011 on, every green month); the earliest yellow
-eras' text codes are the Spark transform's business alone.
+Same input (the raw file in the lake), same SQL (`pipeline.contract.normalise`: the contract's
+columns, the integrity rules, the flags, the counts), same outputs: processed `part-*.parquet`
+files, quarantine parts with `reject_reason`, and the counts JSON, under the lake keys of
+`pipeline.contract.layout`. So the load, `verify` and the Glue catalog see no difference between
+a month transformed here and one transformed by Glue. The tagged rows are materialised once
+(one scan of the source), then counted and written twice. Local lakes only: DuckDB reads and
+writes the lake's folder.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.contract.datasets import ColumnType, Dataset
-from pipeline.contract.errors import InvalidInput, MissingColumn
-from pipeline.contract.months import Month
-from pipeline.contract.rules import (
-    REJECT_REASON,
-    RULE_NAMES,
-    Engine,
-    reject_reason_sql,
-    zero_counts,
-)
-from pipeline.jobs.transform import COMPRESSION, STRING_WIDTH
+from pipeline.contract import layout
+from pipeline.contract.counts import TransformCounts, counts_from
+from pipeline.contract.errors import MissingInput
+from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
+from pipeline.contract.rules import REJECT_REASON
+from pipeline.contract.sql import Engine
+from pipeline.contract.types import SourceType
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.transform import COMPRESSION, step_figures
+
+ENGINE = Engine.DUCKDB
+# About ROWS_PER_PART_FILE rows of the Spark transform's parts.
+PART_FILE_BYTES = "100MB"
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+             "UINTEGER", "UBIGINT", "UHUGEINT"}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ReferenceRun:
-    rows_in: int
-    rows_loaded: int
-    rows_quarantined: int
-    rejected: dict[str, int]
-    seconds: float
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def source_type(duckdb_type: str) -> SourceType:
+    """What a DuckDB column of the file holds, in the contract's engine-neutral terms."""
+    name = duckdb_type.upper()
+    if name in _INTEGERS:
+        return SourceType.INTEGER
+    if name in ("FLOAT", "DOUBLE", "REAL") or name.startswith("DECIMAL"):
+        return SourceType.DOUBLE
+    if name == "VARCHAR":
+        return SourceType.STRING
+    if name == "TIMESTAMP WITH TIME ZONE":
+        return SourceType.TIMESTAMP_ZONED
+    if name.startswith("TIMESTAMP"):  # TIMESTAMP, TIMESTAMP_S, _MS, _NS
+        return SourceType.TIMESTAMP
+    if name == "DATE":
+        return SourceType.DATE
+    if name == "BOOLEAN":
+        return SourceType.BOOLEAN
+    return SourceType.OTHER
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def select_sql(dataset: Dataset, month: Month, file_types: dict[str, str], source: str) -> str:
-    """SELECT of the contract columns from the file (`file_types`: its DuckDB column types)."""
-    selected = []
-    for column in dataset.columns:
-        name = column.find_in(file_types)
-        if name is None:
-            if column.required:
-                raise MissingColumn(f"{source} has no column for required {column.name!r}")
-            value = f"CAST(NULL AS {column.type.duckdb})"
-        elif column.type is ColumnType.STRING:
-            value = f"left(trim(CAST({_quote(name)} AS VARCHAR)), {STRING_WIDTH})"
-        elif file_types[name] == "VARCHAR":
-            raise InvalidInput("file", source, "an era that stores numbers as numbers (2011 on)")
-        else:
-            value = f"CAST({_quote(name)} AS {column.type.duckdb})"
-        selected.append(f"{value} AS {column.name}")
-    selected.append(f"DATE {_literal(month.first_day.isoformat())} AS {dataset.month_column}")
-    return f"SELECT {', '.join(selected)} FROM read_parquet({_literal(source)})"
-
-
-def transform_month(
-    dataset: Dataset, month: Month, source: Path | str, out: Path | str
-) -> ReferenceRun:
-    """Raw file -> `out/processed.parquet` and `out/quarantine.parquet`, with the counts."""
+def connect() -> Any:
     import duckdb
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
     connection = duckdb.connect()
-    try:
-        described = connection.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({_literal(str(source))})"
-        ).fetchall()
-        file_types = {row[0]: row[1] for row in described}
-        normalised = select_sql(dataset, month, file_types, str(source))
-        reason = reject_reason_sql(dataset, month, Engine.DUCKDB)
-        connection.execute(
-            f"CREATE TEMP TABLE tagged AS SELECT *, {reason} AS {REJECT_REASON} FROM ({normalised})"
-        )
-        rejected = zero_counts()
-        loaded = 0
-        for reason_name, rows in connection.execute(
-            f"SELECT {REJECT_REASON}, count(*) FROM tagged GROUP BY 1"
-        ).fetchall():
-            if reason_name is None:
-                loaded = int(rows)
-            elif reason_name in RULE_NAMES:
-                rejected[reason_name] = int(rows)
-            else:  # rules.py is a closed set
-                raise AssertionError(f"unknown reject reason {reason_name!r}")
-        options = f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
-        good = out / "processed.parquet"
-        bad = out / "quarantine.parquet"
-        connection.execute(
-            f"COPY (SELECT * EXCLUDE ({REJECT_REASON}) FROM tagged "
-            f"WHERE {REJECT_REASON} IS NULL) TO {_literal(str(good))} {options}"
-        )
-        connection.execute(
-            f"COPY (SELECT * FROM tagged WHERE {REJECT_REASON} IS NOT NULL) "
-            f"TO {_literal(str(bad))} {options}"
-        )
-    finally:
-        connection.close()
-    quarantined = sum(rejected.values())
-    return ReferenceRun(
-        rows_in=loaded + quarantined,
-        rows_loaded=loaded,
-        rows_quarantined=quarantined,
-        rejected=rejected,
-        seconds=time.perf_counter() - started,
+    # Zoned file timestamps are read in UTC, keeping TLC's wall clock (as Spark's session zone).
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def plan_for(connection: Any, ctx: StepContext, source: str) -> Normalisation:
+    described = connection.execute(
+        f"DESCRIBE SELECT * FROM read_parquet({_literal(source)}, hive_partitioning = false)"
+    ).fetchall()
+    types = {row[0]: source_type(row[1]) for row in described}
+    return normalisation(ctx.dataset, ctx.month, types, ENGINE, source=source)
+
+
+def _copy(connection: Any, query: str, folder: str) -> None:
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    connection.execute(
+        f"COPY ({query}) TO {_literal(folder)} (FORMAT parquet, COMPRESSION {COMPRESSION}, "
+        f"FILENAME_PATTERN 'part-{{i}}', FILE_SIZE_BYTES '{PART_FILE_BYTES}', "
+        "OVERWRITE_OR_IGNORE true)"
     )
 
 
-def counts_of(run: ReferenceRun) -> dict[str, Any]:
-    """The fields the Spark transform's counts JSON shares with the reference."""
-    return {name: value for name, value in asdict(run).items() if name != "seconds"}
+def _part_keys(lake: Any, prefix: str) -> list[str]:
+    return [obj.key for obj in lake.list(layout.PROCESSED, prefix) if layout.is_part_file(obj.key)]
+
+
+def transform(ctx: StepContext) -> TransformCounts:
+    """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
+    dataset, month, lake = ctx.dataset, ctx.month, ctx.lake
+    raw_key = layout.raw_key(dataset, month)
+    source = lake.uri(layout.RAW, raw_key)
+    if not lake.exists(layout.RAW, raw_key):
+        raise MissingInput(f"{source} does not exist: ingest {dataset.name} {month} first")
+    connection = connect()
+    try:
+        # Reads only the footer: a missing required column fails here, before any side effect.
+        plan = plan_for(connection, ctx, source)
+        # Old counts go first: a transform that fails from here on leaves none, so the load
+        # refuses to run instead of checking new parts against old counts.
+        lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
+        # The raw key holds `year=YYYY/month=MM/`: not columns of the file.
+        raw = f"read_parquet({_literal(source)}, hive_partitioning = false)"
+        normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {raw}"
+        connection.execute(
+            f"CREATE TEMP TABLE tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
+            f"FROM ({normalised})"
+        )
+        expressions = count_expressions(dataset, plan, ENGINE)
+        row = connection.execute(
+            f"SELECT {', '.join(sql for _, sql in expressions)} FROM tagged"
+        ).fetchone()
+        values = {key: value for (key, _), value in zip(expressions, row)}
+        ctx.report("rows counted", values["rows_in"], values["rows_in"])
+        table = ", ".join(ENGINE.quote(name) for name, _ in dataset.table_columns)
+        reason = ENGINE.quote(REJECT_REASON)
+        prefix = layout.processed_prefix(dataset, month)
+        lake.delete_prefix(layout.PROCESSED, prefix)
+        _copy(connection, f"SELECT {table} FROM tagged WHERE {reason} IS NULL",
+              lake.uri(layout.PROCESSED, prefix))  # fmt: skip
+        quarantine = layout.quarantine_prefix(dataset, month)
+        lake.delete_prefix(layout.PROCESSED, quarantine)
+        if values["rows_in"] > values["rows_loaded"]:
+            _copy(connection, f"SELECT {table}, {reason} FROM tagged WHERE {reason} IS NOT NULL",
+                  lake.uri(layout.PROCESSED, quarantine))  # fmt: skip
+        ctx.report("rows written", values["rows_in"], values["rows_in"])
+    finally:
+        connection.close()
+    counts = counts_from(dataset, month, values, plan, _part_keys(lake, prefix))
+    lake.write_bytes(layout.PROCESSED, layout.counts_key(dataset, month), counts.to_json().encode())
+    return counts
+
+
+def run_step(ctx: StepContext) -> dict[str, Any]:
+    """The TransformTrips step on DuckDB (what `local --engine duckdb` runs)."""
+    counts = transform(ctx)
+    quarantine = layout.quarantine_prefix(ctx.dataset, ctx.month)
+    return step_figures(counts, len(_part_keys(ctx.lake, quarantine)))

@@ -13,6 +13,7 @@ both engines share, all derived from `pipeline.contract.datasets`. Python 3.9 (G
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from pipeline.contract.datasets import ColumnType, Dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import PROCESSED, counts_key, is_part_file, processed_prefix
 from pipeline.contract.months import Month
+from pipeline.contract.rules import clean_sql
 from pipeline.storage.lake import Lake, ObjectInfo
 
 
@@ -53,10 +55,11 @@ class LoadResult:
 
 @dataclass(frozen=True, order=True)
 class MonthCount:
-    """One row of the verify query: rows per `source_month`."""
+    """One row of the verify query: rows per `source_month`, and those with no flag set."""
 
     month: Month
     rows: int
+    clean_rows: int | None = None  # None: the table predates the flags
 
 
 @dataclass(frozen=True)
@@ -65,19 +68,29 @@ class MonthCheck:
 
     month: str  # YYYY-MM
     rows: int
+    clean_rows: int | None = None
     expected: int | None = None  # rows transform wrote (its counts JSON), when readable
     quarantined: int | None = None
+    expected_clean: int | None = None  # its rows_clean (counts of the first version lack it)
 
     @property
     def check(self) -> str:
+        """ok when the rows, and the clean rows where both sides know them, are transform's."""
         if self.expected is None:
             return ""
-        return "ok" if self.expected == self.rows else "MISMATCH"
+        clean_known = self.expected_clean is not None and self.clean_rows is not None
+        same_clean = not clean_known or self.expected_clean == self.clean_rows
+        return "ok" if self.expected == self.rows and same_clean else "MISMATCH"
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"month": self.month, "rows": self.rows}
+        if self.clean_rows is not None:
+            row["clean_rows"] = self.clean_rows
         if self.expected is not None:
-            row.update(expected=self.expected, quarantined=self.quarantined, status=self.check)
+            row.update(expected=self.expected, quarantined=self.quarantined)
+            if self.expected_clean is not None:
+                row["expected_clean"] = self.expected_clean
+            row["status"] = self.check
         return row
 
 
@@ -106,11 +119,16 @@ def check_months(
     checked = []
     for count in counts:
         found = transform_counts(count.month) if transform_counts is not None else None
-        if found is None:
-            checked.append(MonthCheck(str(count.month), int(count.rows)))
-        else:
-            expected, quarantined = int(found["rows_loaded"]), int(found["rows_quarantined"])
-            checked.append(MonthCheck(str(count.month), int(count.rows), expected, quarantined))
+        month = MonthCheck(str(count.month), int(count.rows), count.clean_rows)
+        if found is not None:
+            clean = found.get("rows_clean")
+            month = dataclasses.replace(
+                month,
+                expected=int(found["rows_loaded"]),
+                quarantined=int(found["rows_quarantined"]),
+                expected_clean=None if clean is None else int(clean),
+            )
+        checked.append(month)
     return checked
 
 
@@ -212,15 +230,79 @@ class Dialect(enum.Enum):
         return column_type.redshift if self is Dialect.REDSHIFT else column_type.duckdb
 
 
+def _column_sql(name: str, column_type: ColumnType, dialect: Dialect) -> str:
+    sql = f"{name} {dialect.type_name(column_type)}"
+    # Flags are NOT NULL: a row is flagged or it is not (rules.Flag.broken is never null).
+    return sql + " NOT NULL" if column_type is ColumnType.BOOLEAN else sql
+
+
 def create_table_sql(dataset: Dataset, dialect: Dialect) -> str:
     """The table from the dataset spec; on Redshift, sorted for month-at-a-time deletes/reads."""
     columns = ",\n".join(
-        f"  {name} {dialect.type_name(column_type)}" for name, column_type in dataset.table_columns
+        f"  {_column_sql(name, column_type, dialect)}"
+        for name, column_type in dataset.table_columns
     )
     sql = f"CREATE TABLE IF NOT EXISTS {dataset.table} (\n{columns}\n)"
     if dialect is Dialect.REDSHIFT:
         sql += f" DISTSTYLE AUTO SORTKEY ({dataset.month_column}, {dataset.pickup_column})"
     return sql
+
+
+def table_columns_sql(dataset: Dataset) -> str:
+    """The columns the table has now (none when it does not exist), in both warehouses."""
+    return (
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_schema = current_schema() AND table_name = '{dataset.table}'"
+    )
+
+
+def migration_sql(dataset: Dataset, existing: Iterable[str], dialect: Dialect) -> list[str]:
+    """What brings a table made by an earlier version to the dataset's columns, keeping its rows.
+
+    Columns are added, never dropped or retyped. Every row an earlier version loaded passed
+    every rule it had, the plausibility checks among them, so a new flag is false on it; a new
+    data column is null there (those files were loaded before it was read). DuckDB cannot add a
+    column with a constraint, so it adds the default and sets NOT NULL after.
+    """
+    have = {name.lower() for name in existing}
+    if not have:
+        return []  # no table yet: create_table_sql makes it whole
+    statements = []
+    for name, column_type in dataset.table_columns:
+        if name in have:
+            continue
+        add = f"ALTER TABLE {dataset.table} ADD COLUMN {name} {dialect.type_name(column_type)}"
+        if column_type is not ColumnType.BOOLEAN:
+            statements.append(add)
+        elif dialect is Dialect.REDSHIFT:
+            statements.append(f"{add} NOT NULL DEFAULT false")
+        else:
+            statements.append(f"{add} DEFAULT false")
+            statements.append(f"ALTER TABLE {dataset.table} ALTER COLUMN {name} SET NOT NULL")
+    return statements
+
+
+def has_flags(dataset: Dataset, existing: Iterable[str]) -> bool:
+    """Whether a table with `existing` columns has every flag (an unmigrated one does not)."""
+    have = {name.lower() for name in existing}
+    return all(flag.name in have for flag in dataset.flags)
+
+
+def clean_view_sql(dataset: Dataset) -> str | None:
+    """`<table>_clean`: the rows with no flag set, every column but the flags (all false there).
+
+    For yellow and green these are exactly the rows the first version loaded. The column list
+    is explicit, so a later column added to the table changes the view only when its own SQL
+    changes (Redshift's CREATE OR REPLACE VIEW keeps the columns it had).
+    """
+    if not dataset.flags:
+        return None
+    flags = {flag.name for flag in dataset.flags}
+    columns = ", ".join(name for name, _ in dataset.table_columns if name not in flags)
+    return (
+        f"CREATE OR REPLACE VIEW {dataset.clean_table} AS SELECT {columns} "
+        f"FROM {dataset.table} WHERE {clean_sql(dataset)}"
+    )
 
 
 def month_literal(month: Month) -> str:
@@ -239,10 +321,13 @@ def count_month_sql(dataset: Dataset, month: Month) -> str:
     )
 
 
-def month_counts_sql(dataset: Dataset, limit: int | None = None) -> str:
-    """The original's verify query, grouped on source_month instead of the pickup month."""
+def month_counts_sql(dataset: Dataset, limit: int | None = None, *, clean: bool = True) -> str:
+    """The original's verify query, grouped on source_month instead of the pickup month, with
+    the month's clean rows (those the `_clean` view holds; NULL for a table without flags)."""
+    clean_rows = f"SUM(CASE WHEN {clean_sql(dataset)} THEN 1 ELSE 0 END)" if clean else "NULL"
     sql = (
-        f"SELECT {dataset.month_column}, COUNT(*) AS row_count FROM {dataset.table} "
+        f"SELECT {dataset.month_column}, COUNT(*) AS row_count, {clean_rows} AS clean_count "
+        f"FROM {dataset.table} "
         f"GROUP BY {dataset.month_column} ORDER BY {dataset.month_column} DESC"
     )
     if limit is not None:

@@ -1,6 +1,7 @@
 """The local warehouse: a DuckDB file (`<workdir>/warehouse.duckdb`), with Redshift's semantics.
 
-One month's load is one transaction: create the table if missing, delete the month, insert the
+One month's load is one transaction: create the table if missing (or bring an earlier version's
+table to today's columns, keeping its rows), the `_clean` view, delete the month, insert the
 part files transform listed, check the month's count, commit; any failure rolls back, so the
 month's previous rows survive. DuckDB reads the processed parquet directly (`lake.uri`).
 """
@@ -22,12 +23,16 @@ from pipeline.warehouse.base import (
     Dialect,
     LoadResult,
     MonthCount,
+    clean_view_sql,
     count_mismatch_message,
     count_month_sql,
     create_table_sql,
     delete_month_sql,
+    has_flags,
+    migration_sql,
     month_counts_sql,
     read_load_input,
+    table_columns_sql,
 )
 
 
@@ -102,9 +107,22 @@ class DuckDBWarehouse:
     ) -> tuple[int, int]:
         import duckdb
 
+        # An earlier version's table gains today's columns first, each change committed on its
+        # own: DuckDB cannot set NOT NULL on a column added in the same transaction. Adding
+        # columns keeps every row, so a load that fails after it loses nothing.
+        try:
+            for statement in migration_sql(dataset, _columns(connection, dataset), Dialect.DUCKDB):
+                connection.execute(statement)
+        except duckdb.Error as error:
+            raise StatementFailed(
+                f"adding today's columns to {dataset.table} failed; its rows are intact: {error}"
+            ) from error
         connection.execute("BEGIN TRANSACTION")
         try:
             connection.execute(create_table_sql(dataset, Dialect.DUCKDB))
+            view = clean_view_sql(dataset)
+            if view is not None:
+                connection.execute(view)
             deleted = connection.execute(delete_month_sql(dataset, month)).fetchone()[0]
             inserted = 0
             if files:
@@ -125,17 +143,22 @@ class DuckDBWarehouse:
         return deleted, inserted
 
     def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
-        sql = month_counts_sql(dataset, limit)
         connection = self._connect()
         try:
-            exists = connection.execute(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?",
-                [dataset.table],
-            ).fetchone()[0]
-            rows = connection.execute(sql).fetchall() if exists else []
+            existing = _columns(connection, dataset)
+            clean = has_flags(dataset, existing)
+            sql = month_counts_sql(dataset, limit, clean=clean)
+            rows = connection.execute(sql).fetchall() if existing else []
         finally:
             connection.close()
-        return [MonthCount(Month(day.year, day.month), int(count)) for day, count in rows]
+        return [
+            MonthCount(Month(day.year, day.month), int(count), None if c is None else int(c))
+            for day, count, c in rows
+        ]
+
+
+def _columns(connection: Any, dataset: Dataset) -> list[str]:
+    return [row[0] for row in connection.execute(table_columns_sql(dataset)).fetchall()]
 
 
 def _rollback(connection: Any) -> None:

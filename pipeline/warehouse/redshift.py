@@ -1,10 +1,15 @@
 """The AWS warehouse: Redshift Serverless through the Redshift Data API (boto3 `redshift-data`).
 
 A month's load is ONE `batch_execute_statement`, which Redshift runs as one transaction: create
-the table if missing, delete the month, COPY the part files from an explicit COPY manifest, and a
-count check that fails the transaction on a mismatch. A failure anywhere rolls the whole batch
-back, so the month's previous rows survive (the original ran DELETE and COPY as separate
-statements: a failed COPY left the month empty).
+the table if missing (or add the columns an earlier version's table lacks), the `_clean` view,
+delete the month, COPY the part files from an explicit COPY manifest into a session-temporary
+staging table, insert them into the table by column name, and a count check that fails the
+transaction on a mismatch. A failure anywhere rolls the whole batch back, so the month's
+previous rows survive (the original ran DELETE and COPY as separate statements: a failed COPY
+left the month empty). "The statements of a batch run serially, as a single transaction":
+https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html
+ALTER TABLE ADD COLUMN may run inside a transaction block (unlike ALTER COLUMN TYPE and
+ALTER TABLE APPEND): https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html
 Runs in Glue Python Shell 3.9; boto3 is imported only when no client is given.
 """
 
@@ -28,12 +33,16 @@ from pipeline.warehouse.base import (
     Dialect,
     LoadResult,
     MonthCount,
+    clean_view_sql,
     count_mismatch_message,
     create_table_sql,
     delete_month_sql,
+    has_flags,
+    migration_sql,
     month_counts_sql,
     month_literal,
     read_load_input,
+    table_columns_sql,
 )
 
 FINISHED = "FINISHED"
@@ -47,8 +56,12 @@ class BatchPart(enum.Enum):
     """The statements of a month's load batch, in order; names appear in error messages."""
 
     CREATE_TABLE = "create table"
+    ADD_COLUMN = "add column"
+    CLEAN_VIEW = "clean view"
     DELETE_MONTH = "delete month"
+    STAGE = "create staging table"
     COPY = "copy"
+    INSERT = "insert"
     COUNT_CHECK = "count check"
 
 
@@ -80,13 +93,35 @@ def copy_manifest(lake: Lake, part_files: tuple[ObjectInfo, ...]) -> bytes:
     return json.dumps({"entries": entries}, indent=2).encode()
 
 
+def staging_table(dataset: Dataset) -> str:
+    return f"stage_{dataset.table}"
+
+
+def stage_sql(dataset: Dataset) -> str:
+    """A session-temporary table with the parts' columns in their order (`table_columns`).
+
+    COPY from parquet maps columns by position and takes no column list
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html);
+    a table an earlier version made has its added columns at the end, so the parts are copied
+    here and inserted into the table by name. Temporary: each load's session has its own.
+    """
+    columns = ", ".join(
+        f"{name} {Dialect.REDSHIFT.type_name(column_type)}"
+        for name, column_type in dataset.table_columns
+    )
+    return f"CREATE TEMP TABLE {staging_table(dataset)} ({columns})"
+
+
 def copy_sql(dataset: Dataset, manifest_uri: str, role_arn: str) -> str:
-    # No column list: COPY maps parquet columns to the table by position, which is why transform
-    # writes exactly dataset.table_columns in order.
     return (
-        f"COPY {dataset.table} FROM '{manifest_uri}' IAM_ROLE '{role_arn}' "
+        f"COPY {staging_table(dataset)} FROM '{manifest_uri}' IAM_ROLE '{role_arn}' "
         "FORMAT AS PARQUET MANIFEST"
     )
+
+
+def insert_sql(dataset: Dataset) -> str:
+    names = ", ".join(dataset.column_names)
+    return f"INSERT INTO {dataset.table} ({names}) SELECT {names} FROM {staging_table(dataset)}"
 
 
 def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
@@ -104,15 +139,34 @@ def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
 
 
 def load_batch(
-    dataset: Dataset, month: Month, manifest_uri: str | None, role_arn: str, expected: int
+    dataset: Dataset,
+    month: Month,
+    manifest_uri: str | None,
+    role_arn: str,
+    expected: int,
+    existing_columns: tuple[str, ...] = (),
 ) -> list[BatchStatement]:
-    """The month's load, in order. No manifest (no part files) means the month becomes empty."""
+    """The month's load, in order. No manifest (no part files) means the month becomes empty.
+
+    `existing_columns`: the table's columns now (none: no table yet).
+    """
     statements = [
         BatchStatement(BatchPart.CREATE_TABLE, create_table_sql(dataset, Dialect.REDSHIFT)),
-        BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month)),
+        *(
+            BatchStatement(BatchPart.ADD_COLUMN, sql)
+            for sql in migration_sql(dataset, existing_columns, Dialect.REDSHIFT)
+        ),
     ]
+    view = clean_view_sql(dataset)
+    if view is not None:
+        statements.append(BatchStatement(BatchPart.CLEAN_VIEW, view))
+    statements.append(BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month)))
     if manifest_uri is not None:
-        statements.append(BatchStatement(BatchPart.COPY, copy_sql(dataset, manifest_uri, role_arn)))
+        statements += [
+            BatchStatement(BatchPart.STAGE, stage_sql(dataset)),
+            BatchStatement(BatchPart.COPY, copy_sql(dataset, manifest_uri, role_arn)),
+            BatchStatement(BatchPart.INSERT, insert_sql(dataset)),
+        ]
     statements.append(
         BatchStatement(BatchPart.COUNT_CHECK, count_check_sql(dataset, month, expected))
     )
@@ -195,6 +249,7 @@ class RedshiftDataApiWarehouse:
             manifest_uri if load.part_files else None,
             self.copy_role_arn,
             load.expected_rows,
+            self.table_columns(dataset),
         )
         described = self._run(
             "batch_execute_statement",
@@ -215,19 +270,33 @@ class RedshiftDataApiWarehouse:
             seconds=self._clock() - started,
         )
 
-    def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
+    def table_columns(self, dataset: Dataset) -> tuple[str, ...]:
+        """The table's columns now; () when it does not exist yet."""
         described = self._run(
             "execute_statement",
-            f"tlc-elt-verify-{dataset.name}",
-            Sql=month_counts_sql(dataset, limit),
+            f"tlc-elt-columns-{dataset.name}",
+            Sql=table_columns_sql(dataset),
         )
         if described["Status"] != FINISHED:
             error = described.get("Error") or described["Status"]
-            if re.search(rf'relation "(\w+\.)?{dataset.table}" does not exist', error):
-                return []  # nothing loaded yet
+            raise StatementFailed(f"reading the columns of {dataset.table} failed: {error}")
+        records = self._records(described["Id"]) if described.get("HasResultSet") else []
+        return tuple(record[0]["stringValue"] for record in records)
+
+    def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
+        existing = self.table_columns(dataset)
+        if not existing:
+            return []  # nothing loaded yet
+        described = self._run(
+            "execute_statement",
+            f"tlc-elt-verify-{dataset.name}",
+            Sql=month_counts_sql(dataset, limit, clean=has_flags(dataset, existing)),
+        )
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
             raise StatementFailed(f"the verify query on {dataset.table} failed: {error}")
         return [
-            MonthCount(_month_of(record[0]), int(record[1]["longValue"]))
+            MonthCount(_month_of(record[0]), int(record[1]["longValue"]), _count(record[2]))
             for record in self._records(described["Id"])
         ]
 
@@ -299,6 +368,10 @@ class RedshiftDataApiWarehouse:
             ) from error
 
 
+def _count(field: dict[str, Any]) -> int | None:
+    return None if field.get("isNull") else int(field["longValue"])
+
+
 def _month_of(field: dict[str, Any]) -> Month:
     day = date.fromisoformat(field["stringValue"][:10])
     return Month(day.year, day.month)
@@ -366,10 +439,10 @@ def _load_failure(
 def _found_rows(
     described: dict[str, Any], statements: list[BatchStatement], error: str
 ) -> int | None:
-    """The month's rows the check saw: from its own message, else COPY's ResultRows."""
+    """The month's rows the check saw: from its own message, else the INSERT's ResultRows."""
     match = re.search(r"found (\d+)", error)
     if match:
         return int(match.group(1))
-    if not any(s.part is BatchPart.COPY for s in statements):
+    if not any(s.part is BatchPart.INSERT for s in statements):
         return 0  # no part files: the batch only deleted the month
-    return _result_rows(described, statements, BatchPart.COPY)
+    return _result_rows(described, statements, BatchPart.INSERT)

@@ -41,20 +41,31 @@ def test_local_month_from_a_file_loads_what_the_rules_keep(spark, tmp_path, caps
     for state in ("IngestRaw", "TransformTrips", "LoadWarehouse"):
         assert f"{dataset.name} 2024-03 {state}" in out  # progress line per step
     assert f"{ROWS:,}" in out  # the month's counts table
-    assert "positive_fare" in out
+    assert "dropoff_not_before_pickup" in out  # a quarantine reason
+    assert "flagged flag_non_positive_fare" in out  # and the flags, apart
 
     rows = verify_json(workdir, dataset, capsys)
     assert rows == [{"month": "2024-03", "rows": summary.expected_loaded,
-                     "expected": summary.expected_loaded,
-                     "quarantined": summary.expected_quarantined, "status": "ok"}]  # fmt: skip
+                     "clean_rows": summary.expected_clean, "expected": summary.expected_loaded,
+                     "quarantined": summary.expected_quarantined,
+                     "expected_clean": summary.expected_clean, "status": "ok"}]  # fmt: skip
     with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as con:
         columns = [row[0] for row in con.execute(f"DESCRIBE {dataset.table}").fetchall()]
         assert tuple(columns) == dataset.column_names
         outside = con.execute(
             f"SELECT count(*) FROM {dataset.table} WHERE pickup_datetime < '2024-03-01' "
-            "OR pickup_datetime >= '2024-04-01' OR fare_amount <= 0"
+            "OR pickup_datetime >= '2024-04-01'"
         ).fetchone()[0]
         assert outside == 0
+        # Flagged trips are loaded; the clean view is the unflagged ones, with no flag column.
+        flagged, clean = con.execute(
+            f"SELECT (SELECT count(*) FROM {dataset.table} WHERE fare_amount <= 0), "
+            f"(SELECT count(*) FROM {dataset.clean_table} WHERE fare_amount > 0)"
+        ).fetchone()
+        assert flagged == summary.expected_flagged["flag_non_positive_fare"] > 0
+        assert clean == summary.expected_clean
+        view = [row[0] for row in con.execute(f"DESCRIBE {dataset.clean_table}").fetchall()]
+        assert not [name for name in view if name.startswith("flag_")]
 
 
 def test_local_range_walks_the_months_in_order_from_the_default_url(

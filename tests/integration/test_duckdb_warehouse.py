@@ -54,6 +54,7 @@ def trip_rows(dataset: Dataset, month: Month, n: int, seed: int = 0) -> list[dic
             store_and_fwd_flag="N",
             source_month=month.first_day,
         )
+        row.update(dict.fromkeys((flag.name for flag in dataset.flags), False))
         rows.append(row)
     return rows
 
@@ -171,7 +172,7 @@ def test_months_in_any_order_give_the_same_table(lake, warehouse, tmp_path):
         other.replace_month(YELLOW, month, lake)
 
     assert table_rows(warehouse.path) == table_rows(other.path)
-    assert warehouse.month_counts(YELLOW) == [MonthCount(OCT, 4), MonthCount(SEPT, 5)]
+    assert warehouse.month_counts(YELLOW) == [MonthCount(OCT, 4, 4), MonthCount(SEPT, 5, 5)]
 
 
 def test_a_rerun_with_new_output_replaces_only_that_month(lake, warehouse):
@@ -199,7 +200,7 @@ def test_a_month_with_no_loadable_rows_becomes_empty(lake, warehouse):
     result = warehouse.replace_month(YELLOW, SEPT, lake)
 
     assert (result.rows_deleted, result.rows_inserted, result.part_files) == (4, 0, ())
-    assert warehouse.month_counts(YELLOW) == [MonthCount(OCT, 2)]
+    assert warehouse.month_counts(YELLOW) == [MonthCount(OCT, 2, 2)]
 
 
 def test_count_mismatch_rolls_back_and_names_both_numbers(lake, warehouse):
@@ -282,12 +283,12 @@ def test_month_counts_newest_first_with_limit_and_datasets_apart(lake, warehouse
     warehouse.replace_month(GREEN, SEPT, lake)
 
     assert warehouse.month_counts(YELLOW) == [
-        MonthCount(NOV, 1),
-        MonthCount(OCT, 2),
-        MonthCount(SEPT, 3),
+        MonthCount(NOV, 1, 1),
+        MonthCount(OCT, 2, 2),
+        MonthCount(SEPT, 3, 3),
     ]
-    assert warehouse.month_counts(YELLOW, limit=2) == [MonthCount(NOV, 1), MonthCount(OCT, 2)]
-    assert warehouse.month_counts(GREEN) == [MonthCount(SEPT, 6)]
+    assert warehouse.month_counts(YELLOW, limit=2) == [MonthCount(NOV, 1, 1), MonthCount(OCT, 2, 2)]
+    assert warehouse.month_counts(GREEN) == [MonthCount(SEPT, 6, 6)]
 
 
 def test_run_step_returns_json_safe_figures(lake, warehouse):
@@ -338,7 +339,7 @@ def test_utc_adjusted_timestamps_load_unshifted_whatever_the_local_zone(lake, tm
 
     assert table_rows(path) == as_tuples(YELLOW, rows)
     assert table_rows(path)[0][1] == datetime(2024, 9, 1, 0, 0)
-    assert table_rows(path)[0][-1] == date(2024, 9, 1)
+    assert table_rows(path)[0][YELLOW.column_names.index("source_month")] == date(2024, 9, 1)
 
 
 def test_part_files_as_spark_writes_them_load_unchanged(spark, lake, warehouse):
@@ -352,6 +353,7 @@ def test_part_files_as_spark_writes_them_load_unchanged(spark, lake, warehouse):
         ColumnType.TIMESTAMP: T.TimestampType(),
         ColumnType.STRING: T.StringType(),
         ColumnType.DATE: T.DateType(),
+        ColumnType.BOOLEAN: T.BooleanType(),
     }
     schema = T.StructType(
         [T.StructField(name, spark_types[kind]) for name, kind in YELLOW.table_columns]
@@ -383,3 +385,68 @@ def test_a_warehouse_locked_by_another_process_is_a_clear_error(lake, tmp_path):
             DuckDBWarehouse(path).month_counts(YELLOW)
     finally:
         holder.communicate("")
+
+
+FIRST_VERSION_DDL = """CREATE TABLE yellow_trips (
+  vendor_id INTEGER, pickup_datetime TIMESTAMP, dropoff_datetime TIMESTAMP,
+  passenger_count INTEGER, trip_distance DOUBLE, pickup_location_id INTEGER,
+  dropoff_location_id INTEGER, payment_type INTEGER, fare_amount DOUBLE, tip_amount DOUBLE,
+  total_amount DOUBLE, ratecode_id INTEGER, store_and_fwd_flag VARCHAR, extra DOUBLE,
+  mta_tax DOUBLE, tolls_amount DOUBLE, improvement_surcharge DOUBLE,
+  congestion_surcharge DOUBLE, airport_fee DOUBLE, cbd_congestion_fee DOUBLE,
+  source_month DATE
+)"""
+
+
+def test_a_first_version_table_gains_the_new_columns_and_view_keeping_every_row(lake, warehouse):
+    """A warehouse file made the old way (the first version's DDL and rows), then a month
+    loaded the new way: every old row and value is kept, its flags are false, the new data
+    columns are null there, and the clean view exists."""
+    with duckdb.connect(str(warehouse.path)) as connection:
+        connection.execute(FIRST_VERSION_DDL)
+        for i in range(4):
+            connection.execute(
+                "INSERT INTO yellow_trips (vendor_id, pickup_datetime, dropoff_datetime, "
+                "trip_distance, fare_amount, total_amount, store_and_fwd_flag, source_month) "
+                "VALUES (2, TIMESTAMP '2024-08-03 10:00:00' + INTERVAL (?) MINUTE, "
+                "TIMESTAMP '2024-08-03 10:30:00', ?, 9.5, 12.0, 'N', DATE '2024-08-01')",
+                [i, 1.0 + i],
+            )
+        old = connection.execute("SELECT * FROM yellow_trips ORDER BY pickup_datetime").fetchall()
+    assert [count.clean_rows for count in warehouse.month_counts(YELLOW)] == [None]
+
+    new_rows = trip_rows(YELLOW, SEPT, 3)
+    new_rows[0]["flag_non_positive_fare"] = True
+    new_rows[0]["fare_amount"] = -4.0
+    write_month(lake, YELLOW, SEPT, new_rows, parts=1)
+    warehouse.replace_month(YELLOW, SEPT, lake)
+
+    with duckdb.connect(str(warehouse.path)) as connection:
+        kept = connection.execute(
+            "SELECT vendor_id, pickup_datetime, dropoff_datetime, passenger_count, "
+            "trip_distance, pickup_location_id, dropoff_location_id, payment_type, fare_amount, "
+            "tip_amount, total_amount, ratecode_id, store_and_fwd_flag, extra, mta_tax, "
+            "tolls_amount, improvement_surcharge, congestion_surcharge, airport_fee, "
+            "cbd_congestion_fee, source_month FROM yellow_trips "
+            "WHERE source_month = DATE '2024-08-01' ORDER BY pickup_datetime"
+        ).fetchall()
+        added = connection.execute(
+            "SELECT DISTINCT pickup_longitude, dropoff_latitude, flag_non_positive_distance, "
+            "flag_non_positive_fare, flag_non_positive_total FROM yellow_trips "
+            "WHERE source_month = DATE '2024-08-01'"
+        ).fetchall()
+        nullable = dict(connection.execute(
+            "SELECT column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'yellow_trips' AND column_name LIKE 'flag_%'"
+        ).fetchall())  # fmt: skip
+        clean = connection.execute(
+            "SELECT source_month, count(*) FROM yellow_trips_clean GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert kept == old
+    assert added == [(None, None, False, False, False)]
+    assert set(nullable.values()) == {"NO"}
+    assert clean == [(date(2024, 8, 1), 4), (date(2024, 9, 1), 2)]
+    assert warehouse.month_counts(YELLOW) == [
+        MonthCount(SEPT, 3, 2),
+        MonthCount(Month(2024, 8), 4, 4),
+    ]

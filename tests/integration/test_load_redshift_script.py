@@ -80,13 +80,21 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
     aws.put_object(Bucket=PROCESSED_BUCKET, Key=key, Body=json.dumps(counts).encode())
     data_api = boto3.client("redshift-data")
     stubber = Stubber(data_api)
+    stubber.add_response(  # the table's columns: none yet, a first load
+        "execute_statement",
+        {"Id": "columns"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sql": ANY,
+         "StatementName": "tlc-elt-columns-yellow"},
+    )  # fmt: skip
+    stubber.add_response("describe_statement", {"Id": "columns", "Status": "FINISHED"},
+                         {"Id": "columns"})  # fmt: skip
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH, "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
          "StatementName": "tlc-elt-load-yellow-2024-09"},
     )  # fmt: skip
-    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 5)]
+    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 8)]
     stubber.add_response(
         "describe_statement",
         {"Id": BATCH, "Status": "FINISHED", "SubStatements": subs},

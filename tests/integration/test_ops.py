@@ -30,7 +30,7 @@ from pipeline.ops.aws import Runtime
 from pipeline.ops.history import StepStatus
 from pipeline.ops.runs import ExecutionExists, MonthAlreadyRunning, NoExecutions
 from pipeline.ops.stack import StackOutputs, StackTarget, StackUnavailable
-from pipeline.warehouse.base import month_counts_sql
+from pipeline.warehouse.base import month_counts_sql, table_columns_sql
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -473,8 +473,30 @@ def test_an_aborted_execution_is_a_failure_naming_the_abort_and_the_step(aws):
 # ---------------------------------------------------------------- verify (Data API)
 
 
-def stub_verify_query(stub: Stubber, rows: list[tuple[str, int]]) -> None:
+def stub_columns_query(stub: Stubber) -> None:
+    """The table's columns, read first: today's (so the verify query counts clean rows)."""
+    yellow = get_dataset("yellow")
+    stub.add_response(
+        "execute_statement",
+        {"Id": "stmt-0"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
+         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow)},
+    )  # fmt: skip
+    stub.add_response(
+        "describe_statement",
+        {"Id": "stmt-0", "Status": "FINISHED", "HasResultSet": True},
+        {"Id": "stmt-0"},
+    )
+    stub.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": name}] for name in yellow.column_names]},
+        {"Id": "stmt-0"},
+    )
+
+
+def stub_verify_query(stub: Stubber, rows: list[tuple[str, int, int]]) -> None:
     """The Data API as it answers the verify query: submitted, running once, then finished."""
+    stub_columns_query(stub)
     stub.add_response(
         "execute_statement",
         {"Id": "stmt-1"},
@@ -491,7 +513,10 @@ def stub_verify_query(stub: Stubber, rows: list[tuple[str, int]]) -> None:
         {"Id": "stmt-1", "Status": "FINISHED", "HasResultSet": True, "ResultRows": len(rows)},
         {"Id": "stmt-1"},
     )
-    records = [[{"stringValue": day}, {"longValue": count}] for day, count in rows]
+    records = [
+        [{"stringValue": day}, {"longValue": count}, {"longValue": clean}]
+        for day, count, clean in rows
+    ]
     stub.add_response(
         "get_statement_result",
         {"Records": records, "TotalNumRows": len(rows)},
@@ -499,7 +524,9 @@ def stub_verify_query(stub: Stubber, rows: list[tuple[str, int]]) -> None:
     )
 
 
-def put_counts(s3, bucket: str, month: Month, rows_loaded: int, quarantined: int) -> None:
+def put_counts(
+    s3, bucket: str, month: Month, rows_loaded: int, quarantined: int, clean: int | None = None
+) -> None:
     counts = {
         "dataset": "yellow",
         "month": str(month),
@@ -509,6 +536,8 @@ def put_counts(s3, bucket: str, month: Month, rows_loaded: int, quarantined: int
         "rejected": {},
         "part_files": [],
     }
+    if clean is not None:  # counts written by the first version have no rows_clean
+        counts["rows_clean"] = clean
     key = layout.counts_key(get_dataset("yellow"), month)
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(counts).encode())
 
@@ -519,7 +548,8 @@ def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(a
     s3.create_bucket(
         Bucket=outputs["processedBucket"], CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    put_counts(s3, outputs["processedBucket"], Month(2024, 9), 100, 3)
+    put_counts(s3, outputs["processedBucket"], Month(2024, 10), 80, 1, clean=75)
+    put_counts(s3, outputs["processedBucket"], Month(2024, 9), 100, 3, clean=97)
     put_counts(s3, outputs["processedBucket"], Month(2024, 8), 49, 0)
     data_api = client("redshift-data")
     sleeps = Sleeps()
@@ -529,16 +559,26 @@ def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(a
         sleep=sleeps,
     )
     with Stubber(data_api) as stub:
-        stub_verify_query(stub, [("2024-09-01", 100), ("2024-08-01", 50), ("2024-07-01", 7)])
+        stub_verify_query(
+            stub,
+            [("2024-10-01", 80, 75), ("2024-09-01", 100, 96), ("2024-08-01", 50, 50),
+             ("2024-07-01", 7, 7)],
+        )  # fmt: skip
 
         result = ops_verify.verify(STACK, "yellow", runtime=run)
 
         stub.assert_no_pending_responses()
     assert result.rows() == [
-        {"month": "2024-09", "rows": 100, "expected": 100, "quarantined": 3, "status": "ok"},
-        {"month": "2024-08", "rows": 50, "expected": 49, "quarantined": 0, "status": "MISMATCH"},
-        {"month": "2024-07", "rows": 7},  # no counts JSON: nothing to compare with
-    ]
+        {"month": "2024-10", "rows": 80, "clean_rows": 75, "expected": 80, "quarantined": 1,
+         "expected_clean": 75, "status": "ok"},
+        # The rows match, the clean rows do not: a mismatch all the same.
+        {"month": "2024-09", "rows": 100, "clean_rows": 96, "expected": 100, "quarantined": 3,
+         "expected_clean": 97, "status": "MISMATCH"},
+        # Counts of the first version (no rows_clean): the rows alone are checked.
+        {"month": "2024-08", "rows": 50, "clean_rows": 50, "expected": 49, "quarantined": 0,
+         "status": "MISMATCH"},
+        {"month": "2024-07", "rows": 7, "clean_rows": 7},  # no counts JSON: nothing to compare
+    ]  # fmt: skip
     assert not result.ok
     assert "tlc-elt-dev" in result.title
     assert len(sleeps.requested) == 1  # polled once more after STARTED, through the runtime
@@ -549,11 +589,11 @@ def test_verify_with_workgroup_and_database_flags_needs_no_stack():
     target = StackTarget(given=StackOutputs(workgroup_name="tlc-elt-dev", database_name="tlc"))
     run = Runtime(run=None, client=lambda service, region: data_api, sleep=Sleeps())
     with Stubber(data_api) as stub:
-        stub_verify_query(stub, [("2024-09-01", 100)])
+        stub_verify_query(stub, [("2024-09-01", 100, 98)])
 
         result = ops_verify.verify(target, "yellow", runtime=run)
 
-    assert result.rows() == [{"month": "2024-09", "rows": 100}]
+    assert result.rows() == [{"month": "2024-09", "rows": 100, "clean_rows": 98}]
     assert result.ok
 
 

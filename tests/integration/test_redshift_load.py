@@ -31,10 +31,7 @@ PARTS = {
     f"{PREFIX}part-00001-a1.snappy.parquet": 345,
 }
 
-# The batch for yellow 2024-09 with 1,234 rows loaded, as README shows it.
-YELLOW_2024_09_SQLS = [
-    """CREATE TABLE IF NOT EXISTS yellow_trips (
-  vendor_id INTEGER,
+COLUMNS = """  vendor_id INTEGER,
   pickup_datetime TIMESTAMP,
   dropoff_datetime TIMESTAMP,
   passenger_count INTEGER,
@@ -54,16 +51,47 @@ YELLOW_2024_09_SQLS = [
   congestion_surcharge DOUBLE PRECISION,
   airport_fee DOUBLE PRECISION,
   cbd_congestion_fee DOUBLE PRECISION,
-  source_month DATE
-) DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)""",
+  pickup_longitude DOUBLE PRECISION,
+  pickup_latitude DOUBLE PRECISION,
+  dropoff_longitude DOUBLE PRECISION,
+  dropoff_latitude DOUBLE PRECISION,
+  source_month DATE,
+  flag_non_positive_distance BOOLEAN NOT NULL,
+  flag_non_positive_fare BOOLEAN NOT NULL,
+  flag_non_positive_total BOOLEAN NOT NULL"""
+NAMES = (
+    "vendor_id, pickup_datetime, dropoff_datetime, passenger_count, trip_distance, "
+    "pickup_location_id, dropoff_location_id, payment_type, fare_amount, tip_amount, "
+    "total_amount, ratecode_id, store_and_fwd_flag, extra, mta_tax, tolls_amount, "
+    "improvement_surcharge, congestion_surcharge, airport_fee, cbd_congestion_fee, "
+    "pickup_longitude, pickup_latitude, dropoff_longitude, dropoff_latitude, source_month"
+)
+FLAGS = "flag_non_positive_distance, flag_non_positive_fare, flag_non_positive_total"
+# The batch for yellow 2024-09 with 1,234 rows loaded into a table that is current.
+YELLOW_2024_09_SQLS = [
+    f"CREATE TABLE IF NOT EXISTS yellow_trips (\n{COLUMNS}\n) "
+    "DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)",
+    f"CREATE OR REPLACE VIEW yellow_trips_clean AS SELECT {NAMES} FROM yellow_trips "
+    "WHERE NOT flag_non_positive_distance AND NOT flag_non_positive_fare AND "
+    "NOT flag_non_positive_total",
     "DELETE FROM yellow_trips WHERE source_month = '2024-09-01'",
-    "COPY yellow_trips FROM 's3://tlc-elt-dev-processed/yellow/year=2024/month=09/_copy.manifest' "
+    "CREATE TEMP TABLE stage_yellow_trips ("
+    + ", ".join(line.strip().removesuffix(" NOT NULL") for line in COLUMNS.split(",\n"))
+    + ")",
+    "COPY stage_yellow_trips FROM "
+    "'s3://tlc-elt-dev-processed/yellow/year=2024/month=09/_copy.manifest' "
     "IAM_ROLE 'arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy' "
     "FORMAT AS PARQUET MANIFEST",
+    f"INSERT INTO yellow_trips ({NAMES}, {FLAGS}) SELECT {NAMES}, {FLAGS} FROM stage_yellow_trips",
     "SELECT CAST('count mismatch for yellow_trips 2024-09: expected 1234 rows, found ' || "
     "CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM yellow_trips "
     "WHERE source_month = '2024-09-01' HAVING COUNT(*) <> 1234",
 ]
+COLUMNS_SQL = (
+    "SELECT column_name FROM information_schema.columns "
+    "WHERE table_schema = current_schema() AND table_name = 'yellow_trips'"
+)
+COLUMNS_QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
 
 
 @pytest.fixture
@@ -98,7 +126,29 @@ def data_api():
         stubber.assert_no_pending_responses()
 
 
-def expect_batch(stubber, sqls) -> None:
+def expect_columns(stubber, columns=YELLOW.column_names) -> None:
+    """The table's columns, read before the batch is built (none: no table yet)."""
+    stubber.add_response(
+        "execute_statement",
+        {"Id": COLUMNS_QUERY, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP,
+         "Database": DATABASE},
+        {"WorkgroupName": WORKGROUP, "Database": DATABASE, "Sql": COLUMNS_SQL,
+         "StatementName": "tlc-elt-columns-yellow"},
+    )  # fmt: skip
+    stubber.add_response(
+        "describe_statement",
+        {"Id": COLUMNS_QUERY, "Status": "FINISHED", "HasResultSet": True},
+        {"Id": COLUMNS_QUERY},
+    )
+    stubber.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": name}] for name in columns]},
+        {"Id": COLUMNS_QUERY},
+    )
+
+
+def expect_batch(stubber, sqls, columns=YELLOW.column_names) -> None:
+    expect_columns(stubber, columns)
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP, "Database": DATABASE},
@@ -138,9 +188,11 @@ def test_a_month_loads_in_one_batch_from_an_explicit_manifest(lake, data_api):
     write_transform_output(lake, PARTS, 1234)
     expect_batch(stubber, YELLOW_2024_09_SQLS)
     expect_described(
-        stubber, "STARTED", sub_statements(["FINISHED", "STARTED", "SUBMITTED", "SUBMITTED"])
+        stubber, "STARTED", sub_statements(["FINISHED", "STARTED"] + ["SUBMITTED"] * 5)
     )
-    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 4, rows=(0, 1180, 1234, 0)))
+    expect_described(
+        stubber, "FINISHED", sub_statements(["FINISHED"] * 7, rows=(0, 0, 1180, 0, 1234, 1234, 0))
+    )
     sleeps: list[float] = []
 
     result = warehouse(client, sleeps).replace_month(YELLOW, SEPT, lake)
@@ -166,7 +218,7 @@ def test_a_failed_copy_is_a_statement_failure_naming_the_step(lake, data_api):
     error = "ERROR: Spectrum Scan Error. File has an invalid version number"
     expect_described(
         stubber, "FAILED",
-        sub_statements(["FINISHED", "FINISHED", "FAILED", "ABORTED"], errors={3: error}),
+        sub_statements(["FINISHED"] * 4 + ["FAILED", "ABORTED", "ABORTED"], errors={5: error}),
         error=error,
     )  # fmt: skip
 
@@ -184,8 +236,8 @@ def test_a_failed_count_check_is_a_count_mismatch_with_both_numbers(lake, data_a
     )
     expect_described(
         stubber, "FAILED",
-        sub_statements(["FINISHED", "FINISHED", "FINISHED", "FAILED"], rows=(0, 0, 1200),
-                       errors={4: error}),
+        sub_statements(["FINISHED"] * 6 + ["FAILED"], rows=(0, 0, 0, 0, 1200, 1200),
+                       errors={7: error}),
         error=error,
     )  # fmt: skip
 
@@ -200,7 +252,8 @@ def test_a_count_check_error_without_numbers_uses_copys_row_count(lake, data_api
     error = "ERROR: Invalid digit, Value 'c', Pos 0, Type: Integer"
     expect_described(
         stubber, "FAILED",
-        sub_statements(["FINISHED"] * 3 + ["FAILED"], rows=(0, 0, 1199), errors={4: error}),
+        sub_statements(["FINISHED"] * 6 + ["FAILED"], rows=(0, 0, 0, 0, 1199, 1199),
+                       errors={7: error}),
     )  # fmt: skip
 
     with pytest.raises(CountMismatch, match=r"wrote 1234 rows .* inserted 1199"):
@@ -211,9 +264,7 @@ def test_an_aborted_batch_is_a_statement_failure(lake, data_api):
     client, stubber = data_api
     write_transform_output(lake, PARTS, 1234)
     expect_batch(stubber, YELLOW_2024_09_SQLS)
-    expect_described(
-        stubber, "ABORTED", sub_statements(["FINISHED", "FINISHED", "ABORTED", "ABORTED"])
-    )
+    expect_described(stubber, "ABORTED", sub_statements(["FINISHED"] * 4 + ["ABORTED"] * 3))
 
     with pytest.raises(StatementFailed, match="the copy statement aborted"):
         warehouse(client).replace_month(YELLOW, SEPT, lake)
@@ -222,9 +273,8 @@ def test_an_aborted_batch_is_a_statement_failure(lake, data_api):
 def test_a_month_without_loadable_rows_sends_no_copy(lake, data_api):
     client, stubber = data_api
     write_transform_output(lake, {}, 0)
-    expect_batch(stubber, [YELLOW_2024_09_SQLS[0], YELLOW_2024_09_SQLS[1],
-                           YELLOW_2024_09_SQLS[3].replace("1234", "0")])  # fmt: skip
-    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 3, rows=(0, 52, 0)))
+    expect_batch(stubber, [*YELLOW_2024_09_SQLS[:3], YELLOW_2024_09_SQLS[-1].replace("1234", "0")])
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 4, rows=(0, 0, 52, 0)))
 
     result = warehouse(client).replace_month(YELLOW, SEPT, lake)
 
@@ -276,3 +326,23 @@ def test_the_batch_builder_gives_the_readme_sql():
     manifest = f"s3://{PROCESSED_BUCKET}/{copy_manifest_key(YELLOW, SEPT)}"
 
     assert [s.sql for s in load_batch(YELLOW, SEPT, manifest, ROLE, 1234)] == YELLOW_2024_09_SQLS
+
+
+def test_a_first_version_table_gains_the_new_columns_in_the_same_batch(lake, data_api):
+    """The table the first version made has no coordinates nor flags: the batch adds them
+    (flags false on the old rows, which passed every first-version rule) before the load."""
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    new = ("pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude")
+    flags = FLAGS.split(", ")
+    first_version = [name for name in YELLOW.column_names if name not in (*new, *flags)]
+    added = [f"ALTER TABLE yellow_trips ADD COLUMN {name} DOUBLE PRECISION" for name in new]
+    added += [
+        f"ALTER TABLE yellow_trips ADD COLUMN {f} BOOLEAN NOT NULL DEFAULT false" for f in flags
+    ]
+    expect_batch(stubber, [YELLOW_2024_09_SQLS[0], *added, *YELLOW_2024_09_SQLS[1:]], first_version)
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 14))
+
+    result = warehouse(client).replace_month(YELLOW, SEPT, lake)
+
+    assert result.rows_inserted == 1234

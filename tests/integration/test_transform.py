@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import types as T
 
 from pipeline.contract import layout
 from pipeline.contract.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW
@@ -27,8 +28,10 @@ from pipeline.storage.lake import LocalLake
 
 EVERY_KIND = synthetic.DirtyRates(
     pickup_2002=0.005, pickup_2008=0.005, pickup_next_month=0.005, dropoff_before_pickup=0.005,
-    zero_distance=0.01, negative_amounts=0.01, zero_total=0.005, null_block=0.05,
+    zero_distance=0.01, reversal=0.01, flex_fare=0.01, zero_total=0.005, null_block=0.05,
+    dds_vendor=0.02,
 )  # fmt: skip
+FLAG_COLUMNS = {flag.name: flag.column for flag in YELLOW.flags}  # green's are the same
 ERA_CASES = [
     *[(era, None) for eras in synthetic.ERAS.values() for era in eras],
     (synthetic.era_named("yellow-2019"), "ns"),
@@ -71,6 +74,14 @@ def _as_time(value):
     return value
 
 
+def _as_flag(value):
+    """store_and_fwd_flag as the contract wants it: 'N'/'Y' from any era's spelling."""
+    if value is None:
+        return None
+    text = str(value).strip().upper()
+    return {"N": "N", "Y": "Y", "0": "N", "1": "Y", "0.0": "N", "1.0": "Y"}.get(text)
+
+
 def _as_code(value, codes):
     """TLC's data dictionary: words by their first letters, else the number the text spells."""
     if isinstance(value, str):
@@ -97,10 +108,17 @@ def test_every_era_normalises_to_the_contract_and_matches_planted_counts(
     frame, rows = _tagged_rows(spark, summary.path, dataset, month)
 
     expected_fields = [(f.name, f.dataType) for f in contract_schema(dataset).fields]
-    assert [(f.name, f.dataType) for f in frame.schema.fields][:-1] == expected_fields
+    visible = [(f.name, f.dataType) for f in frame.schema.fields if not f.name.startswith("__")]
+    assert visible[:-1] == expected_fields
     reasons = [row[REJECT_REASON] for row in rows]
     assert {name: reasons.count(name) for name in RULE_NAMES} == summary.expected_rejected
     assert reasons.count(None) == summary.expected_loaded
+    loaded = [row for row in rows if row[REJECT_REASON] is None]
+    for flag, column in FLAG_COLUMNS.items():  # the flag is its check, null counting as broken
+        assert all(row[flag] is (row[column] is None or row[column] <= 0) for row in rows)
+        assert sum(row[flag] for row in loaded) == summary.expected_flagged[flag]
+    clean = [row for row in loaded if not any(row[flag] for flag in FLAG_COLUMNS)]
+    assert len(clean) == summary.expected_clean
 
     pickup = f"{'tpep' if dataset is YELLOW else 'lpep'}_pickup_datetime"
     dropoff = pickup.replace("pickup", "dropoff")
@@ -123,7 +141,9 @@ def test_every_era_normalises_to_the_contract_and_matches_planted_counts(
         assert out["fare_amount"] == _pick(raw, "fare_amount", "Fare_Amt")
         assert out["total_amount"] == _pick(raw, "total_amount", "Total_Amt")
         assert out["extra"] == _pick(raw, "extra", "surcharge")
-        assert out["store_and_fwd_flag"] == _pick(raw, "store_and_fwd_flag", "store_and_forward")
+        assert out["store_and_fwd_flag"] == _as_flag(
+            _pick(raw, "store_and_fwd_flag", "store_and_forward")
+        )
         assert out["pickup_location_id"] == _pick(raw, "PULocationID")  # None in 2009-2010
         assert out["congestion_surcharge"] == _pick(raw, "congestion_surcharge")
         assert out["cbd_congestion_fee"] == _pick(raw, "cbd_congestion_fee")
@@ -133,6 +153,9 @@ def test_every_era_normalises_to_the_contract_and_matches_planted_counts(
             assert out["ehail_fee"] is None
             assert out["trip_type"] == _as_code(_pick(raw, "trip_type"), {})
         assert out["source_month"] == month.first_day
+        if dataset is YELLOW:  # 2009-2010 coordinates, null in the zone-id eras
+            assert out["pickup_longitude"] == _pick(raw, "pickup_longitude", "Start_Lon")
+            assert out["dropoff_latitude"] == _pick(raw, "dropoff_latitude", "End_Lat")
 
 
 def test_real_2025_sample_loads_every_row_with_its_values(spark, sample5):
@@ -147,8 +170,11 @@ def test_real_2025_sample_loads_every_row_with_its_values(spark, sample5):
         "payment_type": 1, "fare_amount": 10.0, "tip_amount": 3.0, "total_amount": 18.0,
         "ratecode_id": 1, "store_and_fwd_flag": "N", "extra": 3.5, "mta_tax": 0.5,
         "tolls_amount": 0.0, "improvement_surcharge": 1.0, "congestion_surcharge": 2.5,
-        "airport_fee": 0.0, "cbd_congestion_fee": 0.0, "source_month": date(2025, 1, 1),
-        REJECT_REASON: None,
+        "airport_fee": 0.0, "cbd_congestion_fee": 0.0, "pickup_longitude": None,
+        "pickup_latitude": None, "dropoff_longitude": None, "dropoff_latitude": None,
+        "source_month": date(2025, 1, 1), "__unmapped__store_and_fwd_flag": False,
+        "flag_non_positive_distance": False, "flag_non_positive_fare": False,
+        "flag_non_positive_total": False, REJECT_REASON: None,
     }  # fmt: skip
 
 
@@ -181,7 +207,12 @@ def test_text_codes_numeric_text_and_flags_from_odd_values(spark, tmp_path):
     ]  # fmt: skip
     assert [r["passenger_count"] for r in rows] == [1, 6, None, 0, 2, 3]
     assert [r["ratecode_id"] for r in rows] == [1, 99, None, None, None, 5]
-    assert [r["store_and_fwd_flag"] for r in rows] == ["Y", "N", "ABCDEFGH", "", None, "n"]
+    # N/Y in any case and spacing; a value that is no flag is null (and counted as unmapped).
+    assert [r["store_and_fwd_flag"] for r in rows] == ["Y", "N", None, None, None, "N"]
+    assert [r["__unmapped__store_and_fwd_flag"] for r in rows] == [False, False, True] + [False] * 3
+    assert [r["__unmapped__vendor_id"] for r in rows] == [False, False, True, False, False, False]
+    assert [r["__unmapped__pickup_datetime"] for r in rows] == [False, False, True] + [False] * 3
+    assert [r["__unmapped__ratecode_id"] for r in rows] == [False, False, False, True, False, False]
     assert [r["payment_type"] for r in rows] == [3, 4, 2, 1, 5, 1]
     assert all(r["airport_fee"] is None and r["pickup_location_id"] is None for r in rows)
     assert [r[REJECT_REASON] for r in rows] == [
@@ -189,16 +220,17 @@ def test_text_codes_numeric_text_and_flags_from_odd_values(spark, tmp_path):
     ]  # fmt: skip
 
 
-def test_rule_edges_and_first_failing_rule(spark, rule_edge_cases):
-    schema = contract_schema(YELLOW)
+def test_rule_edges_first_failing_rule_and_flags(spark, rule_edge_cases):
+    flags = [flag.name for flag in YELLOW.flags]
+    schema = T.StructType([f for f in contract_schema(YELLOW).fields if f.name not in flags])
     names = ("pickup_datetime", "dropoff_datetime", "trip_distance", "fare_amount", "total_amount")
     rows = [
         tuple(dict(zip(names, values, strict=True)).get(field.name) for field in schema.fields)
-        for values, _ in rule_edge_cases
+        for values, _, _ in rule_edge_cases
     ]
     frame = apply_rules(spark.createDataFrame(rows, schema), YELLOW, Month(2024, 9))
-    got = [row[REJECT_REASON] for row in frame.collect()]
-    assert got == [reason for _, reason in rule_edge_cases]
+    got = [(row[REJECT_REASON], {f for f in flags if row[f]}) for row in frame.collect()]
+    assert got == [(reason, expected) for _, reason, expected in rule_edge_cases]
 
 
 def _lake_with_month(tmp_path, month, rows, seed, rates=EVERY_KIND):
@@ -265,6 +297,8 @@ def test_run_step_writes_parts_quarantine_and_counts_then_reruns_cleanly(spark, 
     assert figures == {
         "rows_in": 2_000, "rows_loaded": counts["rows_loaded"],
         "rows_quarantined": counts["rows_quarantined"], "rejected": counts["rejected"],
+        "flagged": counts["flagged"], "rows_clean": counts["rows_clean"],
+        "unknown_columns": {}, "unmapped_values": {},
         "part_files": 1, "quarantine_files": 1,
     }  # fmt: skip
     assert reports[-1][1:] == (2_000, 2_000)

@@ -33,9 +33,17 @@ WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"
 STATEMENT = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
 CREATED = datetime(2024, 11, 5, 12, 0, tzinfo=UTC)
+CLEAN = (
+    "SUM(CASE WHEN NOT flag_non_positive_distance AND NOT flag_non_positive_fare AND "
+    "NOT flag_non_positive_total THEN 1 ELSE 0 END)"
+)
 VERIFY_SQL = (
-    "SELECT source_month, COUNT(*) AS row_count FROM yellow_trips "
+    f"SELECT source_month, COUNT(*) AS row_count, {CLEAN} AS clean_count FROM yellow_trips "
     "GROUP BY source_month ORDER BY source_month DESC"
+)
+COLUMNS_SQL = (
+    "SELECT column_name FROM information_schema.columns "
+    "WHERE table_schema = current_schema() AND table_name = 'yellow_trips'"
 )
 
 
@@ -92,37 +100,68 @@ def expect_status(stubber, status, **extra):
     )
 
 
-def record(day: str, rows: int) -> list[dict]:
-    return [{"stringValue": day}, {"longValue": rows}]
+def expect_columns(stubber, columns, dataset="yellow"):
+    """The table's columns, read before a verify or a load (none: no table yet)."""
+    expect_verify(stubber, COLUMNS_SQL.replace("yellow", dataset), f"tlc-elt-columns-{dataset}")
+    expect_status(stubber, "FINISHED", HasResultSet=True, ResultRows=len(columns))
+    stubber.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": name}] for name in columns], "TotalNumRows": len(columns)},
+        {"Id": STATEMENT},
+    )
+
+
+def record(day: str, rows: int, clean: int | None = None) -> list[dict]:
+    clean_field = {"isNull": True} if clean is None else {"longValue": clean}
+    return [{"stringValue": day}, {"longValue": rows}, clean_field]
 
 
 def test_month_counts_reads_every_page_of_typed_records(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)
     expect_verify(stubber)
     expect_status(stubber, "FINISHED", HasResultSet=True, ResultRows=3)
     stubber.add_response(
         "get_statement_result",
-        {"Records": [record("2024-11-01", 3_646_369), record("2024-10-01", 3_833_771)],
+        {"Records": [record("2024-11-01", 3_646_369, 3_500_000),
+                     record("2024-10-01", 3_833_771, 3_700_001)],
          "TotalNumRows": 3, "NextToken": "page-2"},
         {"Id": STATEMENT},
     )  # fmt: skip
     stubber.add_response(
         "get_statement_result",
-        {"Records": [record("2024-09-01", 3_633_030)], "TotalNumRows": 3},
+        {"Records": [record("2024-09-01", 3_633_030, 3_633_030)], "TotalNumRows": 3},
         {"Id": STATEMENT, "NextToken": "page-2"},
     )
 
     counts = make_warehouse(client, FakeTime()).month_counts(YELLOW)
 
     assert counts == [
-        MonthCount(Month(2024, 11), 3_646_369),
-        MonthCount(Month(2024, 10), 3_833_771),
-        MonthCount(Month(2024, 9), 3_633_030),
+        MonthCount(Month(2024, 11), 3_646_369, 3_500_000),
+        MonthCount(Month(2024, 10), 3_833_771, 3_700_001),
+        MonthCount(Month(2024, 9), 3_633_030, 3_633_030),
     ]
+
+
+def test_month_counts_of_a_first_version_table_count_no_clean_rows(stubbed):
+    """A table the first version made (no flags yet, no load since): rows only, no failure."""
+    client, stubber = stubbed
+    flags = {flag.name for flag in YELLOW.flags}
+    expect_columns(stubber, [name for name in YELLOW.column_names if name not in flags])
+    expect_verify(stubber, VERIFY_SQL.replace(CLEAN, "NULL"))
+    expect_status(stubber, "FINISHED", HasResultSet=True, ResultRows=1)
+    stubber.add_response(
+        "get_statement_result", {"Records": [record("2024-09-01", 7)]}, {"Id": STATEMENT}
+    )
+
+    counts = make_warehouse(client, FakeTime()).month_counts(YELLOW)
+
+    assert counts == [MonthCount(Month(2024, 9), 7, None)]
 
 
 def test_month_counts_limit_is_in_the_query(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, GREEN.column_names, "green")
     expect_verify(
         stubber, VERIFY_SQL.replace("yellow", "green") + " LIMIT 10", "tlc-elt-verify-green"
     )
@@ -134,8 +173,7 @@ def test_month_counts_limit_is_in_the_query(stubbed):
 
 def test_month_counts_before_any_load_is_empty_and_needs_no_copy_role(stubbed):
     client, stubber = stubbed
-    expect_verify(stubber)
-    expect_status(stubber, "FAILED", Error='ERROR: relation "public.yellow_trips" does not exist')
+    expect_columns(stubber, [])  # no table: the verify query is not even sent
     verify_only = RedshiftDataApiWarehouse(WORKGROUP, DATABASE, client=client)
 
     assert verify_only.month_counts(YELLOW) == []
@@ -151,6 +189,7 @@ def test_loading_without_a_copy_role_is_refused_before_any_call(stubbed, tmp_pat
 
 def test_month_counts_other_failures_raise_with_the_error(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)
     expect_verify(stubber)
     expect_status(stubber, "FAILED", Error="ERROR: permission denied for relation yellow_trips")
 
@@ -160,6 +199,7 @@ def test_month_counts_other_failures_raise_with_the_error(stubbed):
 
 def test_polling_backs_off_from_1s_doubling_to_10s(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)
     expect_verify(stubber)
     for status in ("SUBMITTED", "PICKED", "STARTED", "STARTED", "STARTED", "STARTED"):
         expect_status(stubber, status)
@@ -174,6 +214,7 @@ def test_polling_backs_off_from_1s_doubling_to_10s(stubbed):
 
 def test_the_deadline_cancels_the_statement(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)
     expect_verify(stubber)
     for _ in range(6):
         expect_status(stubber, "STARTED")
@@ -200,6 +241,7 @@ def test_a_refused_request_is_a_statement_failure(stubbed):
 
 def test_a_status_read_refused_while_polling_is_a_statement_failure_naming_it(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)
     expect_verify(stubber)
     expect_status(stubber, "STARTED")
     stubber.add_client_error(
@@ -227,17 +269,68 @@ def test_load_batch_without_part_files_only_deletes_and_checks_for_zero():
 
     assert [s.part for s in statements] == [
         BatchPart.CREATE_TABLE,
+        BatchPart.CLEAN_VIEW,
         BatchPart.DELETE_MONTH,
         BatchPart.COUNT_CHECK,
     ]
     assert statements[-1].sql.endswith("HAVING COUNT(*) <> 0")
 
 
+def test_load_batch_copies_into_a_staging_table_and_inserts_by_name():
+    manifest = "s3://processed/yellow/year=2024/month=09/_copy.manifest"
+    statements = load_batch(YELLOW, Month(2024, 9), manifest, ROLE, 5)
+    by_part = {s.part: s.sql for s in statements}
+
+    assert [s.part for s in statements] == [
+        BatchPart.CREATE_TABLE, BatchPart.CLEAN_VIEW, BatchPart.DELETE_MONTH, BatchPart.STAGE,
+        BatchPart.COPY, BatchPart.INSERT, BatchPart.COUNT_CHECK,
+    ]  # fmt: skip
+    names = ", ".join(YELLOW.column_names)
+    assert by_part[BatchPart.STAGE].startswith("CREATE TEMP TABLE stage_yellow_trips (vendor_id")
+    assert by_part[BatchPart.COPY].startswith(f"COPY stage_yellow_trips FROM '{manifest}'")
+    assert by_part[BatchPart.INSERT] == (
+        f"INSERT INTO yellow_trips ({names}) SELECT {names} FROM stage_yellow_trips"
+    )
+
+
+def test_load_batch_brings_a_first_version_table_to_the_new_columns():
+    new = {"pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude"}
+    new |= {flag.name for flag in YELLOW.flags}
+    first_version = tuple(name for name in YELLOW.column_names if name not in new)
+    statements = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0, first_version)
+    added = [s.sql for s in statements if s.part is BatchPart.ADD_COLUMN]
+
+    assert statements[0].part is BatchPart.CREATE_TABLE
+    assert added == [
+        "ALTER TABLE yellow_trips ADD COLUMN pickup_longitude DOUBLE PRECISION",
+        "ALTER TABLE yellow_trips ADD COLUMN pickup_latitude DOUBLE PRECISION",
+        "ALTER TABLE yellow_trips ADD COLUMN dropoff_longitude DOUBLE PRECISION",
+        "ALTER TABLE yellow_trips ADD COLUMN dropoff_latitude DOUBLE PRECISION",
+        *(
+            f"ALTER TABLE yellow_trips ADD COLUMN {flag.name} BOOLEAN NOT NULL DEFAULT false"
+            for flag in YELLOW.flags
+        ),
+    ]
+    # A current table needs nothing added.
+    current = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0, YELLOW.column_names)
+    assert BatchPart.ADD_COLUMN not in {s.part for s in current}
+
+
+def test_the_clean_view_is_every_column_but_the_flags_of_the_unflagged_rows():
+    view = {s.part: s.sql for s in load_batch(YELLOW, Month(2024, 9), None, ROLE, 0)}
+    sql = view[BatchPart.CLEAN_VIEW]
+
+    assert sql.startswith("CREATE OR REPLACE VIEW yellow_trips_clean AS SELECT vendor_id, ")
+    assert "source_month FROM yellow_trips WHERE NOT flag_non_positive_distance AND" in sql
+    assert "flag_non_positive_fare," not in sql
+
+
 def test_green_table_ddl_follows_its_dataset():
     create = load_batch(GREEN, Month(2024, 9), None, ROLE, 0)[0].sql
 
     assert create.startswith("CREATE TABLE IF NOT EXISTS green_trips (\n  vendor_id INTEGER,")
-    assert "  ehail_fee DOUBLE PRECISION,\n  trip_type INTEGER,\n  source_month DATE\n)" in create
+    assert "  ehail_fee DOUBLE PRECISION,\n  trip_type INTEGER,\n  source_month DATE,\n" in create
+    assert "  flag_non_positive_total BOOLEAN NOT NULL\n)" in create
     assert "airport_fee" not in create
 
 
@@ -290,6 +383,7 @@ def test_a_botocore_without_workgroup_names_the_upgrade(tmp_path):
 
 def test_a_result_read_refused_is_a_statement_failure_naming_it(stubbed):
     client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)
     expect_verify(stubber)
     expect_status(stubber, "FINISHED", HasResultSet=True)
     stubber.add_response(

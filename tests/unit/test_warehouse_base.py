@@ -39,13 +39,20 @@ def test_duckdb_table_has_the_contract_columns_in_duckdb_types():
         "  passenger_count INTEGER,\n  trip_distance DOUBLE,\n"
     )
     assert "  store_and_fwd_flag VARCHAR,\n" in sql
-    assert sql.endswith("  cbd_congestion_fee DOUBLE,\n  source_month DATE\n)")
+    assert "  cbd_congestion_fee DOUBLE,\n  pickup_longitude DOUBLE,\n" in sql
+    assert sql.endswith(
+        "  dropoff_latitude DOUBLE,\n  source_month DATE,\n"
+        "  flag_non_positive_distance BOOLEAN NOT NULL,\n"
+        "  flag_non_positive_fare BOOLEAN NOT NULL,\n"
+        "  flag_non_positive_total BOOLEAN NOT NULL\n)"
+    )
     assert "DISTSTYLE" not in sql
 
 
 def test_redshift_table_is_sorted_by_month_then_pickup():
     assert create_table_sql(GREEN, Dialect.REDSHIFT).endswith(
-        "  source_month DATE\n) DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)"
+        "  flag_non_positive_total BOOLEAN NOT NULL\n) "
+        "DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)"
     )
 
 
@@ -55,11 +62,17 @@ def test_the_month_is_deleted_by_source_month_not_pickup_month():
     )
 
 
-def test_verify_query_groups_by_source_month_newest_first():
+def test_verify_query_groups_by_source_month_newest_first_with_clean_rows():
+    clean = (
+        "SUM(CASE WHEN NOT flag_non_positive_distance AND NOT flag_non_positive_fare AND "
+        "NOT flag_non_positive_total THEN 1 ELSE 0 END)"
+    )
     assert month_counts_sql(YELLOW, 10) == (
-        "SELECT source_month, COUNT(*) AS row_count FROM yellow_trips "
+        f"SELECT source_month, COUNT(*) AS row_count, {clean} AS clean_count FROM yellow_trips "
         "GROUP BY source_month ORDER BY source_month DESC LIMIT 10"
     )
+    # A table without flags yet (made by the first version) counts rows only.
+    assert "NULL AS clean_count" in month_counts_sql(YELLOW, clean=False)
 
 
 @pytest.mark.parametrize("limit", [0, -3, True, "10"])

@@ -1,0 +1,68 @@
+"""The month's counts: `_counts.json` beside the processed parts (`layout.counts_key`).
+
+What transform wrote, for the load to check its inserts against and for `verify` to compare:
+`rows_in = rows_loaded + rows_quarantined`, rejections per integrity rule, loaded rows per
+flag, the clean rows, the file columns the dataset does not know and the values that could not
+be mapped. Every engine assembles it here from the aggregates of
+`pipeline.contract.normalise.count_expressions`. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from pipeline.contract.datasets import Dataset
+from pipeline.contract.months import Month
+from pipeline.contract.normalise import Normalisation
+from pipeline.contract.rules import RULE_NAMES
+
+
+@dataclass(frozen=True)
+class TransformCounts:
+    dataset: str
+    month: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    rejected: dict[str, int]  # every integrity rule, in rule order, 0 included
+    flagged: dict[str, int]  # every flag of the dataset: loaded rows with it set
+    rows_clean: int  # loaded rows with no flag set (the `_clean` view's rows)
+    unknown_columns: dict[str, str]  # file column -> its type, for columns the dataset lacks
+    unmapped_values: dict[str, int]  # column -> rows whose value could not be mapped (> 0 only)
+    part_files: list[str] = field(default_factory=list)  # lake keys in the processed zone
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def counts_from(
+    dataset: Dataset,
+    month: Month,
+    values: Mapping[str, int],
+    plan: Normalisation,
+    part_files: list[str],
+) -> TransformCounts:
+    """The counts from the aggregates' values (keys of `count_expressions`)."""
+    number = {key: int(value or 0) for key, value in values.items()}
+    rejected = {name: number[f"rejected:{name}"] for name in RULE_NAMES}
+    loaded = number["rows_loaded"]
+    if loaded + sum(rejected.values()) != number["rows_in"]:  # the rules are a closed set
+        raise AssertionError(f"rows {number['rows_in']} != loaded {loaded} + rejected {rejected}")
+    unmapped = {
+        name: number[f"unmapped:{name}"] for name, _ in plan.unmapped if number[f"unmapped:{name}"]
+    }
+    return TransformCounts(
+        dataset=dataset.name,
+        month=str(month),
+        rows_in=number["rows_in"],
+        rows_loaded=loaded,
+        rows_quarantined=number["rows_in"] - loaded,
+        rejected=rejected,
+        flagged={flag.name: number[f"flagged:{flag.name}"] for flag in dataset.flags},
+        rows_clean=number["rows_clean"],
+        unknown_columns=dict(plan.unknown_columns),
+        unmapped_values=unmapped,
+        part_files=part_files,
+    )

@@ -1,0 +1,48 @@
+"""Column types: the warehouse's logical types, and what a TLC file's columns turn out to be.
+
+Standard library only. `ColumnType` spells each contract type for every place that stores it;
+`SourceType` is the engine-neutral kind of a file column, which each transform engine reads off
+its own schema (`pipeline.contract.normalise` derives the SQL from it).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ColumnType(enum.Enum):
+    """Logical column types, each with its spelling in the two warehouses and its Arrow type
+    in the processed parquet parts (a `pyarrow.type_for_alias` name)."""
+
+    INTEGER = ("INTEGER", "INTEGER", "int32")
+    DOUBLE = ("DOUBLE PRECISION", "DOUBLE", "double")
+    TIMESTAMP = ("TIMESTAMP", "TIMESTAMP", "timestamp[us]")
+    STRING = ("VARCHAR(8)", "VARCHAR", "string")
+    DATE = ("DATE", "DATE", "date32")
+    BOOLEAN = ("BOOLEAN", "BOOLEAN", "bool")
+
+    @property
+    def redshift(self) -> str:
+        return self.value[0]
+
+    @property
+    def duckdb(self) -> str:
+        return self.value[1]
+
+    @property
+    def arrow(self) -> str:
+        return self.value[2]
+
+
+class SourceType(str, enum.Enum):
+    """What a file column holds, whatever the engine calls it; the value names it in the
+    counts' `unknown_columns`, so both engines report a drifted column alike."""
+
+    INTEGER = "integer"  # int8..int64 (and a parquet null-typed column, read as int32)
+    DOUBLE = "double"  # float, double, decimal
+    STRING = "string"
+    TIMESTAMP = "timestamp"  # without a zone, any unit
+    TIMESTAMP_ZONED = "timestamp with time zone"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    OTHER = "other"  # binary, nested: nothing the contract maps

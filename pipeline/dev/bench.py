@@ -46,6 +46,7 @@ from rich.table import Table
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.layout import RAW, raw_key
 from pipeline.contract.months import Month
+from pipeline.contract.sql import Engine
 from pipeline.contract.steps import Step
 from pipeline.dev import synthetic
 from pipeline.dev.demo import DEMO_MONTH, serve_folder
@@ -181,7 +182,7 @@ def run_pipeline(
     code generation are warm.
     """
     meter = _StepMeter()
-    pipeline = LocalPipeline(workdir / "run", observer=meter)
+    pipeline = LocalPipeline(workdir / "run", engine=Engine.SPARK, observer=meter)
     try:
         with measured() as jvm:
             spark = pipeline.spark

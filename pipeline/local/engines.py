@@ -23,7 +23,7 @@ from pipeline.warehouse.duckdb import DuckDBSettings
 Entry = Callable[[StepContext], "dict[str, Any]"]
 
 DEFAULT_ENGINE = Engine.DUCKDB
-ENGINE_NAMES: tuple[str, ...] = tuple(engine.value for engine in Engine)
+ENGINE_NAMES: tuple[str, ...] = tuple(sorted(engine.value for engine in Engine))
 
 
 def engine_named(name: Engine | str) -> Engine:

@@ -35,6 +35,11 @@ from pipeline.warehouse.duckdb import DuckDBSettings
 ENGINE = Engine.DUCKDB
 # About ROWS_PER_PART_FILE rows of the Spark transform's parts.
 PART_FILE_BYTES = "100MB"
+# Row groups of ~1M rows, as TLC's files and Spark's parts have. DuckDB's default (122,880 rows)
+# made the DuckDB warehouse's load of the parts 1.5 s slower on a 3.5M-row month: its bulk
+# insert writes a large row group straight to the database file, small ones are written again
+# at the commit's checkpoint.
+ROW_GROUP_ROWS = 1_048_576
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
              "UINTEGER", "UBIGINT", "UHUGEINT"}  # fmt: skip
@@ -90,8 +95,8 @@ def _copy(connection: Any, query: str, folder: str, expected: int, what: str) ->
     Path(folder).mkdir(parents=True, exist_ok=True)
     written = connection.execute(
         f"COPY ({query}) TO {_literal(folder)} (FORMAT parquet, COMPRESSION {COMPRESSION}, "
-        f"FILENAME_PATTERN 'part-{{i}}', FILE_SIZE_BYTES '{PART_FILE_BYTES}', "
-        "OVERWRITE_OR_IGNORE true)"
+        f"FILENAME_PATTERN 'part-{{i}}', ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+        f"PER_THREAD_OUTPUT true, FILE_SIZE_BYTES '{PART_FILE_BYTES}', OVERWRITE_OR_IGNORE true)"
     ).fetchone()[0]
     if written != expected:
         raise WriteMismatch(

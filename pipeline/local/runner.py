@@ -79,7 +79,8 @@ class Observer:
 
 class LocalPipeline:
     """The lake folder, the DuckDB warehouse, the transform engine, and for the Spark engine one
-    lazily started SparkSession for all months."""
+    lazily started SparkSession for all months. `memory_limit` bounds each DuckDB connection of
+    the run (the DuckDB transform's, the warehouse's), in DuckDB's syntax ('2GB')."""
 
     def __init__(
         self,

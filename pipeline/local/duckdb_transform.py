@@ -35,11 +35,12 @@ from pipeline.warehouse.duckdb import DuckDBSettings
 ENGINE = Engine.DUCKDB
 # About ROWS_PER_PART_FILE rows of the Spark transform's parts.
 PART_FILE_BYTES = "100MB"
-# Row groups of ~1M rows, as TLC's files and Spark's parts have. DuckDB's default (122,880 rows)
-# made the DuckDB warehouse's load of the parts 1.5 s slower on a 3.5M-row month: its bulk
-# insert writes a large row group straight to the database file, small ones are written again
-# at the commit's checkpoint.
-ROW_GROUP_ROWS = 1_048_576
+# Row groups of 4 x DuckDB's own 122,880 rows. With DuckDB's default (122,880 rows) the DuckDB
+# warehouse's load of the parts took 1.2-1.5 s longer on a 3.5M-row month: its bulk insert
+# writes large row groups straight into the database file, small ones again at the commit's
+# checkpoint. Larger groups (1M rows, as TLC's files) load no faster and cost the transform
+# ~0.25 s more to write (`docs/BENCHMARKS.md`).
+ROW_GROUP_ROWS = 491_520
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
              "UINTEGER", "UBIGINT", "UHUGEINT"}  # fmt: skip

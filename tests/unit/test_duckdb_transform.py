@@ -63,7 +63,9 @@ def test_the_parts_have_the_tables_columns_and_large_row_groups(tmp_path):
     files = [pq.ParquetFile(lake.path(layout.PROCESSED, key)).metadata for key in counts.part_files]
     assert all(f.schema.to_arrow_schema().names == list(YELLOW.column_names) for f in files)
     assert sum(f.num_rows for f in files) == counts.rows_loaded
-    # Each file's rows in one group (up to ROW_GROUP_ROWS, which the warehouse loads without a
-    # second write), where DuckDB's default would have cut groups of 122,880 rows.
-    assert max(f.num_rows for f in files) > 122_880
-    assert [f.num_row_groups for f in files] == [1] * len(files)
+    # Row groups of at least 4 x DuckDB's default 122,880 rows (each file's last may be smaller),
+    # which the warehouse loads without a second write.
+    groups = [[f.row_group(i).num_rows for i in range(f.num_row_groups)] for f in files]
+    full = [size for sizes in groups for size in sizes[:-1]]
+    assert full  # some file has more than one group: the rule below is checked
+    assert min(full) >= 4 * 122_880, groups

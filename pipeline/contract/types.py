@@ -17,7 +17,9 @@ class ColumnType(enum.Enum):
     INTEGER = ("INTEGER", "INTEGER", "int32")
     DOUBLE = ("DOUBLE PRECISION", "DOUBLE", "double")
     TIMESTAMP = ("TIMESTAMP", "TIMESTAMP", "timestamp[us]")
-    STRING = ("VARCHAR(8)", "VARCHAR", "string")
+    # Codes, base license numbers and zone names (the longest, 45 characters): a longer text is
+    # cut to this width and counted in the month's `unmapped_values` (`contract.normalise`).
+    STRING = ("VARCHAR(64)", "VARCHAR", "string")
     DATE = ("DATE", "DATE", "date32")
     BOOLEAN = ("BOOLEAN", "BOOLEAN", "bool")
 

@@ -61,7 +61,7 @@ def test_context_from_good_arguments(script, silent_s3):
 @pytest.mark.parametrize(
     ("override", "names"),
     [
-        ({"dataset": "purple"}, "invalid dataset 'purple': one of green, yellow"),
+        ({"dataset": "purple"}, "invalid dataset 'purple': one of fhv, fhvhv, green, yellow"),
         ({"month": "13"}, "invalid month '13'"),
         ({"year": "2008"}, "invalid year '2008'"),
         ({"dataset": "green", "year": "2013", "month": "7"}, "this dataset starts in 2013-08"),

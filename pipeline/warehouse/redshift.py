@@ -20,9 +20,10 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from pipeline.contract import zones
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import CountMismatch, InvalidInput, PipelineError, StatementFailed
 from pipeline.contract.layout import PROCESSED, copy_manifest_key
@@ -33,6 +34,7 @@ from pipeline.warehouse.base import (
     Dialect,
     LoadResult,
     MonthCount,
+    ZonesResult,
     clean_view_sql,
     count_mismatch_message,
     create_table_sql,
@@ -43,6 +45,15 @@ from pipeline.warehouse.base import (
     month_literal,
     read_load_input,
     table_columns_sql,
+)
+from pipeline.warehouse.zones import (
+    REFERENCE_TABLE,
+    ZonesInput,
+    create_reference_sql,
+    create_zones_sql,
+    loaded_version_sql,
+    read_zones_input,
+    record_version_sql,
 )
 
 FINISHED = "FINISHED"
@@ -124,18 +135,41 @@ def insert_sql(dataset: Dataset) -> str:
     return f"INSERT INTO {dataset.table} ({names}) SELECT {names} FROM {staging_table(dataset)}"
 
 
-def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
+def _failing_count_sql(table: str, what: str, expected: int, where: str = "") -> str:
     """A statement that errors, failing the batch's transaction, only when the count differs.
 
-    Redshift has no RAISE outside stored procedures. This SELECT returns no row when the month
-    holds `expected` rows; otherwise it casts a sentence to INTEGER, which errors. The sentence
-    includes COUNT(*), so it is not a constant the planner could fold (and fail on) up front.
+    Redshift has no RAISE outside stored procedures. This SELECT returns no row when `table`
+    (`where` it holds) has `expected` rows; otherwise it casts a sentence to INTEGER, which
+    errors. The sentence includes COUNT(*), so it is not a constant the planner could fold (and
+    fail on) up front.
     """
     return (
-        f"SELECT CAST('count mismatch for {dataset.table} {month}: expected {expected} rows, "
-        f"found ' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM {dataset.table} "
-        f"WHERE {dataset.month_column} = {month_literal(month)} HAVING COUNT(*) <> {expected}"
+        f"SELECT CAST('count mismatch for {what}: expected {expected} rows, "
+        f"found ' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM {table}"
+        f"{f' WHERE {where}' if where else ''} HAVING COUNT(*) <> {expected}"
     )
+
+
+def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
+    """Fails the month's batch unless the month holds exactly the rows transform wrote."""
+    return _failing_count_sql(
+        dataset.table, f"{dataset.table} {month}", expected,
+        f"{dataset.month_column} = {month_literal(month)}",
+    )  # fmt: skip
+
+
+def zones_batch(lookup: ZonesInput, role_arn: str, now: datetime) -> list[str]:
+    """`taxi_zones` replaced by the lake's lookup (COPY of TLC's CSV), checked and versioned,
+    as one transaction: a failure leaves the previous zones and their version."""
+    return [
+        create_zones_sql(Dialect.REDSHIFT),
+        create_reference_sql(),
+        f"DELETE FROM {zones.TABLE}",
+        f"COPY {zones.TABLE} FROM '{lookup.uri}' IAM_ROLE '{role_arn}' "
+        "FORMAT AS CSV IGNOREHEADER 1",
+        _failing_count_sql(zones.TABLE, zones.TABLE, lookup.rows),
+        *record_version_sql(lookup, now),
+    ]
 
 
 def load_batch(
@@ -270,16 +304,56 @@ class RedshiftDataApiWarehouse:
             seconds=self._clock() - started,
         )
 
-    def table_columns(self, dataset: Dataset) -> tuple[str, ...]:
-        """The table's columns now; () when it does not exist yet."""
+    def refresh_zones(self, lake: Lake) -> ZonesResult:
+        """`taxi_zones` from the lake's lookup: a read when it is current, else one batch.
+
+        The version is read without writing (the reference table may not exist yet), so the
+        loads of a backfill that find the lookup current never write the same table; the one
+        that refreshes it does so in a transaction of its own, before its month's.
+        """
+        lookup = read_zones_input(lake)
+        if self.copy_role_arn is None:
+            raise InvalidInput(
+                "copy role ARN", None, "the IAM role Redshift assumes to COPY the zone lookup"
+            )
+        if not lookup.uri.startswith("s3://"):
+            raise InvalidInput("lake", lookup.uri, "an S3 lake: Redshift COPY reads from S3")
+        if self._loaded_zones_version() == lookup.sha256:
+            return ZonesResult(refreshed=False, rows=lookup.rows)
         described = self._run(
-            "execute_statement",
-            f"tlc-elt-columns-{dataset.name}",
-            Sql=table_columns_sql(dataset),
+            "batch_execute_statement",
+            "tlc-elt-taxi-zones",
+            Sqls=zones_batch(lookup, self.copy_role_arn, datetime.now(timezone.utc)),
         )
         if described["Status"] != FINISHED:
             error = described.get("Error") or described["Status"]
-            raise StatementFailed(f"reading the columns of {dataset.table} failed: {error}")
+            raise StatementFailed(
+                f"loading {zones.TABLE} from {lookup.uri} failed ({error}); the batch was rolled "
+                "back, the previous zones are intact"
+            )
+        return ZonesResult(refreshed=True, rows=lookup.rows)
+
+    def _loaded_zones_version(self) -> str | None:
+        if not self._columns_of(REFERENCE_TABLE, "tlc-elt-reference-columns"):
+            return None
+        described = self._run(
+            "execute_statement", "tlc-elt-zones-version", Sql=loaded_version_sql()
+        )
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            raise StatementFailed(f"reading the version of {zones.TABLE} failed: {error}")
+        records = self._records(described["Id"]) if described.get("HasResultSet") else []
+        return records[0][0]["stringValue"] if records else None
+
+    def table_columns(self, dataset: Dataset) -> tuple[str, ...]:
+        """The table's columns now; () when it does not exist yet."""
+        return self._columns_of(dataset.table, f"tlc-elt-columns-{dataset.name}")
+
+    def _columns_of(self, table: str, name: str) -> tuple[str, ...]:
+        described = self._run("execute_statement", name, Sql=table_columns_sql(table))
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            raise StatementFailed(f"reading the columns of {table} failed: {error}")
         records = self._records(described["Id"]) if described.get("HasResultSet") else []
         return tuple(record[0]["stringValue"] for record in records)
 

@@ -16,7 +16,6 @@ import pytest
 
 from pipeline.contract import layout
 from pipeline.contract.datasets import DATASETS
-from pipeline.contract.months import Month
 from pipeline.dev import synthetic
 from pipeline.dev.synthetic import DirtyKind
 from pipeline.jobs.context import StepContext

@@ -480,7 +480,7 @@ def stub_columns_query(stub: Stubber) -> None:
         "execute_statement",
         {"Id": "stmt-0"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
-         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow)},
+         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow.table)},
     )  # fmt: skip
     stub.add_response(
         "describe_statement",

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from pipeline.contract.errors import NotParquet
 from pipeline.contract.layout import RAW, ingest_record_key, raw_key
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.parquet_check import TAIL_BYTES, ParquetStreamCheck
+from pipeline.jobs.parquet_check import TAIL_BYTES, ParquetStreamCheck, require_pyarrow
 from pipeline.jobs.source import CHUNK_SIZE, RetryPolicy, SourceInfo, open_source
 
 PROGRESS = "download"
@@ -74,6 +74,7 @@ def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, 
     the record's fields, `raw` (where the file is), `unchanged` and `attempts`.
     """
     options = options or IngestOptions()
+    require_pyarrow()  # the footer check needs it: say so now, not after the download
     source = open_source(
         ctx.source or ctx.dataset.source_url(ctx.month),
         policy=options.retry,

@@ -205,6 +205,7 @@ class RedshiftDataApiWarehouse:
     """Redshift Serverless `workgroup`/`database`; COPY reads S3 as `copy_role_arn`.
 
     Without `copy_role_arn` only `month_counts` works (verify needs no COPY role).
+    Without a `client`, one is made for `region` (the stack's; None: the environment's).
     `sleep` and `clock` are injectable so tests poll without waiting.
     """
 
@@ -215,6 +216,7 @@ class RedshiftDataApiWarehouse:
         copy_role_arn: str | None = None,
         *,
         client: Any = None,
+        region: str | None = None,
         polling: Polling | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -223,7 +225,7 @@ class RedshiftDataApiWarehouse:
         if client is None:
             import boto3
 
-            client = boto3.client("redshift-data")
+            client = boto3.client("redshift-data", region_name=region)
         require_workgroup_support(client)
         self.client = client
         self.workgroup, self.database, self.copy_role_arn = workgroup, database, copy_role_arn

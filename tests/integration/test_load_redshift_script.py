@@ -84,17 +84,25 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
         "execute_statement",
         {"Id": "columns"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sql": ANY,
-         "StatementName": "tlc-elt-columns-yellow"},
+         "StatementName": "tlc-elt-schema-state-yellow"},
     )  # fmt: skip
     stubber.add_response("describe_statement", {"Id": "columns", "Status": "FINISHED"},
                          {"Id": "columns"})  # fmt: skip
+    stubber.add_response(  # so the schema step makes the table, the view and the grants
+        "batch_execute_statement",
+        {"Id": "schema", "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
+         "StatementName": "tlc-elt-schema-yellow"},
+    )  # fmt: skip
+    stubber.add_response("describe_statement", {"Id": "schema", "Status": "FINISHED"},
+                         {"Id": "schema"})  # fmt: skip
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH, "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
          "StatementName": "tlc-elt-load-yellow-2024-09"},
     )  # fmt: skip
-    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 8)]
+    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 6)]
     stubber.add_response(
         "describe_statement",
         {"Id": BATCH, "Status": "FINISHED", "SubStatements": subs},

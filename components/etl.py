@@ -32,6 +32,7 @@ import pulumi_aws as aws
 
 from components import artifacts, iam
 from components.account import current_account
+from pipeline.contract.access import DB_ROLES_TAG, LOADER_ROLE
 from pipeline.contract.steps import (
     GLUE_LOG_STREAMS,
     JOB_INSIGHTS_LOG_GROUP,
@@ -190,6 +191,10 @@ class GlueEtl(pulumi.ComponentResource):
             f"{self._name}-{step.job}-role",
             description=f"Glue job {step.job}: {step.summary}",
             assume_role_policy=json.dumps(iam.trust_policy(["glue.amazonaws.com"])),
+            # A job that signs in to Redshift gets the loader database role from this tag
+            # (pipeline.contract.access), whatever this role's name: a replaced role keeps
+            # writing the tables an earlier one made.
+            tags={DB_ROLES_TAG: LOADER_ROLE} if step.job in iam.WAREHOUSE_JOBS else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         access = iam.GlueJobAccess(

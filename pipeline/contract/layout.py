@@ -13,6 +13,9 @@ RAW = "raw"
 PROCESSED = "processed"
 ZONES = (RAW, PROCESSED)
 _QUARANTINE = "quarantine/"
+# Athena's query results, in the processed bucket beside (never inside) the datasets' prefixes:
+# no Glue job and no COPY role reaches them; a lifecycle rule expires them.
+ATHENA_RESULTS_PREFIX = "athena-results/"
 
 
 def dataset_prefix(dataset: Dataset) -> str:

@@ -1,4 +1,4 @@
-"""The Pulumi program: typed stack settings -> the four components -> the stack outputs.
+"""The Pulumi program: typed stack settings -> the five components -> the stack outputs.
 
 Bad configuration stops here, before any resource, with one line naming the key, the value and
 what is valid (see components/settings.py for every key and its dev/prod default).
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
+from components import iam
+from components.analytics import Analytics, AnalyticsArgs
 from components.etl import GlueEtl, GlueEtlArgs
 from components.orchestration import Orchestration, OrchestrationArgs
 from components.settings import NAMESPACE, StackSettings, build_settings
@@ -106,6 +108,22 @@ orchestration = Orchestration(
     ),
 )
 
+analytics = Analytics(
+    "analytics",
+    AnalyticsArgs(
+        prefix=settings.prefix,
+        protect=settings.protect_data,
+        processed_bucket=lake.processed_bucket.bucket,
+        kms_key_arn=settings.kms_key_arn,
+        athena_scan_limit_gb=settings.athena_scan_limit_gb,
+        workgroup_name=warehouse.workgroup.workgroup_name,
+        workgroup_arn=warehouse.workgroup.arn,
+        database_name=warehouse.database_name,
+        admin_secret_arn=warehouse.namespace.admin_password_secret_arn,
+        loader_role_names=[etl.roles[job].name for job in sorted(iam.WAREHOUSE_JOBS)],
+    ),
+)
+
 pulumi.export("stateMachineArn", orchestration.state_machine.arn)
 pulumi.export("backfillStateMachineArn", orchestration.backfill_state_machine.arn)
 pulumi.export("rawBucket", lake.raw_bucket.bucket)
@@ -115,3 +133,6 @@ pulumi.export("workgroupName", warehouse.workgroup.workgroup_name)
 pulumi.export("databaseName", warehouse.database_name)
 pulumi.export("alertsTopicArn", orchestration.alerts_topic.arn)
 pulumi.export("triggerFunctionName", orchestration.trigger_function.name)
+pulumi.export("glueDatabaseName", analytics.database.name)
+pulumi.export("athenaWorkgroupName", analytics.athena_workgroup.name)
+pulumi.export("readerRoleArn", analytics.reader_role.arn)

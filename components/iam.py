@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.contract.datasets import DATASETS
 from pipeline.contract.layout import (
+    ATHENA_RESULTS_PREFIX,
     PROCESSED,
     RAW,
     copy_manifest_key,
@@ -409,3 +410,76 @@ def scheduler_policy(function_arn: str, dead_letter_arn: str) -> Policy:
         allow("InvokeTrigger", ["lambda:InvokeFunction"], [function_arn, f"{function_arn}:*"]),
         allow("DeadLetter", ["sqs:SendMessage"], dead_letter_arn),
     )
+
+
+def account_trust_policy(account: Account) -> Policy:
+    """Who may assume the reader role: principals of this account whose own policy allows
+    sts:AssumeRole on it (the account root as Principal delegates the decision to IAM)."""
+    root = f"arn:{account.partition}:iam::{account.account_id}:root"
+    return document({"Effect": "Allow", "Principal": {"AWS": root}, "Action": "sts:AssumeRole"})
+
+
+# Athena's query actions on the workgroup, and the Glue catalog reads a query needs.
+ATHENA_QUERY_ACTIONS = (
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:GetQueryRuntimeStatistics",
+    "athena:GetWorkGroup",
+    "athena:ListQueryExecutions",
+    "athena:BatchGetQueryExecution",
+)
+GLUE_READ_ACTIONS = (
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+)
+
+
+@dataclass(frozen=True)
+class ReaderAccess:
+    """What the reader role reads: the lake through Athena, the warehouse through the Data API."""
+
+    processed_bucket: str
+    athena_workgroup: str
+    glue_database: str
+    workgroup_arn: str  # Redshift Serverless
+    kms_key_arn: str | None = None
+
+
+def reader_policy(access: ReaderAccess, account: Account) -> Policy:
+    """The stack's readers: query the lake's tables in the stack's Athena workgroup (read the
+    processed and quarantine parts, write results under their prefix), and run read queries in
+    the warehouse as themselves (the `tlc_reader` database role decides what they may read;
+    `pipeline.contract.access`). Nothing here writes data."""
+    bucket = f"arn:{account.partition}:s3:::{access.processed_bucket}"
+    catalog = account.arn("glue", "catalog")
+    database = account.arn("glue", f"database/{access.glue_database}")
+    tables = account.arn("glue", f"table/{access.glue_database}/*")
+    statements = [
+        allow("QueryInWorkgroup", ATHENA_QUERY_ACTIONS,
+              account.arn("athena", f"workgroup/{access.athena_workgroup}")),
+        allow("ReadCatalog", GLUE_READ_ACTIONS, [catalog, database, tables]),
+        allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
+        allow("ReadLake", ["s3:GetObject"],
+              [f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()]),
+        allow("WriteQueryResults",
+              ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+              f"{bucket}/{ATHENA_RESULTS_PREFIX}*"),
+        allow("RunReadQueries", ["redshift-data:ExecuteStatement"], access.workgroup_arn),
+        # The Data API signs in as this role (IAMR:<role>); its RedshiftDbRoles tag maps it to
+        # the tlc_reader database role.
+        allow("WorkgroupCredentials", ["redshift-serverless:GetCredentials"], access.workgroup_arn),
+        allow("FollowOwnStatements", STATEMENT_ACTIONS, "*",
+              Condition={"StringEquals": {
+                  "redshift-data:statement-owner-iam-userid": "${aws:userid}"}}),
+    ]  # fmt: skip
+    if access.kms_key_arn is not None:
+        # Read the lake's objects, write encrypted results (SSE-KMS under the same key).
+        statements.append(
+            allow("UseLakeKey", ["kms:Decrypt", "kms:GenerateDataKey"], access.kms_key_arn)
+        )
+    return document(*statements)

@@ -37,6 +37,7 @@ MIN_IA_TRANSITION_DAYS = 30
 RPU_STEP, MIN_BASE_RPU, MAX_BASE_RPU, MAX_RPU = 8, 8, 1024, 5632
 MAX_GLUE_TIMEOUT_MINUTES = 2880  # Glue's upper bound for a job run (48 h)
 MAX_MAP_CONCURRENCY = 40  # an inline Map runs at most 40 iterations at once
+MAX_ATHENA_SCAN_GB = 100_000
 
 # A bucket name prefix has at most 37 characters; "tlc-elt-<stack>-processed-" leaves 18.
 _STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -81,6 +82,7 @@ class StackSettings:
     execution_log_level: str
     log_retention_days: int
     alert_email: str | None
+    athena_scan_limit_gb: int
 
     @property
     def prefix(self) -> str:
@@ -345,6 +347,9 @@ KEYS: tuple[Key, ...] = (
     Key("alertEmail", "alert_email", optional(matching(_EMAIL)),
         "an email address, or none", None, None,
         "subscribe this address to the alerts topic (confirm the email AWS sends)"),
+    Key("athenaScanLimitGb", "athena_scan_limit_gb", integer(1, MAX_ATHENA_SCAN_GB),
+        f"whole GiB from 1 to {MAX_ATHENA_SCAN_GB}", 10, 100,
+        "data one Athena query may scan before Athena cancels it (GiB; $5 per TB scanned)"),
 )  # fmt: skip
 _BY_NAME: Mapping[str, Key] = {key.name: key for key in KEYS}
 

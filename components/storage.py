@@ -3,8 +3,9 @@
 Every bucket: default encryption (SSE-S3, or the configured KMS key with S3 Bucket Keys), public
 access fully blocked, ACLs disabled (BucketOwnerEnforced), a policy refusing non-TLS requests,
 and a lifecycle rule aborting incomplete multipart uploads (ingest and Spark both upload in
-parts). Raw is versioned, so a re-ingest that replaces a file keeps the previous one for a
-while; its transition/expiry come from the stack settings. With `protect` (prod) the buckets
+parts); processed also expires Athena's query results under their own prefix. Raw is
+versioned, so a re-ingest that replaces a file keeps the previous one for a while; its
+transition/expiry come from the stack settings. With `protect` (prod) the buckets
 are protected and retained if the stack is destroyed; without it (dev) `destroy` empties them.
 """
 
@@ -17,6 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.catalog import ATHENA_RESULTS_DAYS
+from pipeline.contract.layout import ATHENA_RESULTS_PREFIX
 
 TYPE = "tlc-elt:storage:DataLake"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
@@ -45,7 +48,7 @@ class DataLake(pulumi.ComponentResource):
         self._name, self._args = name, args
         self.raw_bucket = self._bucket("raw", _raw_rules(args))
         self._versioning(self.raw_bucket, "raw")
-        self.processed_bucket = self._bucket("processed", [])
+        self.processed_bucket = self._bucket("processed", [_athena_results_rule()])
         self.scripts_bucket = self._bucket("scripts", [])
         self.register_outputs(
             {
@@ -131,6 +134,16 @@ def _abort_uploads_rule() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
         abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
             days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS
         ),
+    )
+
+
+def _athena_results_rule() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """Athena's query results (their own prefix of the processed bucket) are kept a while."""
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="athena-results-expiry",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=ATHENA_RESULTS_PREFIX),
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ATHENA_RESULTS_DAYS),
     )
 
 

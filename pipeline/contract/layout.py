@@ -15,6 +15,9 @@ ZONES = (RAW, PROCESSED)
 _QUARANTINE = "quarantine/"
 # Reference data beside the datasets in the processed zone (`pipeline.contract.zones`).
 _REFERENCE = "reference/"
+# Athena's query results, in the processed bucket beside (never inside) the datasets' prefixes:
+# no Glue job and no COPY role reaches them; a lifecycle rule expires them.
+ATHENA_RESULTS_PREFIX = "athena-results/"
 
 
 def dataset_prefix(dataset: Dataset) -> str:

@@ -20,6 +20,8 @@ ZONE_LOOKUP = Path(__file__).with_name("taxi_zone_lookup.csv")
 # TLC's header, in its order.
 CSV_COLUMNS = ("LocationID", "Borough", "Zone", "service_zone")
 TABLE = "taxi_zones"
+# Where each warehouse records the sha256 of the lookup it loaded (`pipeline.warehouse.zones`).
+VERSION_TABLE = "tlc_elt_reference"
 # The table's columns, in the order of the CSV's.
 TABLE_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
     ("location_id", ColumnType.INTEGER),

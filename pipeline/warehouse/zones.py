@@ -21,7 +21,7 @@ from pipeline.contract.layout import PROCESSED, taxi_zones_key
 from pipeline.storage.lake import Lake
 from pipeline.warehouse.base import Dialect
 
-REFERENCE_TABLE = "tlc_elt_reference"
+REFERENCE_TABLE = zones.VERSION_TABLE
 
 
 @dataclass(frozen=True)

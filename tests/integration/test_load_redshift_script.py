@@ -102,17 +102,25 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
         "execute_statement",
         {"Id": "columns"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sql": ANY,
-         "StatementName": "tlc-elt-columns-yellow"},
+         "StatementName": "tlc-elt-schema-state-yellow"},
     )  # fmt: skip
     stubber.add_response("describe_statement", {"Id": "columns", "Status": "FINISHED"},
                          {"Id": "columns"})  # fmt: skip
+    stubber.add_response(  # so the schema step makes the table, the view and the grants
+        "batch_execute_statement",
+        {"Id": "schema", "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
+         "StatementName": "tlc-elt-schema-yellow"},
+    )  # fmt: skip
+    stubber.add_response("describe_statement", {"Id": "schema", "Status": "FINISHED"},
+                         {"Id": "schema"})  # fmt: skip
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH, "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
          "StatementName": "tlc-elt-load-yellow-2024-09"},
     )  # fmt: skip
-    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 8)]
+    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 6)]
     stubber.add_response(
         "describe_statement",
         {"Id": BATCH, "Status": "FINISHED", "SubStatements": subs},
@@ -138,3 +146,24 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
     assert (figures["taxi_zones"], figures["zones"]) == ("refreshed", 265)
     manifest = json.loads(aws.get_object(Bucket=PROCESSED_BUCKET, Key=MANIFEST)["Body"].read())
     assert [entry["meta"]["content_length"] for entry in manifest["entries"]] == [10]
+
+
+def test_both_clients_are_made_for_the_stacks_region(script, monkeypatch):
+    """--region reaches the Data API and S3 clients; the environment's region is not used."""
+    made = []
+    real_client = boto3.client
+
+    def record(service, **kwargs):
+        made.append((service, kwargs.get("region_name")))
+        return real_client(service, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", record)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+
+    context = script.build_context(script.parse_arguments([*ARGV, "--region", "eu-west-1"]))
+
+    assert made == [("redshift-data", "eu-west-1"), ("s3", "eu-west-1")]
+    assert context.warehouse.client.meta.region_name == "eu-west-1"
+    assert context.lake.s3.meta.region_name == "eu-west-1"

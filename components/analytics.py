@@ -118,7 +118,8 @@ class Analytics(pulumi.ComponentResource):
                     input_format=shape.input_format,
                     output_format=shape.output_format,
                     ser_de_info=aws.glue.CatalogTableStorageDescriptorSerDeInfoArgs(
-                        serialization_library=shape.serialization_library
+                        serialization_library=shape.serialization_library,
+                        parameters=dict(shape.serde_parameters) or None,
                     ),
                     columns=[
                         aws.glue.CatalogTableStorageDescriptorColumnArgs(name=column, type=kind)

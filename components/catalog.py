@@ -28,13 +28,21 @@ from pipeline.contract.layout import (
     ATHENA_RESULTS_PREFIX,
     dataset_prefix,
     quarantine_dataset_prefix,
+    taxi_zones_key,
 )
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.types import ColumnType
+from pipeline.contract.zones import TABLE as ZONES_TABLE
+from pipeline.contract.zones import TABLE_COLUMNS as ZONE_COLUMNS
 
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+# TLC's zone lookup is a CSV with every value in double quotes: the Open CSV SerDe reads those
+# and INT columns; https://docs.aws.amazon.com/athena/latest/ug/csv-serde.html
+TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
 PARTITION_KEYS = (("year", "int"), ("month", "int"))
 # Integer projection needs a fixed range; months past the data just have no files (Athena
 # reads no object for them). Raise it before 2040.
@@ -57,6 +65,7 @@ class TableSpec:
     input_format: str = PARQUET_INPUT
     output_format: str = PARQUET_OUTPUT
     serialization_library: str = PARQUET_SERDE
+    serde_parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 def database_name(prefix: str) -> str:
@@ -111,11 +120,34 @@ def quarantine_table(dataset: Dataset, bucket: str) -> TableSpec:
     )
 
 
+def zones_table(bucket: str) -> TableSpec:
+    """`taxi_zones` over the zone lookup the stack uploads, alone in its folder, with the
+    warehouse table's columns, so a lake query joins zones as a warehouse query does."""
+    folder = taxi_zones_key().rsplit("/", 1)[0] + "/"
+    return TableSpec(
+        name=ZONES_TABLE,
+        description="TLC's taxi zone lookup: location_id -> borough, zone, service_zone",
+        location=f"s3://{bucket}/{folder}",
+        columns=tuple((name, kind.glue) for name, kind in ZONE_COLUMNS),
+        partition_keys=(),
+        parameters={"classification": "csv", "EXTERNAL": "TRUE", "skip.header.line.count": "1"},
+        input_format=TEXT_INPUT,
+        output_format=TEXT_OUTPUT,
+        serialization_library=OPEN_CSV_SERDE,
+        serde_parameters={"separatorChar": ",", "quoteChar": '"'},
+    )
+
+
 def catalog_tables(bucket: str, datasets: Sequence[Dataset] | None = None) -> list[TableSpec]:
-    """Every dataset's two tables over the processed bucket."""
+    """Every dataset's two tables over the processed bucket, then the zones."""
     chosen = list(DATASETS.values()) if datasets is None else list(datasets)
     return [
-        spec for d in chosen for spec in (processed_table(d, bucket), quarantine_table(d, bucket))
+        *(
+            spec
+            for d in chosen
+            for spec in (processed_table(d, bucket), quarantine_table(d, bucket))
+        ),
+        zones_table(bucket),
     ]
 
 

@@ -25,6 +25,7 @@ from pipeline.contract.layout import (
     dataset_prefix,
     processed_prefix,
     quarantine_dataset_prefix,
+    taxi_zones_key,
 )
 
 Policy = dict[str, Any]
@@ -130,6 +131,8 @@ class Scope(enum.Enum):
     # their markers when it creates the output folder, so those exact keys are granted as
     # well (folder_keys). They hold no data; nothing else in the bucket is reachable.
     SPARK_OUTPUT = "the dataset and quarantine prefixes, and the folder keys above them"
+    # The zone lookup the stack uploads (pipeline.contract.layout.taxi_zones_key): one key.
+    ZONE_LOOKUP = "the zone lookup"
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,11 @@ JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
         ZoneGrant(RAW, Level.READ),
         ZoneGrant(PROCESSED, Level.WRITE, Scope.SPARK_OUTPUT),
     ),
-    "load_redshift": (ZoneGrant(PROCESSED, Level.READ), ZoneGrant(PROCESSED, Level.MANIFESTS)),
+    "load_redshift": (
+        ZoneGrant(PROCESSED, Level.READ),
+        ZoneGrant(PROCESSED, Level.READ, Scope.ZONE_LOOKUP),
+        ZoneGrant(PROCESSED, Level.MANIFESTS),
+    ),
 }
 # Jobs that run statements in the warehouse.
 WAREHOUSE_JOBS = frozenset({"load_redshift"})
@@ -260,6 +267,8 @@ def _lake_statements(grants: Sequence[ZoneGrant], buckets: Buckets) -> list[Stat
         sid = f"{grant.level.value.title()}{grant.zone.title()}"
         if grant.level is Level.MANIFESTS:
             keys = [f"{bucket}/{pattern}" for pattern in manifest_patterns()]
+        elif grant.scope is Scope.ZONE_LOOKUP:
+            sid, keys = f"{sid}ZoneLookup", [f"{bucket}/{taxi_zones_key()}"]
         elif grant.scope is Scope.SPARK_OUTPUT:
             keys = [f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()]
         else:
@@ -338,11 +347,13 @@ def _warehouse_statements(access: GlueJobAccess) -> list[Statement]:
 def copy_role_policy(
     processed_bucket: str, partition: str = "aws", kms_key_arn: str | None = None
 ) -> Policy:
-    """What Redshift may read when it runs COPY as this role: the processed datasets only."""
+    """What Redshift may read when it runs COPY as this role: the processed datasets and the
+    zone lookup only."""
     bucket = f"arn:{partition}:s3:::{processed_bucket}"
     keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
     statements = [
         allow("ReadProcessedDatasets", ["s3:GetObject"], keys),
+        allow("ReadZoneLookup", ["s3:GetObject"], f"{bucket}/{taxi_zones_key()}"),
         allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
     ]
     if kms_key_arn is not None:
@@ -465,7 +476,8 @@ def reader_policy(access: ReaderAccess, account: Account) -> Policy:
         allow("ReadCatalog", GLUE_READ_ACTIONS, [catalog, database, tables]),
         allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
         allow("ReadLake", ["s3:GetObject"],
-              [f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()]),
+              [*(f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()),
+               f"{bucket}/{taxi_zones_key()}"]),
         allow("WriteQueryResults",
               ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
               f"{bucket}/{ATHENA_RESULTS_PREFIX}*"),

@@ -19,7 +19,8 @@ import pulumi_aws as aws
 
 from components import iam
 from components.catalog import ATHENA_RESULTS_DAYS
-from pipeline.contract.layout import ATHENA_RESULTS_PREFIX
+from pipeline.contract.layout import ATHENA_RESULTS_PREFIX, taxi_zones_key
+from pipeline.contract.zones import ZONE_LOOKUP
 
 TYPE = "tlc-elt:storage:DataLake"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
@@ -40,6 +41,7 @@ class DataLake(pulumi.ComponentResource):
     raw_bucket: aws.s3.Bucket
     processed_bucket: aws.s3.Bucket
     scripts_bucket: aws.s3.Bucket
+    zone_lookup: aws.s3.BucketObjectv2
 
     def __init__(
         self, name: str, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None
@@ -50,11 +52,21 @@ class DataLake(pulumi.ComponentResource):
         self._versioning(self.raw_bucket, "raw")
         self.processed_bucket = self._bucket("processed", [_athena_results_rule()])
         self.scripts_bucket = self._bucket("scripts", [])
+        # TLC's zone lookup, where every load reads taxi_zones from (no load fetches it).
+        self.zone_lookup = aws.s3.BucketObjectv2(
+            f"{name}-zone-lookup",
+            bucket=self.processed_bucket.bucket,
+            key=taxi_zones_key(),
+            content=ZONE_LOOKUP.read_text(),
+            content_type="text/csv",
+            opts=pulumi.ResourceOptions(parent=self.processed_bucket),
+        )
         self.register_outputs(
             {
                 "rawBucket": self.raw_bucket.bucket,
                 "processedBucket": self.processed_bucket.bucket,
                 "scriptsBucket": self.scripts_bucket.bucket,
+                "zoneLookupKey": self.zone_lookup.key,
             }
         )
 

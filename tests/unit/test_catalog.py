@@ -8,8 +8,9 @@ import re
 import pytest
 
 from components import catalog
+from pipeline.contract import zones
 from pipeline.contract.datasets import DATASETS
-from pipeline.contract.layout import processed_prefix, quarantine_prefix
+from pipeline.contract.layout import processed_prefix, quarantine_prefix, taxi_zones_key
 from pipeline.contract.months import Month
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.types import ColumnType
@@ -80,10 +81,10 @@ def test_partition_projection_yields_the_layouts_month_folders(dataset):
         assert table.location == f"s3://{BUCKET}/{re.sub(r'year=.*$', '', prefix)}"
 
 
-def test_every_dataset_has_its_two_tables():
+def test_every_dataset_has_its_two_tables_then_the_zones():
     names = [spec.name for spec in catalog.catalog_tables(BUCKET)]
     expected = [n for d in DATASETS.values() for n in (d.table, f"{d.name}_quarantine")]
-    assert names == expected
+    assert names == [*expected, "taxi_zones"]
     assert catalog.database_name("tlc-elt-prod") == "tlc_elt_prod"
 
 
@@ -98,3 +99,18 @@ def test_athena_results_are_encrypted_like_the_lake_and_scans_are_capped():
     with_key = catalog.athena_settings(BUCKET, key, 1)
     assert (with_key.encryption_option, with_key.kms_key_arn) == ("SSE_KMS", key)
     assert with_key.bytes_scanned_cutoff_per_query >= catalog.MIN_SCAN_LIMIT_BYTES
+
+
+def test_the_zones_table_reads_tlcs_quoted_csv_with_the_warehouse_columns():
+    table = catalog.zones_table(BUCKET)
+    assert table.location == f"s3://{BUCKET}/reference/"
+    assert f"s3://{BUCKET}/{taxi_zones_key()}".startswith(table.location)
+    assert table.columns == tuple((name, kind.glue) for name, kind in zones.TABLE_COLUMNS)
+    assert table.columns[0] == ("location_id", "int")
+    assert table.partition_keys == ()
+    assert table.serialization_library == "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+    assert table.serde_parameters == {"separatorChar": ",", "quoteChar": '"'}
+    assert table.parameters["skip.header.line.count"] == "1"
+    # Every value of TLC's file is quoted, the header included: what the SerDe's quoteChar reads.
+    header = zones.ZONE_LOOKUP.read_text().splitlines()[0]
+    assert header == '"LocationID","Borough","Zone","service_zone"'

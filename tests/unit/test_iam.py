@@ -257,6 +257,17 @@ def test_load_reads_processed_and_writes_only_copy_manifests(dataset):
     assert not allowed(policy, "s3:DeleteObject", object_arn("processed-bucket", keys["parts"][0]))
 
 
+def test_the_load_and_its_copy_role_read_the_zone_lookup_and_nothing_beside_it():
+    lookup = object_arn("processed-bucket", layout.taxi_zones_key())
+    beside = object_arn("processed-bucket", "reference/other.csv")
+    for policy in (job_policy("load_redshift"), iam.copy_role_policy("processed-bucket")):
+        assert allowed(policy, "s3:GetObject", lookup)
+        assert not allowed(policy, "s3:PutObject", lookup)
+        assert not allowed(policy, "s3:GetObject", beside)
+    for job in ("ingest_raw", "transform_trips"):
+        assert not allowed(job_policy(job), "s3:GetObject", lookup)
+
+
 def test_only_the_load_job_reaches_the_warehouse():
     for job in iam.JOB_GRANTS:
         can_run = allowed(job_policy(job), "redshift-data:BatchExecuteStatement", WORKGROUP)

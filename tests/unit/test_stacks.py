@@ -37,7 +37,9 @@ from components.settings import NAMESPACE, build_settings
 from functions.trigger import plan_start
 from pipeline.contract.access import CALL_ACCESS_PROCEDURE, access_procedure_sql
 from pipeline.contract.datasets import DATASETS
+from pipeline.contract.layout import taxi_zones_key
 from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, SPARK, STEPS
+from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.warehouse.redshift import WORKGROUP_BOTOCORE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -294,7 +296,7 @@ INVENTORY = {
     "aws:s3/bucketPolicy:BucketPolicy": 3,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 3,
     "aws:s3/bucketVersioning:BucketVersioning": 1,
-    "aws:s3/bucketObjectv2:BucketObjectv2": 5,
+    "aws:s3/bucketObjectv2:BucketObjectv2": 6,  # 3 scripts, 2 libraries, the zone lookup
     "aws:glue/job:Job": 3,
     "aws:iam/role:Role": 9,
     "aws:iam/rolePolicy:RolePolicy": 9,
@@ -310,7 +312,7 @@ INVENTORY = {
     "aws:scheduler/schedule:Schedule": 1,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
     "aws:glue/catalogDatabase:CatalogDatabase": 1,
-    "aws:glue/catalogTable:CatalogTable": 2 * len(DATASETS),
+    "aws:glue/catalogTable:CatalogTable": 2 * len(DATASETS) + 1,  # + taxi_zones
     "aws:athena/workgroup:Workgroup": 1,
     "aws:redshiftdata/statement:Statement": 2,
 }
@@ -495,10 +497,22 @@ def test_jobs_get_what_the_scripts_read(deployment):
 
 
 def stored_objects(deployment: Deployment) -> dict[str, dict]:
-    objects = deployment.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    """The code in the scripts bucket, by key (the zone lookup is the lake's, not code)."""
+    objects = [
+        stored for stored in deployment.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if stored.name != "lake-zone-lookup"
+    ]  # fmt: skip
     for stored in objects:
         assert stored.inputs["bucket"] == deployment.exports["scriptsBucket"]
     return {stored.inputs["key"]: plain(stored.inputs) for stored in objects}
+
+
+def test_the_zone_lookup_is_in_the_processed_bucket_where_loads_read_it(deployment):
+    lookup = inputs(deployment, "lake-zone-lookup")
+    assert lookup["bucket"] == deployment.exports["processedBucket"]
+    assert lookup["key"] == taxi_zones_key() == "reference/taxi_zone_lookup.csv"
+    assert lookup["content"] == ZONE_LOOKUP.read_text()
+    assert lookup["contentType"] == "text/csv"
 
 
 def test_scripts_and_the_pipeline_are_uploaded_under_their_content_hash(deployment):
@@ -851,9 +865,10 @@ def test_the_catalog_has_a_processed_and_a_quarantine_table_per_dataset(deployme
     bucket = deployment.exports["processedBucket"]
     tables = deployment.of_type("aws:glue/catalogTable:CatalogTable")
     assert sorted(t.inputs["name"] for t in tables) == sorted(
-        name for d in DATASETS.values() for name in (d.table, f"{d.name}_quarantine")
-    )
-    for spec in catalog.catalog_tables(bucket):
+        [*(name for d in DATASETS.values() for name in (d.table, f"{d.name}_quarantine")),
+         "taxi_zones"]
+    )  # fmt: skip
+    for spec in catalog.catalog_tables(bucket, DATASETS.values())[: 2 * len(DATASETS)]:
         table = inputs(deployment, f"analytics-{spec.name}")
         assert table["databaseName"] == database["name"]
         assert table["tableType"] == "EXTERNAL_TABLE"
@@ -870,6 +885,19 @@ def test_the_catalog_has_a_processed_and_a_quarantine_table_per_dataset(deployme
         }
         assert storage["inputFormat"].endswith("MapredParquetInputFormat")
         assert storage["outputFormat"].endswith("MapredParquetOutputFormat")
+    zones = inputs(deployment, "analytics-taxi_zones")
+    assert zones["databaseName"] == database["name"]
+    assert zones["storageDescriptor"]["location"] == f"s3://{bucket}/reference/"
+    assert zones["storageDescriptor"]["columns"] == [
+        {"name": "location_id", "type": "int"}, {"name": "borough", "type": "string"},
+        {"name": "zone", "type": "string"}, {"name": "service_zone", "type": "string"},
+    ]  # fmt: skip
+    assert zones["storageDescriptor"]["serDeInfo"] == {
+        "serializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+        "parameters": {"separatorChar": ",", "quoteChar": '"'},
+    }
+    assert zones["parameters"]["skip.header.line.count"] == "1"
+    assert not zones.get("partitionKeys")
 
 
 def test_the_athena_workgroup_enforces_encrypted_results_and_a_scan_cutoff(deployment):

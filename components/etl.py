@@ -85,8 +85,8 @@ class GlueEtlArgs:
     copy_role_arn: pulumi.Input[str]
     python_shell_dpu: float
     spark_worker_type: str
-    spark_workers: int
-    timeout_minutes: int
+    spark_workers: int  # the Spark job's own; each run the state machine starts passes its own
+    timeout_minutes: int  # every job's own; likewise
     max_concurrent_runs: int
     log_retention_days: int
     steps: Sequence[Step] = field(default_factory=lambda: STEPS)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from components.asl import Sizing
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
 from pipeline.contract.errors import InvalidInput
 
@@ -65,8 +66,8 @@ class StackSettings:
     raw_noncurrent_version_days: int
     python_shell_dpu: float
     spark_worker_type: str
-    spark_workers: int
-    job_timeout_minutes: int
+    spark_workers: Mapping[str, int]  # per dataset
+    job_timeout_minutes: Mapping[str, int]  # per dataset
     backfill_concurrency: int
     redshift_base_capacity: int
     redshift_max_capacity: int
@@ -88,6 +89,24 @@ class StackSettings:
     def prefix(self) -> str:
         """Physical names of this stack's resources start with this (`tlc-elt-dev-...`)."""
         return f"{NAMESPACE}-{self.stack}"
+
+    @property
+    def sizing(self) -> dict[str, Sizing]:
+        """Every dataset's Glue runs: its Spark workers and its jobs' timeout."""
+        return {
+            name: Sizing(self.spark_workers[name], self.job_timeout_minutes[name])
+            for name in DATASETS
+        }
+
+    @property
+    def job_timeout_ceiling(self) -> int:
+        """The Glue jobs' own timeout (a run the state machine starts passes its dataset's)."""
+        return max(self.job_timeout_minutes.values())
+
+    @property
+    def default_spark_workers(self) -> int:
+        """The Spark job's own worker count (a run the state machine starts passes its own)."""
+        return self.spark_workers[DEFAULT_DATASET]
 
     @property
     def job_max_concurrent_runs(self) -> int:
@@ -203,6 +222,29 @@ def listed(item: Parser, *, minimum: int = 0) -> Parser:
     return parse
 
 
+def per_dataset(item: Parser) -> Parser:
+    """One value for every dataset, or a map of some datasets to theirs (JSON text, or a dict;
+    the others keep their defaults): `6`, `{"fhvhv": 10}`."""
+
+    def parse(value: Any) -> dict[str, Any]:
+        if isinstance(value, str) and value.strip().startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise _Rejected from None
+        if isinstance(value, dict):
+            if not value or set(value) - set(DATASETS):
+                raise _Rejected
+            return {name: item(given) for name, given in value.items()}
+        return dict.fromkeys(DATASETS, item(value))
+
+    return parse
+
+
+def _each(**values: int) -> dict[str, int]:
+    return {name: values[name] for name in DATASETS}
+
+
 def timezone_name(value: Any) -> str:
     text = _text(value)
     try:
@@ -298,11 +340,16 @@ KEYS: tuple[Key, ...] = (
     Key("sparkWorkerType", "spark_worker_type", one_of(SPARK_WORKER_TYPES),
         f"one of {', '.join(SPARK_WORKER_TYPES)}", "G.1X", "G.1X",
         "worker type of the Spark transform job"),
-    Key("sparkWorkers", "spark_workers", integer(2, 299), "a whole number from 2 to 299", 2, 4,
-        "workers of the Spark transform job"),
-    Key("jobTimeoutMinutes", "job_timeout_minutes", integer(1, MAX_GLUE_TIMEOUT_MINUTES),
-        f"whole minutes from 1 to {MAX_GLUE_TIMEOUT_MINUTES}", 60, 120,
-        "timeout of each Glue job run"),
+    Key("sparkWorkers", "spark_workers", per_dataset(integer(2, 299)),
+        "a whole number from 2 to 299, for every dataset or per dataset ({\"fhvhv\": 10})",
+        _each(yellow=2, green=2, fhv=2, fhvhv=6), _each(yellow=4, green=2, fhv=2, fhvhv=10),
+        "workers of a month's Spark transform run (BENCHMARKS.md: fhvhv's 20M-row months)"),
+    Key("jobTimeoutMinutes", "job_timeout_minutes",
+        per_dataset(integer(1, MAX_GLUE_TIMEOUT_MINUTES)),
+        f"whole minutes from 1 to {MAX_GLUE_TIMEOUT_MINUTES}, for every dataset or per dataset",
+        _each(yellow=60, green=60, fhv=60, fhvhv=120),
+        _each(yellow=120, green=120, fhv=120, fhvhv=240),
+        "timeout of each Glue job run of a month"),
     Key("backfillConcurrency", "backfill_concurrency", integer(1, MAX_MAP_CONCURRENCY),
         f"a whole number from 1 to {MAX_MAP_CONCURRENCY}", 2, 3,
         "months a backfill runs at once (job max concurrent runs = this + 1)"),
@@ -378,9 +425,12 @@ def _read(values: Mapping[str, Any], profile: Profile) -> dict[str, Any]:
             fields[key.field] = key.default(profile)
             continue
         try:
-            fields[key.field] = key.parse(values[key.name])
+            parsed = key.parse(values[key.name])
         except _Rejected:
             raise InvalidInput(_config_key(key.name), values[key.name], key.valid) from None
+        default = key.default(profile)
+        # A per-dataset map names only the datasets it changes.
+        fields[key.field] = {**default, **parsed} if isinstance(default, dict) else parsed
     return fields
 
 
@@ -418,6 +468,8 @@ def _shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{name}: {given}" for name, given in value.items()) + "}"
     return str(value)
 
 

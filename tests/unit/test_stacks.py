@@ -461,7 +461,7 @@ def test_one_glue_job_per_step_with_its_kind_capacity_and_limits(deployment):
         job = inputs(deployment, f"etl-{step.job}")
         assert job["name"] == f"tlc-elt-{deployment.stack}-{step.job}"
         assert job["roleArn"] == deployment.get(f"etl-{step.job}-role").outputs["arn"]
-        assert job["timeout"] == settings.job_timeout_minutes
+        assert job["timeout"] == max(settings.job_timeout_minutes.values())
         assert job["maxRetries"] == 0
         assert job["executionProperty"] == {"maxConcurrentRuns": settings.backfill_concurrency + 1}
         bucket = deployment.exports["scriptsBucket"]
@@ -477,7 +477,7 @@ def test_one_glue_job_per_step_with_its_kind_capacity_and_limits(deployment):
             assert job["command"] == {**job["command"], "name": "glueetl", "pythonVersion": "3"}
             assert job["glueVersion"] == "5.0"
             assert job["workerType"] == settings.spark_worker_type
-            assert job["numberOfWorkers"] == settings.spark_workers
+            assert job["numberOfWorkers"] == settings.spark_workers["yellow"]
             assert "maxCapacity" not in job
 
 
@@ -679,7 +679,8 @@ def test_monthly_machine_is_the_step_list_asl_with_logs_and_tracing(deployment):
         job_names,
         deployment.exports["alertsTopicArn"],
         stack_prefix=f"tlc-elt-{deployment.stack}",
-        task_timeout_seconds=settings.job_timeout_minutes * 60 + 15 * 60,
+        sizing=settings.sizing,
+        spark_worker_type=settings.spark_worker_type,
     )
     assert machine["type"] == "STANDARD"
     assert machine["roleArn"] == deployment.get("orchestration-monthly-role").outputs["arn"]

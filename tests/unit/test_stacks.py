@@ -223,7 +223,7 @@ VARIANTS = {
     "dev+kms+email": ("dev", {
         f"{NAMESPACE}:kmsKeyArn": KMS_KEY,
         f"{NAMESPACE}:alertEmail": "data-team@example.com",
-        f"{NAMESPACE}:scheduledDatasets": '["yellow", "green"]',
+        f"{NAMESPACE}:scheduledDatasets": '["yellow", "fhvhv"]',
     }),
 }  # fmt: skip
 
@@ -319,7 +319,7 @@ INVENTORY = {
 INVENTORIES = {
     "dev": INVENTORY,
     "prod": INVENTORY,
-    # A schedule per scheduled dataset (yellow and green), the email subscription; the KMS
+    # A schedule per scheduled dataset (yellow and fhvhv), the email subscription; the KMS
     # key is given by ARN, not created.
     "dev+kms+email": {
         **INVENTORY,

@@ -305,7 +305,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert _sha(tmp_path / "a.parquet") != _sha(tmp_path / "c.parquet")
 
 
-@pytest.mark.parametrize("dataset", [YELLOW, GREEN], ids=lambda d: d.name)
+@pytest.mark.parametrize("dataset", DATASETS.values(), ids=lambda d: d.name)
 def test_no_rates_means_the_datasets_defaults(tmp_path, dataset):
     month = Month(2024, 3)
     synthetic.write_month(tmp_path / "a.parquet", dataset, month, 2_000, seed=1)

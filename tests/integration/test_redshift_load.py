@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from botocore.stub import Stubber
-from moto import mock_aws
 
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import CountMismatch, InvalidInput, MissingInput, StatementFailed
@@ -27,7 +24,7 @@ from pipeline.warehouse.redshift import (
 )
 
 SEPT = Month(2024, 9)
-RAW, PROCESSED_BUCKET = "tlc-elt-dev-raw", "tlc-elt-dev-processed"
+PROCESSED_BUCKET = "tlc-elt-dev-processed"  # conftest.s3_lake's
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"
 BATCH = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
@@ -115,15 +112,8 @@ CURRENT = (YELLOW.column_names, clean_view_columns(YELLOW))
 
 
 @pytest.fixture
-def lake(monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        for bucket in (RAW, PROCESSED_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        yield S3Lake(RAW, PROCESSED_BUCKET, s3=s3)
+def lake(s3_lake):
+    return s3_lake
 
 
 def write_transform_output(lake: S3Lake, parts: dict[str, int], rows_loaded: int) -> None:
@@ -133,17 +123,6 @@ def write_transform_output(lake: S3Lake, parts: dict[str, int], rows_loaded: int
               "rows_loaded": rows_loaded, "rows_quarantined": 5, "rejected": {},
               "part_files": sorted(parts)}  # fmt: skip
     lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
-
-
-@pytest.fixture
-def data_api():
-    client = boto3.client(
-        "redshift-data", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def expect_state(stubber, table=CURRENT[0], view=CURRENT[1]) -> None:

@@ -8,18 +8,15 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
-from moto import mock_aws
+from botocore.stub import ANY
 
 from pipeline.contract.errors import InvalidInput, MissingInput, StatementFailed
 from pipeline.contract.layout import PROCESSED, taxi_zones_key
 from pipeline.contract.zones import ZONE_LOOKUP
-from pipeline.storage.lake import LocalLake, S3Lake
+from pipeline.storage.lake import LocalLake
 from pipeline.warehouse.redshift import Polling, RedshiftDataApiWarehouse
 
-RAW, PROCESSED_BUCKET = "tlc-elt-dev-raw", "tlc-elt-dev-processed"
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"
 QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
@@ -31,32 +28,14 @@ REFERENCE_COLUMNS_SQL = (
     "WHERE table_schema = current_schema() AND table_name = 'tlc_elt_reference'"
 )
 VERSION_SQL = "SELECT sha256 FROM tlc_elt_reference WHERE table_name = 'taxi_zones'"
-ZONES_URI = f"s3://{PROCESSED_BUCKET}/reference/taxi_zone_lookup.csv"
+ZONES_URI = "s3://tlc-elt-dev-processed/reference/taxi_zone_lookup.csv"
 
 
 @pytest.fixture
-def lake(monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        for bucket in (RAW, PROCESSED_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        lake = S3Lake(RAW, PROCESSED_BUCKET, s3=s3)
-        lake.write_bytes(PROCESSED, taxi_zones_key(), ZONE_LOOKUP.read_bytes())
-        yield lake
-
-
-@pytest.fixture
-def data_api():
-    client = boto3.client(
-        "redshift-data", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def lake(s3_lake):
+    """The stack's buckets, with the zone lookup `pulumi up` uploads."""
+    s3_lake.write_bytes(PROCESSED, taxi_zones_key(), ZONE_LOOKUP.read_bytes())
+    return s3_lake
 
 
 def warehouse(client) -> RedshiftDataApiWarehouse:

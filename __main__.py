@@ -1,4 +1,4 @@
-"""The Pulumi program: typed stack settings -> the four components -> the stack outputs.
+"""The Pulumi program: typed stack settings -> the five components -> the stack outputs.
 
 Bad configuration stops here, before any resource, with one line naming the key, the value and
 what is valid (see components/settings.py for every key and its dev/prod default).
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
+from components import iam
+from components.analytics import Analytics, AnalyticsArgs
 from components.etl import GlueEtl, GlueEtlArgs
 from components.orchestration import Orchestration, OrchestrationArgs
 from components.settings import NAMESPACE, StackSettings, build_settings
@@ -81,8 +83,8 @@ etl = GlueEtl(
         copy_role_arn=warehouse.copy_role.arn,
         python_shell_dpu=settings.python_shell_dpu,
         spark_worker_type=settings.spark_worker_type,
-        spark_workers=settings.spark_workers,
-        timeout_minutes=settings.job_timeout_minutes,
+        spark_workers=settings.default_spark_workers,
+        timeout_minutes=settings.job_timeout_ceiling,
         max_concurrent_runs=settings.job_max_concurrent_runs,
         log_retention_days=settings.log_retention_days,
     ),
@@ -94,7 +96,8 @@ orchestration = Orchestration(
         prefix=settings.prefix,
         job_names={job: glue_job.name for job, glue_job in etl.jobs.items()},
         job_arns=[glue_job.arn for glue_job in etl.jobs.values()],
-        job_timeout_minutes=settings.job_timeout_minutes,
+        sizing=settings.sizing,
+        spark_worker_type=settings.spark_worker_type,
         backfill_concurrency=settings.backfill_concurrency,
         schedule_enabled=settings.schedule_enabled,
         schedule_cron=settings.schedule_cron,
@@ -103,6 +106,22 @@ orchestration = Orchestration(
         execution_log_level=settings.execution_log_level,
         log_retention_days=settings.log_retention_days,
         alert_email=settings.alert_email,
+    ),
+)
+
+analytics = Analytics(
+    "analytics",
+    AnalyticsArgs(
+        prefix=settings.prefix,
+        protect=settings.protect_data,
+        processed_bucket=lake.processed_bucket.bucket,
+        kms_key_arn=settings.kms_key_arn,
+        athena_scan_limit_gb=settings.athena_scan_limit_gb,
+        workgroup_name=warehouse.workgroup.workgroup_name,
+        workgroup_arn=warehouse.workgroup.arn,
+        database_name=warehouse.database_name,
+        admin_secret_arn=warehouse.namespace.admin_password_secret_arn,
+        loader_role_names=[etl.roles[job].name for job in sorted(iam.WAREHOUSE_JOBS)],
     ),
 )
 
@@ -115,3 +134,6 @@ pulumi.export("workgroupName", warehouse.workgroup.workgroup_name)
 pulumi.export("databaseName", warehouse.database_name)
 pulumi.export("alertsTopicArn", orchestration.alerts_topic.arn)
 pulumi.export("triggerFunctionName", orchestration.trigger_function.name)
+pulumi.export("glueDatabaseName", analytics.database.name)
+pulumi.export("athenaWorkgroupName", analytics.athena_workgroup.name)
+pulumi.export("readerRoleArn", analytics.reader_role.arn)

@@ -11,11 +11,12 @@ Outputs (the stack serialises the dict once with `Output.json_dumps`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
-from pipeline.contract.steps import JOB_ARGUMENTS, STEPS, Step
+from pipeline.contract.steps import JOB_ARGUMENTS, SPARK, STEPS, Step
 
 Definition = dict[str, Any]
 
@@ -65,6 +66,34 @@ LAMBDA_TRANSIENT_ERRORS = (
 EXECUTION_LIMIT_ERRORS = ("StepFunctions.ExecutionLimitExceededException",)
 # Where the backfill keeps its months: expanded, then with each month's run.
 BACKFILL_PATH = "$.backfill"
+# Where a month's run keeps its dataset's sizing (`Sizing.state`), chosen once its input is valid.
+SIZING_PATH = "$.sizing"
+# A task waits for its Glue run this much longer than the run's own timeout (time spent queued).
+TASK_TIMEOUT_MARGIN_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """One dataset's Glue runs: the Spark transform's workers, and every job run's timeout.
+
+    Glue's StartJobRun takes NumberOfWorkers, WorkerType and Timeout for one run, overriding
+    the job's own: https://docs.aws.amazon.com/glue/latest/webapi/API_StartJobRun.html
+    """
+
+    workers: int
+    timeout_minutes: int
+
+    def state(self) -> dict[str, int]:
+        return {
+            "workers": self.workers,
+            "timeoutMinutes": self.timeout_minutes,
+            "taskTimeoutSeconds": self.timeout_minutes * 60 + TASK_TIMEOUT_MARGIN_SECONDS,
+        }
+
+
+def size_state(dataset: str) -> str:
+    return f"Size{dataset.title()}"
+
 
 # What a step's result keeps of Glue's GetJobRun: small, JSON-safe (no datetimes), and enough
 # to find the run (`status` and the CLI read the rest from the execution history).
@@ -94,9 +123,9 @@ def _timestamp(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
-def _input_states(first_step: str) -> dict[str, Any]:
+def _input_states(first_step: str, sizing: Mapping[str, Sizing]) -> dict[str, Any]:
     """Check the input before anything runs: presence, types, then a real, published month."""
-    return {**_shape_states(), **_month_states(first_step)}
+    return {**_shape_states(), **_month_states(first_step, sizing)}
 
 
 def _shape_states() -> dict[str, Any]:
@@ -124,9 +153,10 @@ def _shape_states() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _month_states(first_step: str) -> dict[str, Any]:
+def _month_states(first_step: str, sizing: Mapping[str, Sizing]) -> dict[str, Any]:
     """`YYYY-MM-01T00:00:00Z` must be a valid timestamp (so month 13 fails), not before the
-    dataset's first month, and not after the day the execution started (no future months)."""
+    dataset's first month, and not after the day the execution started (no future months);
+    a valid month then takes its dataset's sizing and runs the first step."""
     in_range = [
         {
             "And": [
@@ -136,10 +166,18 @@ def _month_states(first_step: str) -> dict[str, Any]:
                     "TimestampGreaterThanEquals": _timestamp(dataset.first_month.first_day),
                 },
                 {"Variable": "$.check.firstDay", "TimestampLessThanEqualsPath": "$.check.today"},
-            ]
+            ],
+            "Next": size_state(dataset.name),
         }
         for dataset in DATASETS.values()
     ]
+    sizes = {
+        size_state(name): {
+            "Type": "Pass", "Comment": f"the Glue runs' sizing for {name}",
+            "Result": sizing[name].state(), "ResultPath": SIZING_PATH, "Next": first_step,
+        }
+        for name in DATASETS
+    }  # fmt: skip
     return {
         READ_INPUT: {
             "Type": "Pass",
@@ -159,10 +197,11 @@ def _month_states(first_step: str) -> dict[str, Any]:
             "Type": "Choice",
             "Choices": [
                 {"Variable": "$.check.firstDay", "IsTimestamp": False, "Next": REJECT_INPUT},
-                {"Or": in_range, "Next": first_step},
+                *in_range,
             ],
             "Default": REJECT_INPUT,
         },
+        **sizes,
         REJECT_INPUT: {"Type": "Fail", "Error": "InvalidInput", "Cause": _input_rule()},
     }  # fmt: skip
 
@@ -175,18 +214,25 @@ def _input_rule() -> str:
     )
 
 
-def _step_states(step: Step, job_name: Any, next_state: str, timeout: int) -> dict[str, Any]:
+def _step_states(
+    step: Step, job_name: Any, next_state: str, spark_worker_type: str
+) -> dict[str, Any]:
     failed = f"{step.state}Failed"
+    parameters: dict[str, Any] = {
+        "JobName": job_name,
+        "Arguments": {f"--{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+        "Timeout.$": f"{SIZING_PATH}.timeoutMinutes",
+    }
+    if step.kind == SPARK:
+        parameters.update({"WorkerType": spark_worker_type,
+                           "NumberOfWorkers.$": f"{SIZING_PATH}.workers"})  # fmt: skip
     task = {
         "Type": "Task",
         "Comment": step.summary,
         "Resource": GLUE_RUN_JOB,
-        "Parameters": {
-            "JobName": job_name,
-            "Arguments": {f"--{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
-        },
-        # Glue stops the run at the job's own timeout; this also bounds time spent queued.
-        "TimeoutSeconds": timeout,
+        "Parameters": parameters,
+        # Glue stops the run at its timeout; this also bounds time spent queued.
+        "TimeoutSecondsPath": f"{SIZING_PATH}.taskTimeoutSeconds",
         "ResultSelector": dict(JOB_RUN_FIELDS),
         "ResultPath": f"$.steps.{step.state}",
         "Retry": [retry(GLUE_TRANSIENT_ERRORS, interval=60, attempts=5, max_delay=900)],
@@ -243,20 +289,26 @@ def monthly_definition(
     topic_arn: Any,
     *,
     stack_prefix: str,
-    task_timeout_seconds: int,
+    sizing: Mapping[str, Sizing],
+    spark_worker_type: str,
     steps: Sequence[Step] = STEPS,
 ) -> Definition:
-    """The monthly pipeline: check input, one Glue task per step, alert and fail on error.
+    """The monthly pipeline: check input, size the runs for the dataset, one Glue task per step,
+    alert and fail on error.
 
-    `job_names` maps each `Step.job` to its Glue job's name.
+    `job_names` maps each `Step.job` to its Glue job's name; `sizing` every dataset to its
+    Glue runs' sizing (the Spark step runs `spark_worker_type` workers).
     """
     missing = [step.job for step in steps if step.job not in job_names]
     if missing:
         raise KeyError(f"no Glue job name for step job(s) {', '.join(missing)}")
-    states = _input_states(steps[0].state)
+    unsized = [name for name in DATASETS if name not in sizing]
+    if unsized:
+        raise KeyError(f"no Glue sizing for dataset(s) {', '.join(unsized)}")
+    states = _input_states(steps[0].state, sizing)
     for index, step in enumerate(steps):
         next_state = steps[index + 1].state if index + 1 < len(steps) else SUCCEEDED
-        states.update(_step_states(step, job_names[step.job], next_state, task_timeout_seconds))
+        states.update(_step_states(step, job_names[step.job], next_state, spark_worker_type))
     subject = (
         f"States.Format('{stack_prefix}: {{}} {{}}-{{}} failed at {{}}', "
         "$.dataset, $.year, $.month, $.failure.step)"

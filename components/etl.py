@@ -7,11 +7,16 @@ Code: each `scripts/<job>.py` (per `pipeline.contract.steps.Step.script`), store
 (ingest, load) take the package as a wheel, the only library form Python Shell 3.9 accepts;
 the Spark job takes the zip Spark puts on its Python path.
 
-Python Shell 3.9 with the `analytics` library set (pyarrow, used to check parquet) bundles
-boto3 1.21 / botocore 1.24, whose redshift-data model has no `WorkgroupName` (added in botocore
-1.27.11), so the load could not address Redshift Serverless: `--additional-python-modules`
-installs a pinned newer boto3/botocore when the job starts. The ingest job downloads from TLC
-over the internet: the jobs use no Glue connection (a VPC connection would need a NAT gateway).
+Python Shell 3.9 bundles boto3 1.21 / botocore 1.24, whose redshift-data model has no
+`WorkgroupName` (added in botocore 1.27.11), so the load could not address Redshift Serverless;
+and it has pyarrow (ingest's parquet check) only as a dependency of the `analytics` library set.
+`--additional-python-modules` installs pinned, Python 3.9-compatible boto3/botocore and pyarrow
+when the job starts, so neither depends on what a library set happens to bundle
+(https://docs.aws.amazon.com/glue/latest/dg/add-job-python.html#python-shell-supported-library,
+https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html); ingest
+also checks at start that pyarrow imports (`pipeline.jobs.parquet_check.require_pyarrow`).
+The ingest job downloads from TLC over the internet: the jobs use no Glue connection (a VPC
+connection would need a NAT gateway).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pulumi_aws as aws
 
 from components import artifacts, iam
 from components.account import current_account
+from pipeline.contract.access import DB_ROLES_TAG, LOADER_ROLE
 from pipeline.contract.steps import (
     GLUE_LOG_STREAMS,
     JOB_INSIGHTS_LOG_GROUP,
@@ -39,8 +45,10 @@ from pipeline.contract.steps import (
 TYPE = "tlc-elt:etl:GlueEtl"
 GLUE_VERSION = "5.0"  # Spark 3.5.4, the version pinned for local runs
 PYTHON_SHELL_VERSION = "3.9"
-# Pinned, Python 3.9-compatible, and new enough for WorkgroupName (see the module docstring).
-PYTHON_SHELL_MODULES = "boto3==1.35.99,botocore==1.35.99"
+# Pinned and Python 3.9-compatible (see the module docstring): boto3/botocore new enough for
+# WorkgroupName; pyarrow 17 publishes cp39 manylinux wheels (it supports Python 3.8 to 3.12).
+PYARROW_VERSION = "17.0.0"
+PYTHON_SHELL_MODULES = f"boto3==1.35.99,botocore==1.35.99,pyarrow=={PYARROW_VERSION}"
 LIBRARY_SET = "analytics"
 # Python Shell jobs always write to Glue's own groups (`Step.log_groups`: no custom log group);
 # Spark job insights write to the insights group; the Spark job's own output and error logs go
@@ -77,8 +85,8 @@ class GlueEtlArgs:
     copy_role_arn: pulumi.Input[str]
     python_shell_dpu: float
     spark_worker_type: str
-    spark_workers: int
-    timeout_minutes: int
+    spark_workers: int  # the Spark job's own; each run the state machine starts passes its own
+    timeout_minutes: int  # every job's own; likewise
     max_concurrent_runs: int
     log_retention_days: int
     steps: Sequence[Step] = field(default_factory=lambda: STEPS)
@@ -183,6 +191,10 @@ class GlueEtl(pulumi.ComponentResource):
             f"{self._name}-{step.job}-role",
             description=f"Glue job {step.job}: {step.summary}",
             assume_role_policy=json.dumps(iam.trust_policy(["glue.amazonaws.com"])),
+            # A job that signs in to Redshift gets the loader database role from this tag
+            # (pipeline.contract.access), whatever this role's name: a replaced role keeps
+            # writing the tables an earlier one made.
+            tags={DB_ROLES_TAG: LOADER_ROLE} if step.job in iam.WAREHOUSE_JOBS else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         access = iam.GlueJobAccess(
@@ -253,6 +265,9 @@ class GlueEtl(pulumi.ComponentResource):
             "--workgroup": args.workgroup_name,
             "--database": args.database_name,
             "--copy_role_arn": args.copy_role_arn,
+            # The stack's region (the provider's): the jobs make their AWS clients for it rather
+            # than trusting the environment Glue gives them.
+            "--region": self._account.apply(lambda account: account.region),
         }
 
     def _python_shell_arguments(self) -> dict[str, pulumi.Input[str]]:

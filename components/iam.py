@@ -18,12 +18,14 @@ from typing import Any
 
 from pipeline.contract.datasets import DATASETS
 from pipeline.contract.layout import (
+    ATHENA_RESULTS_PREFIX,
     PROCESSED,
     RAW,
     copy_manifest_key,
     dataset_prefix,
     processed_prefix,
     quarantine_dataset_prefix,
+    taxi_zones_key,
 )
 
 Policy = dict[str, Any]
@@ -129,6 +131,8 @@ class Scope(enum.Enum):
     # their markers when it creates the output folder, so those exact keys are granted as
     # well (folder_keys). They hold no data; nothing else in the bucket is reachable.
     SPARK_OUTPUT = "the dataset and quarantine prefixes, and the folder keys above them"
+    # The zone lookup the stack uploads (pipeline.contract.layout.taxi_zones_key): one key.
+    ZONE_LOOKUP = "the zone lookup"
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,11 @@ JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
         ZoneGrant(RAW, Level.READ),
         ZoneGrant(PROCESSED, Level.WRITE, Scope.SPARK_OUTPUT),
     ),
-    "load_redshift": (ZoneGrant(PROCESSED, Level.READ), ZoneGrant(PROCESSED, Level.MANIFESTS)),
+    "load_redshift": (
+        ZoneGrant(PROCESSED, Level.READ),
+        ZoneGrant(PROCESSED, Level.READ, Scope.ZONE_LOOKUP),
+        ZoneGrant(PROCESSED, Level.MANIFESTS),
+    ),
 }
 # Jobs that run statements in the warehouse.
 WAREHOUSE_JOBS = frozenset({"load_redshift"})
@@ -259,6 +267,8 @@ def _lake_statements(grants: Sequence[ZoneGrant], buckets: Buckets) -> list[Stat
         sid = f"{grant.level.value.title()}{grant.zone.title()}"
         if grant.level is Level.MANIFESTS:
             keys = [f"{bucket}/{pattern}" for pattern in manifest_patterns()]
+        elif grant.scope is Scope.ZONE_LOOKUP:
+            sid, keys = f"{sid}ZoneLookup", [f"{bucket}/{taxi_zones_key()}"]
         elif grant.scope is Scope.SPARK_OUTPUT:
             keys = [f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()]
         else:
@@ -337,11 +347,13 @@ def _warehouse_statements(access: GlueJobAccess) -> list[Statement]:
 def copy_role_policy(
     processed_bucket: str, partition: str = "aws", kms_key_arn: str | None = None
 ) -> Policy:
-    """What Redshift may read when it runs COPY as this role: the processed datasets only."""
+    """What Redshift may read when it runs COPY as this role: the processed datasets and the
+    zone lookup only."""
     bucket = f"arn:{partition}:s3:::{processed_bucket}"
     keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
     statements = [
         allow("ReadProcessedDatasets", ["s3:GetObject"], keys),
+        allow("ReadZoneLookup", ["s3:GetObject"], f"{bucket}/{taxi_zones_key()}"),
         allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
     ]
     if kms_key_arn is not None:
@@ -409,3 +421,77 @@ def scheduler_policy(function_arn: str, dead_letter_arn: str) -> Policy:
         allow("InvokeTrigger", ["lambda:InvokeFunction"], [function_arn, f"{function_arn}:*"]),
         allow("DeadLetter", ["sqs:SendMessage"], dead_letter_arn),
     )
+
+
+def account_trust_policy(account: Account) -> Policy:
+    """Who may assume the reader role: principals of this account whose own policy allows
+    sts:AssumeRole on it (the account root as Principal delegates the decision to IAM)."""
+    root = f"arn:{account.partition}:iam::{account.account_id}:root"
+    return document({"Effect": "Allow", "Principal": {"AWS": root}, "Action": "sts:AssumeRole"})
+
+
+# Athena's query actions on the workgroup, and the Glue catalog reads a query needs.
+ATHENA_QUERY_ACTIONS = (
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:GetQueryRuntimeStatistics",
+    "athena:GetWorkGroup",
+    "athena:ListQueryExecutions",
+    "athena:BatchGetQueryExecution",
+)
+GLUE_READ_ACTIONS = (
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+)
+
+
+@dataclass(frozen=True)
+class ReaderAccess:
+    """What the reader role reads: the lake through Athena, the warehouse through the Data API."""
+
+    processed_bucket: str
+    athena_workgroup: str
+    glue_database: str
+    workgroup_arn: str  # Redshift Serverless
+    kms_key_arn: str | None = None
+
+
+def reader_policy(access: ReaderAccess, account: Account) -> Policy:
+    """The stack's readers: query the lake's tables in the stack's Athena workgroup (read the
+    processed and quarantine parts, write results under their prefix), and run read queries in
+    the warehouse as themselves (the `tlc_reader` database role decides what they may read;
+    `pipeline.contract.access`). Nothing here writes data."""
+    bucket = f"arn:{account.partition}:s3:::{access.processed_bucket}"
+    catalog = account.arn("glue", "catalog")
+    database = account.arn("glue", f"database/{access.glue_database}")
+    tables = account.arn("glue", f"table/{access.glue_database}/*")
+    statements = [
+        allow("QueryInWorkgroup", ATHENA_QUERY_ACTIONS,
+              account.arn("athena", f"workgroup/{access.athena_workgroup}")),
+        allow("ReadCatalog", GLUE_READ_ACTIONS, [catalog, database, tables]),
+        allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
+        allow("ReadLake", ["s3:GetObject"],
+              [*(f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()),
+               f"{bucket}/{taxi_zones_key()}"]),
+        allow("WriteQueryResults",
+              ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+              f"{bucket}/{ATHENA_RESULTS_PREFIX}*"),
+        allow("RunReadQueries", ["redshift-data:ExecuteStatement"], access.workgroup_arn),
+        # The Data API signs in as this role (IAMR:<role>); its RedshiftDbRoles tag maps it to
+        # the tlc_reader database role.
+        allow("WorkgroupCredentials", ["redshift-serverless:GetCredentials"], access.workgroup_arn),
+        allow("FollowOwnStatements", STATEMENT_ACTIONS, "*",
+              Condition={"StringEquals": {
+                  "redshift-data:statement-owner-iam-userid": "${aws:userid}"}}),
+    ]  # fmt: skip
+    if access.kms_key_arn is not None:
+        # Read the lake's objects, write encrypted results (SSE-KMS under the same key).
+        statements.append(
+            allow("UseLakeKey", ["kms:Decrypt", "kms:GenerateDataKey"], access.kms_key_arn)
+        )
+    return document(*statements)

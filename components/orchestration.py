@@ -25,7 +25,6 @@ TYPE = "tlc-elt:orchestration:Orchestration"
 LAMBDA_RUNTIME = "python3.13"
 # How long past a Glue job's own timeout a step may take (queueing, start-up) before the
 # state machine gives up on it.
-TASK_TIMEOUT_MARGIN_SECONDS = 15 * 60
 # A trigger that still fails after Lambda's own retries goes to the dead-letter queue.
 TRIGGER_RETRIES, TRIGGER_MAX_AGE_SECONDS = 2, 6 * 3600
 SCHEDULE_RETRIES, SCHEDULE_MAX_AGE_SECONDS = 5, 6 * 3600
@@ -40,7 +39,8 @@ class OrchestrationArgs:
     prefix: str
     job_names: Mapping[str, pulumi.Input[str]]  # by pipeline.contract.steps.Step.job
     job_arns: Sequence[pulumi.Input[str]]
-    job_timeout_minutes: int
+    sizing: Mapping[str, asl.Sizing]  # every dataset's Glue runs
+    spark_worker_type: str
     backfill_concurrency: int
     schedule_enabled: bool
     schedule_cron: str
@@ -181,7 +181,8 @@ class Orchestration(pulumi.ComponentResource):
             args.job_names,
             self.alerts_topic.arn,
             stack_prefix=args.prefix,
-            task_timeout_seconds=args.job_timeout_minutes * 60 + TASK_TIMEOUT_MARGIN_SECONDS,
+            sizing=args.sizing,
+            spark_worker_type=args.spark_worker_type,
         )
         self.state_machine = self._machine("monthly", pulumi.Output.json_dumps(definition), policy)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from components.asl import Sizing
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
 from pipeline.contract.errors import InvalidInput
 
@@ -37,6 +38,7 @@ MIN_IA_TRANSITION_DAYS = 30
 RPU_STEP, MIN_BASE_RPU, MAX_BASE_RPU, MAX_RPU = 8, 8, 1024, 5632
 MAX_GLUE_TIMEOUT_MINUTES = 2880  # Glue's upper bound for a job run (48 h)
 MAX_MAP_CONCURRENCY = 40  # an inline Map runs at most 40 iterations at once
+MAX_ATHENA_SCAN_GB = 100_000
 
 # A bucket name prefix has at most 37 characters; "tlc-elt-<stack>-processed-" leaves 18.
 _STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -64,8 +66,8 @@ class StackSettings:
     raw_noncurrent_version_days: int
     python_shell_dpu: float
     spark_worker_type: str
-    spark_workers: int
-    job_timeout_minutes: int
+    spark_workers: Mapping[str, int]  # per dataset
+    job_timeout_minutes: Mapping[str, int]  # per dataset
     backfill_concurrency: int
     redshift_base_capacity: int
     redshift_max_capacity: int
@@ -81,11 +83,30 @@ class StackSettings:
     execution_log_level: str
     log_retention_days: int
     alert_email: str | None
+    athena_scan_limit_gb: int
 
     @property
     def prefix(self) -> str:
         """Physical names of this stack's resources start with this (`tlc-elt-dev-...`)."""
         return f"{NAMESPACE}-{self.stack}"
+
+    @property
+    def sizing(self) -> dict[str, Sizing]:
+        """Every dataset's Glue runs: its Spark workers and its jobs' timeout."""
+        return {
+            name: Sizing(self.spark_workers[name], self.job_timeout_minutes[name])
+            for name in DATASETS
+        }
+
+    @property
+    def job_timeout_ceiling(self) -> int:
+        """The Glue jobs' own timeout (a run the state machine starts passes its dataset's)."""
+        return max(self.job_timeout_minutes.values())
+
+    @property
+    def default_spark_workers(self) -> int:
+        """The Spark job's own worker count (a run the state machine starts passes its own)."""
+        return self.spark_workers[DEFAULT_DATASET]
 
     @property
     def job_max_concurrent_runs(self) -> int:
@@ -201,6 +222,29 @@ def listed(item: Parser, *, minimum: int = 0) -> Parser:
     return parse
 
 
+def per_dataset(item: Parser) -> Parser:
+    """One value for every dataset, or a map of some datasets to theirs (JSON text, or a dict;
+    the others keep their defaults): `6`, `{"fhvhv": 10}`."""
+
+    def parse(value: Any) -> dict[str, Any]:
+        if isinstance(value, str) and value.strip().startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise _Rejected from None
+        if isinstance(value, dict):
+            if not value or set(value) - set(DATASETS):
+                raise _Rejected
+            return {name: item(given) for name, given in value.items()}
+        return dict.fromkeys(DATASETS, item(value))
+
+    return parse
+
+
+def _each(**values: int) -> dict[str, int]:
+    return {name: values[name] for name in DATASETS}
+
+
 def timezone_name(value: Any) -> str:
     text = _text(value)
     try:
@@ -296,11 +340,16 @@ KEYS: tuple[Key, ...] = (
     Key("sparkWorkerType", "spark_worker_type", one_of(SPARK_WORKER_TYPES),
         f"one of {', '.join(SPARK_WORKER_TYPES)}", "G.1X", "G.1X",
         "worker type of the Spark transform job"),
-    Key("sparkWorkers", "spark_workers", integer(2, 299), "a whole number from 2 to 299", 2, 4,
-        "workers of the Spark transform job"),
-    Key("jobTimeoutMinutes", "job_timeout_minutes", integer(1, MAX_GLUE_TIMEOUT_MINUTES),
-        f"whole minutes from 1 to {MAX_GLUE_TIMEOUT_MINUTES}", 60, 120,
-        "timeout of each Glue job run"),
+    Key("sparkWorkers", "spark_workers", per_dataset(integer(2, 299)),
+        "a whole number from 2 to 299, for every dataset or per dataset ({\"fhvhv\": 10})",
+        _each(yellow=2, green=2, fhv=2, fhvhv=6), _each(yellow=4, green=2, fhv=2, fhvhv=10),
+        "workers of a month's Spark transform run (BENCHMARKS.md: fhvhv's 20M-row months)"),
+    Key("jobTimeoutMinutes", "job_timeout_minutes",
+        per_dataset(integer(1, MAX_GLUE_TIMEOUT_MINUTES)),
+        f"whole minutes from 1 to {MAX_GLUE_TIMEOUT_MINUTES}, for every dataset or per dataset",
+        _each(yellow=60, green=60, fhv=60, fhvhv=120),
+        _each(yellow=120, green=120, fhv=120, fhvhv=240),
+        "timeout of each Glue job run of a month"),
     Key("backfillConcurrency", "backfill_concurrency", integer(1, MAX_MAP_CONCURRENCY),
         f"a whole number from 1 to {MAX_MAP_CONCURRENCY}", 2, 3,
         "months a backfill runs at once (job max concurrent runs = this + 1)"),
@@ -345,6 +394,9 @@ KEYS: tuple[Key, ...] = (
     Key("alertEmail", "alert_email", optional(matching(_EMAIL)),
         "an email address, or none", None, None,
         "subscribe this address to the alerts topic (confirm the email AWS sends)"),
+    Key("athenaScanLimitGb", "athena_scan_limit_gb", integer(1, MAX_ATHENA_SCAN_GB),
+        f"whole GiB from 1 to {MAX_ATHENA_SCAN_GB}", 10, 100,
+        "data one Athena query may scan before Athena cancels it (GiB; $5 per TB scanned)"),
 )  # fmt: skip
 _BY_NAME: Mapping[str, Key] = {key.name: key for key in KEYS}
 
@@ -373,9 +425,12 @@ def _read(values: Mapping[str, Any], profile: Profile) -> dict[str, Any]:
             fields[key.field] = key.default(profile)
             continue
         try:
-            fields[key.field] = key.parse(values[key.name])
+            parsed = key.parse(values[key.name])
         except _Rejected:
             raise InvalidInput(_config_key(key.name), values[key.name], key.valid) from None
+        default = key.default(profile)
+        # A per-dataset map names only the datasets it changes.
+        fields[key.field] = {**default, **parsed} if isinstance(default, dict) else parsed
     return fields
 
 
@@ -413,6 +468,8 @@ def _shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{name}: {given}" for name, given in value.items()) + "}"
     return str(value)
 
 

@@ -3,8 +3,9 @@
 Every bucket: default encryption (SSE-S3, or the configured KMS key with S3 Bucket Keys), public
 access fully blocked, ACLs disabled (BucketOwnerEnforced), a policy refusing non-TLS requests,
 and a lifecycle rule aborting incomplete multipart uploads (ingest and Spark both upload in
-parts). Raw is versioned, so a re-ingest that replaces a file keeps the previous one for a
-while; its transition/expiry come from the stack settings. With `protect` (prod) the buckets
+parts); processed also expires Athena's query results under their own prefix. Raw is
+versioned, so a re-ingest that replaces a file keeps the previous one for a while; its
+transition/expiry come from the stack settings. With `protect` (prod) the buckets
 are protected and retained if the stack is destroyed; without it (dev) `destroy` empties them.
 """
 
@@ -17,6 +18,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.catalog import ATHENA_RESULTS_DAYS
+from pipeline.contract.layout import ATHENA_RESULTS_PREFIX, taxi_zones_key
+from pipeline.contract.zones import ZONE_LOOKUP
 
 TYPE = "tlc-elt:storage:DataLake"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
@@ -37,6 +41,7 @@ class DataLake(pulumi.ComponentResource):
     raw_bucket: aws.s3.Bucket
     processed_bucket: aws.s3.Bucket
     scripts_bucket: aws.s3.Bucket
+    zone_lookup: aws.s3.BucketObjectv2
 
     def __init__(
         self, name: str, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None
@@ -45,13 +50,23 @@ class DataLake(pulumi.ComponentResource):
         self._name, self._args = name, args
         self.raw_bucket = self._bucket("raw", _raw_rules(args))
         self._versioning(self.raw_bucket, "raw")
-        self.processed_bucket = self._bucket("processed", [])
+        self.processed_bucket = self._bucket("processed", [_athena_results_rule()])
         self.scripts_bucket = self._bucket("scripts", [])
+        # TLC's zone lookup, where every load reads taxi_zones from (no load fetches it).
+        self.zone_lookup = aws.s3.BucketObjectv2(
+            f"{name}-zone-lookup",
+            bucket=self.processed_bucket.bucket,
+            key=taxi_zones_key(),
+            content=ZONE_LOOKUP.read_text(),
+            content_type="text/csv",
+            opts=pulumi.ResourceOptions(parent=self.processed_bucket),
+        )
         self.register_outputs(
             {
                 "rawBucket": self.raw_bucket.bucket,
                 "processedBucket": self.processed_bucket.bucket,
                 "scriptsBucket": self.scripts_bucket.bucket,
+                "zoneLookupKey": self.zone_lookup.key,
             }
         )
 
@@ -131,6 +146,16 @@ def _abort_uploads_rule() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
         abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
             days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS
         ),
+    )
+
+
+def _athena_results_rule() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """Athena's query results (their own prefix of the processed bucket) are kept a while."""
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="athena-results-expiry",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=ATHENA_RESULTS_PREFIX),
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ATHENA_RESULTS_DAYS),
     )
 
 

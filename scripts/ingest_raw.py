@@ -6,7 +6,8 @@ the S3 lake, call ingest (`pipeline.jobs.ingest`, the IngestRaw step of
 Shell); `awsglue` exists only inside Glue, so arguments fall back to argparse elsewhere.
 
 Arguments: --dataset --year --month --raw_bucket --processed_bucket, optional --source (an
-http(s) URL; default TLC's URL for the month) and --force true (download even if unchanged).
+http(s) URL; default TLC's URL for the month), --force true (download even if unchanged) and
+--region (the stack passes its own; the S3 client is made for it).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any
 
 from pipeline.contract.errors import InvalidInput
 from pipeline.jobs.arguments import (
+    REGION,
     STEP_ARGUMENTS,
     check_buckets,
     dataset_month,
+    job_region,
     parse_job_arguments,
 )
 from pipeline.jobs.context import StepContext
@@ -28,7 +31,7 @@ from pipeline.storage.lake import S3Lake
 
 JOB = "ingest_raw"
 REQUIRED = STEP_ARGUMENTS
-OPTIONAL = ("source", "force")
+OPTIONAL = ("source", "force", REGION)
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
@@ -41,7 +44,8 @@ def build_context(arguments: dict[str, str], *, s3: Any = None) -> StepContext:
     dataset, month = dataset_month(arguments)
     check_buckets(arguments)
     source = arguments.get("source", "").strip() or None
-    lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3)
+    region = job_region(arguments)
+    lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3, region=region)
     return StepContext(
         dataset=dataset, month=month, lake=lake, source=source, progress=_ProgressLog()
     )

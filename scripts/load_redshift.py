@@ -12,7 +12,13 @@ import json
 import sys
 from typing import Any
 
-from pipeline.jobs.arguments import STEP_ARGUMENTS, dataset_month, parse_job_arguments
+from pipeline.jobs.arguments import (
+    REGION,
+    STEP_ARGUMENTS,
+    dataset_month,
+    job_region,
+    parse_job_arguments,
+)
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.load import run_step
 from pipeline.storage.lake import S3Lake
@@ -28,16 +34,18 @@ ARGUMENTS = (
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    return parse_job_arguments(argv, JOB, ARGUMENTS)
+    return parse_job_arguments(argv, JOB, ARGUMENTS, (REGION,))
 
 
 def build_context(options: dict[str, str], *, redshift: Any = None, s3: Any = None) -> StepContext:
     """Validate the month and settings first, then build the clients (no side effect before)."""
     dataset, month = dataset_month(options)
+    region = job_region(options)  # the stack's: both clients are made for it
     warehouse = RedshiftDataApiWarehouse(
-        options["workgroup"], options["database"], options["copy_role_arn"], client=redshift
-    )
-    lake = S3Lake(options["raw_bucket"], options["processed_bucket"], s3=s3)
+        options["workgroup"], options["database"], options["copy_role_arn"], client=redshift,
+        region=region,
+    )  # fmt: skip
+    lake = S3Lake(options["raw_bucket"], options["processed_bucket"], s3=s3, region=region)
     return StepContext(dataset=dataset, month=month, lake=lake, warehouse=warehouse)
 
 

@@ -6,7 +6,8 @@ build the S3 lake, call `pipeline.jobs.transform.run_step` (the TransformTrips s
 inside Glue, so outside it (tests, a manual run) arguments fall back to argparse and the caller
 passes its own SparkSession. Glue 5.0 reads and writes `s3://` URIs directly.
 
-Arguments: --dataset --year --month --raw_bucket --processed_bucket (Glue adds its own).
+Arguments: --dataset --year --month --raw_bucket --processed_bucket, optional --region (the
+stack passes its own; the S3 client is made for it). Glue adds its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import json
 import sys
 from typing import Any
 
-from pipeline.jobs.arguments import STEP_ARGUMENTS, dataset_month, parse_job_arguments
+from pipeline.jobs.arguments import (
+    REGION,
+    STEP_ARGUMENTS,
+    dataset_month,
+    job_region,
+    parse_job_arguments,
+)
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.transform import run_step
 from pipeline.storage.lake import S3Lake
@@ -25,7 +32,7 @@ ARGUMENTS = STEP_ARGUMENTS
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    return parse_job_arguments(argv, JOB, ARGUMENTS)
+    return parse_job_arguments(argv, JOB, ARGUMENTS, (REGION,))
 
 
 def glue_spark_session() -> Any:
@@ -43,7 +50,8 @@ def _log_progress(what: str, done: int, total: int | None) -> None:
 def build_context(arguments: dict[str, str], spark: Any = None, *, s3: Any = None) -> StepContext:
     """Validate dataset and month first: nothing starts (S3 client, Spark) for a bad input."""
     dataset, month = dataset_month(arguments)
-    lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3)
+    region = job_region(arguments)
+    lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3, region=region)
     spark = spark if spark is not None else glue_spark_session()
     return StepContext(dataset, month, lake, spark=spark, progress=_log_progress)
 

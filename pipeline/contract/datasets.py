@@ -40,6 +40,9 @@ PAYMENT_CODES: Mapping[str, int] = {
 STORE_AND_FORWARD_CODES: Mapping[str, str] = {
     "N": "N", "Y": "Y", "0": "N", "1": "Y", "0.0": "N", "1.0": "Y",
 }  # fmt: skip
+# HVFHV's request flags are 'Y'/'N'; TLC writes ' ' where a company does not report one
+# (access_a_ride_flag), which becomes null without being counted as an unmapped value.
+YES_NO_CODES: Mapping[str, str] = {"Y": "Y", "N": "N"}
 CODE_PREFIX = 3
 Codes = Mapping[str, Union[int, str]]
 
@@ -214,7 +217,64 @@ GREEN = Dataset(
     flags=_taxi_flags(),
 )
 
-DATASETS: Mapping[str, Dataset] = {d.name: d for d in (YELLOW, GREEN)}
+# For-hire vehicles (from 2015-01): seven columns, the names TLC spells in every file of the
+# 2022 re-release (`dropOff_datetime`, `PUlocationID`, `SR_Flag`); the early files have no
+# dropoff time, so a missing one passes the integrity rules. No amounts, hence no flags.
+FHV = Dataset(
+    name="fhv",
+    first_month=Month(2015, 1),
+    columns=(
+        _c("dispatching_base_num", STR, required=True),
+        _c("pickup_datetime", TS, required=True),
+        _c("dropoff_datetime", TS, "dropOff_datetime"),
+        _c("pickup_location_id", INT, "PUlocationID"),
+        _c("dropoff_location_id", INT, "DOlocationID"),
+        _c("sr_flag", INT, "SR_Flag"),
+        _c("affiliated_base_number", STR, "Affiliated_base_number"),
+    ),
+    dropoff_optional=True,
+)
+
+
+def _yes_no(name: str) -> Column:
+    return _c(name, STR, codes=YES_NO_CODES)
+
+
+# High-volume for-hire services (Uber, Lyft, Via, Juno; from 2019-02): TLC's 24 columns in
+# their order, then 2025's cbd_congestion_fee. trip_miles and base_passenger_fare carry the
+# plausibility flags, as trip_distance and fare_amount do for the taxis.
+_HVFHV_AMOUNTS = ("tolls", "bcf", "sales_tax", "congestion_surcharge", "airport_fee", "tips",
+                  "driver_pay")  # fmt: skip
+_HVFHV_FLAGS = ("shared_request_flag", "shared_match_flag", "access_a_ride_flag",
+                "wav_request_flag", "wav_match_flag")  # fmt: skip
+
+FHVHV = Dataset(
+    name="fhvhv",
+    first_month=Month(2019, 2),
+    columns=(
+        _c("hvfhs_license_num", STR, required=True),
+        _c("dispatching_base_num", STR),
+        _c("originating_base_num", STR),
+        _c("request_datetime", TS),
+        _c("on_scene_datetime", TS),
+        _c("pickup_datetime", TS, required=True),
+        _c("dropoff_datetime", TS, required=True),
+        _c("pickup_location_id", INT, "PULocationID"),
+        _c("dropoff_location_id", INT, "DOLocationID"),
+        _c("trip_miles", DBL, required=True),
+        _c("trip_time", INT),
+        _c("base_passenger_fare", DBL, required=True),
+        *(_c(name, DBL) for name in _HVFHV_AMOUNTS),
+        *(_yes_no(name) for name in _HVFHV_FLAGS),
+        _c("cbd_congestion_fee", DBL),
+    ),
+    flags=(
+        non_positive("distance", "trip_miles"),
+        non_positive("fare", "base_passenger_fare"),
+    ),
+)
+
+DATASETS: Mapping[str, Dataset] = {d.name: d for d in (YELLOW, GREEN, FHV, FHVHV)}
 DEFAULT_DATASET = YELLOW.name
 
 

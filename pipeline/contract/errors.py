@@ -24,7 +24,14 @@ class InvalidInput(PipelineError, ValueError):
 
 
 class SourceNotPublished(PipelineError):
-    """The source answered 403/404: TLC has not published that month (yet)."""
+    """The source answered as a missing file (CloudFront/S3's 403 AccessDenied or 404 XML) for a
+    month recent enough that TLC may not have published it yet."""
+
+
+class SourceBlocked(PipelineError):
+    """The source refused the request, but not as a file TLC has yet to publish: a page that is
+    not S3's error XML (a WAF, a proxy, CloudFront blocking the caller), or a missing-file answer
+    for a month TLC published long ago. Retrying does not help; the network path needs a look."""
 
 
 class SourceUnavailable(PipelineError):

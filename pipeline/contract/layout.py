@@ -13,6 +13,11 @@ RAW = "raw"
 PROCESSED = "processed"
 ZONES = (RAW, PROCESSED)
 _QUARANTINE = "quarantine/"
+# Reference data beside the datasets in the processed zone (`pipeline.contract.zones`).
+_REFERENCE = "reference/"
+# Athena's query results, in the processed bucket beside (never inside) the datasets' prefixes:
+# no Glue job and no COPY role reaches them; a lifecycle rule expires them.
+ATHENA_RESULTS_PREFIX = "athena-results/"
 
 
 def dataset_prefix(dataset: Dataset) -> str:
@@ -62,3 +67,9 @@ def copy_manifest_key(dataset: Dataset, month: Month) -> str:
 def is_part_file(key: str) -> bool:
     name = key.rsplit("/", 1)[-1]
     return name.startswith("part-") and name.endswith(".parquet")
+
+
+def taxi_zones_key() -> str:
+    """TLC's zone lookup CSV, in the processed zone: what every warehouse loads `taxi_zones`
+    from (the stack manages the object in AWS, the local runner writes it locally)."""
+    return _REFERENCE + "taxi_zone_lookup.csv"

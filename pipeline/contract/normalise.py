@@ -103,14 +103,20 @@ def _convert(column: Column, source: str, source_type: SourceType, engine: Engin
 
 
 def _converts_text(column: Column, source_type: SourceType) -> bool:
-    """Whether values can be present in the file and still fail to convert (so are counted)."""
+    """Whether values can be present in the file and still not be stored whole (so are counted):
+    text that no code maps, text longer than the column, text that is not a number."""
     if column.type is ColumnType.STRING:
-        return column.codes is not None and source_type is not SourceType.OTHER
+        return source_type is not SourceType.OTHER
     return source_type is SourceType.STRING
 
 
-def _unmapped(source: str, source_type: SourceType, converted: str, engine: Engine) -> str:
-    present = f"{source} IS NOT NULL AND {_text(source, source_type, engine)} <> ''"
+def _unmapped(
+    column: Column, source: str, source_type: SourceType, converted: str, engine: Engine
+) -> str:
+    text = _text(source, source_type, engine)
+    present = f"{source} IS NOT NULL AND {text} <> ''"
+    if column.type is ColumnType.STRING and not column.codes:
+        return f"coalesce({present} AND length({text}) > {STRING_WIDTH}, false)"
     return f"coalesce({present} AND {converted} IS NULL, false)"
 
 
@@ -142,7 +148,9 @@ def normalisation(
         converted = _convert(column, quoted, source_type, engine)
         columns.append((column.name, converted))
         if _converts_text(column, source_type):
-            unmapped.append((column.name, _unmapped(quoted, source_type, converted, engine)))
+            unmapped.append(
+                (column.name, _unmapped(column, quoted, source_type, converted, engine))
+            )
     columns.append((dataset.month_column, f"DATE '{month.first_day.isoformat()}'"))
     unknown = {
         name: kind.value for name, kind in file_types.items() if not dataset.known_source(name)

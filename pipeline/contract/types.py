@@ -11,15 +11,19 @@ import enum
 
 
 class ColumnType(enum.Enum):
-    """Logical column types, each with its spelling in the two warehouses and its Arrow type
-    in the processed parquet parts (a `pyarrow.type_for_alias` name)."""
+    """Logical column types, each with its spelling in the two warehouses, its Arrow type in
+    the processed parquet parts (a `pyarrow.type_for_alias` name), and its Glue Data Catalog
+    type, which Athena reads those parts with (int32 -> int, timestamp[us] -> timestamp, date32
+    -> date: https://docs.aws.amazon.com/athena/latest/ug/data-types.html)."""
 
-    INTEGER = ("INTEGER", "INTEGER", "int32")
-    DOUBLE = ("DOUBLE PRECISION", "DOUBLE", "double")
-    TIMESTAMP = ("TIMESTAMP", "TIMESTAMP", "timestamp[us]")
-    STRING = ("VARCHAR(8)", "VARCHAR", "string")
-    DATE = ("DATE", "DATE", "date32")
-    BOOLEAN = ("BOOLEAN", "BOOLEAN", "bool")
+    INTEGER = ("INTEGER", "INTEGER", "int32", "int")
+    DOUBLE = ("DOUBLE PRECISION", "DOUBLE", "double", "double")
+    TIMESTAMP = ("TIMESTAMP", "TIMESTAMP", "timestamp[us]", "timestamp")
+    # Codes, base license numbers and zone names (the longest, 45 characters): a longer text is
+    # cut to this width and counted in the month's `unmapped_values` (`contract.normalise`).
+    STRING = ("VARCHAR(64)", "VARCHAR", "string", "string")
+    DATE = ("DATE", "DATE", "date32", "date")
+    BOOLEAN = ("BOOLEAN", "BOOLEAN", "bool", "boolean")
 
     @property
     def redshift(self) -> str:
@@ -32,6 +36,10 @@ class ColumnType(enum.Enum):
     @property
     def arrow(self) -> str:
         return self.value[2]
+
+    @property
+    def glue(self) -> str:
+        return self.value[3]
 
 
 class SourceType(str, enum.Enum):

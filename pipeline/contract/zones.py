@@ -2,6 +2,8 @@
 
 `taxi_zone_lookup.csv` beside this module is TLC's own file (265 zones; 264 "Unknown" and 265
 "Outside of NYC" included), kept in the repository so that no run depends on a network fetch.
+The stack uploads it to the processed bucket (`pipeline.contract.layout.taxi_zones_key`), the
+local runner to the local lake, and every warehouse loads it as the table `taxi_zones`.
 Standard library only.
 """
 
@@ -12,9 +14,21 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.contract.types import ColumnType
+
 ZONE_LOOKUP = Path(__file__).with_name("taxi_zone_lookup.csv")
 # TLC's header, in its order.
 CSV_COLUMNS = ("LocationID", "Borough", "Zone", "service_zone")
+TABLE = "taxi_zones"
+# Where each warehouse records the sha256 of the lookup it loaded (`pipeline.warehouse.zones`).
+VERSION_TABLE = "tlc_elt_reference"
+# The table's columns, in the order of the CSV's.
+TABLE_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
+    ("location_id", ColumnType.INTEGER),
+    ("borough", ColumnType.STRING),
+    ("zone", ColumnType.STRING),
+    ("service_zone", ColumnType.STRING),
+)
 
 
 @dataclass(frozen=True)

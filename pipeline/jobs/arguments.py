@@ -20,7 +20,12 @@ from pipeline.contract.steps import step_named
 
 # What every step's job receives: the state machine input's month and the stack's two buckets.
 STEP_ARGUMENTS = ("dataset", "year", "month", "raw_bucket", "processed_bucket")
+# The stack's region, which the stack passes every job (components.etl): the jobs' AWS clients
+# are made for it instead of whatever the environment says. Optional for a run by hand.
+REGION = "region"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5 ...
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
 def parse_job_arguments(
@@ -55,3 +60,13 @@ def check_buckets(
     for name in names:
         if not _BUCKET.match(arguments[name]):
             raise InvalidInput(name, arguments[name], "an S3 bucket name (3-63 of a-z 0-9 . -)")
+
+
+def job_region(arguments: dict[str, str]) -> str | None:
+    """The region the job's AWS clients use: `--region` (the stack's), or None for the default."""
+    region = arguments.get(REGION, "").strip()
+    if not region:
+        return None
+    if not _REGION.match(region):
+        raise InvalidInput(REGION, region, "an AWS region name, e.g. us-east-1")
+    return region

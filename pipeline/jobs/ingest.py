@@ -23,8 +23,9 @@ from typing import Any, Callable
 
 from pipeline.contract.errors import NotParquet
 from pipeline.contract.layout import RAW, ingest_record_key, raw_key
+from pipeline.contract.months import Month
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.parquet_check import TAIL_BYTES, ParquetStreamCheck
+from pipeline.jobs.parquet_check import TAIL_BYTES, ParquetStreamCheck, require_pyarrow
 from pipeline.jobs.source import CHUNK_SIZE, RetryPolicy, SourceInfo, open_source
 
 PROGRESS = "download"
@@ -37,6 +38,8 @@ class IngestOptions:
     chunk_size: int = CHUNK_SIZE
     tail_bytes: int = TAIL_BYTES
     sleep: Callable[[float], None] = time.sleep
+    # The current month, for "not published yet" against "blocked" (None: from the clock).
+    today: Month | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,14 @@ def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, 
     the record's fields, `raw` (where the file is), `unchanged` and `attempts`.
     """
     options = options or IngestOptions()
+    require_pyarrow()  # the footer check needs it: say so now, not after the download
     source = open_source(
         ctx.source or ctx.dataset.source_url(ctx.month),
         policy=options.retry,
         chunk_size=options.chunk_size,
         sleep=options.sleep,
+        month=ctx.month,
+        today=options.today,
     )
     key = raw_key(ctx.dataset, ctx.month)
     record_key = ingest_record_key(ctx.dataset, ctx.month)

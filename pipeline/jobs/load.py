@@ -14,6 +14,9 @@ from pipeline.jobs.context import StepContext
 
 
 def run_step(ctx: StepContext) -> dict[str, Any]:
+    """`taxi_zones` first (a no-op unless the lookup changed), then the month."""
     if ctx.warehouse is None:
         raise InvalidInput("warehouse", None, "the load step needs a Warehouse in its context")
-    return ctx.warehouse.replace_month(ctx.dataset, ctx.month, ctx.lake).figures()
+    zones = ctx.warehouse.refresh_zones(ctx.lake)
+    return {**ctx.warehouse.replace_month(ctx.dataset, ctx.month, ctx.lake).figures(),
+            **zones.figures()}  # fmt: skip

@@ -16,7 +16,7 @@ import collections
 from dataclasses import dataclass
 
 from pipeline.contract.datasets import Dataset
-from pipeline.contract.errors import MissingColumn, NotParquet
+from pipeline.contract.errors import MissingColumn, NotParquet, PipelineError
 
 MAGIC = b"PAR1"
 # The smallest parquet file: magic, an (empty) footer's 4-byte length, magic.
@@ -38,6 +38,28 @@ _KNOWN_STARTS: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip-compressed data"),
     (b"pk\x03\x04", "a zip archive"),
 )
+
+
+# Glue Python Shell 3.9 ships pyarrow only in its `analytics` library set; the jobs also pin it
+# with --additional-python-modules (components.etl.PYTHON_SHELL_MODULES). Either missing (a job
+# made with library-set none, or PyPI unreachable from the job's network) would otherwise fail
+# at the end of a whole download.
+# https://docs.aws.amazon.com/glue/latest/dg/add-job-python.html#python-shell-supported-library
+PYARROW_NEEDED = (
+    "give the Python Shell job --additional-python-modules with a pinned pyarrow (the stack "
+    "does: components.etl.PYTHON_SHELL_MODULES) or library-set analytics, and let it reach PyPI"
+)
+
+
+def require_pyarrow() -> None:
+    """Fail before any download when pyarrow, which reads the footer, cannot be imported."""
+    try:
+        import pyarrow.parquet  # noqa: F401 (pyarrow itself with it)
+    except ImportError as error:
+        raise PipelineError(
+            f"ingest checks each file's parquet footer with pyarrow, which cannot be imported "
+            f"here ({error}): {PYARROW_NEEDED}"
+        ) from None
 
 
 @dataclass(frozen=True)

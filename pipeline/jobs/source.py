@@ -28,14 +28,34 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from pipeline.contract.errors import InvalidInput, NotParquet, SourceNotPublished, SourceUnavailable
+from pipeline.contract.errors import (
+    InvalidInput,
+    NotParquet,
+    SourceBlocked,
+    SourceNotPublished,
+    SourceUnavailable,
+)
+from pipeline.contract.months import Month, current_month
 
 # Reads of 1 MiB keep memory flat and progress smooth; a 450 MB month is ~450 reads.
 CHUNK_SIZE = 1024 * 1024
 USER_AGENT = "tlc-elt-ingest/0.1 (+https://github.com/primalrun/aws-serverless-elt redesign)"
 
-# CloudFront answers 403 (not 404) for an object that does not exist.
+# CloudFront answers 403 (not 404) for an object that does not exist: its S3 origin's
+# AccessDenied XML, since the origin identity may not list the bucket ("If the requester does not
+# have s3:ListBucket, Amazon S3 returns HTTP status code 403 ("access denied")":
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). But a WAF, a proxy or
+# CloudFront's geo/IP blocking answers 403 as well, with an HTML page or another body
+# (https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-response-for-blocked-requests.html):
+# those are SourceBlocked, not "not published".
 NOT_PUBLISHED = frozenset({403, 404, 410})
+# TLC publishes a month about two months after it ends; a month this many months before the
+# current one must exist, so a missing-file answer for it is not "not published yet".
+PUBLICATION_WINDOW_MONTHS = 6
+# What an error message shows of a refusal's body and headers.
+EXCERPT_BYTES = 300
+_MISSING_CODES = (b"accessdenied", b"nosuchkey")
+_SHOWN_HEADERS = ("Content-Type", "Server", "Via", "X-Cache", "X-Amz-Cf-Id", "X-Amzn-ErrorType")
 RETRYABLE = frozenset({408, 425, 429})
 log = logging.getLogger(__name__)
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -124,14 +144,23 @@ def open_source(
     policy: RetryPolicy | None = None,
     chunk_size: int = CHUNK_SIZE,
     sleep: Callable[[float], None] = time.sleep,
+    month: Month | None = None,
+    today: Month | None = None,
 ) -> Source:
-    """An http(s) URL, a file:// URL or a local path -> its Source, checked before any transfer."""
+    """An http(s) URL, a file:// URL or a local path -> its Source, checked before any transfer.
+
+    `month` (the file's) tells an HTTP source whether a missing-file answer can mean "not
+    published yet" (a recent month) or must mean something blocks the way (an old one).
+    """
     if chunk_size < 1:
         raise InvalidInput("chunk size", chunk_size, "at least 1 byte")
     text = str(source).strip()
     scheme = _SCHEME.match(text)
     if scheme and scheme.group(1).lower() in ("http", "https"):
-        return HttpSource(text, policy or RetryPolicy(), chunk_size, sleep)
+        recent = month is None or may_be_unpublished(month, today or current_month())
+        return HttpSource(
+            text, policy or RetryPolicy(), chunk_size, sleep, may_be_unpublished=recent
+        )
     if scheme and scheme.group(1).lower() == "file":
         text = urllib.request.url2pathname(text[len("file://") :])
     elif scheme:
@@ -187,6 +216,8 @@ class HttpSource:
         policy: RetryPolicy | None = None,
         chunk_size: int = CHUNK_SIZE,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        may_be_unpublished: bool = True,
     ) -> None:
         scheme = _SCHEME.match(url)
         if scheme is None or scheme.group(1).lower() not in ("http", "https"):
@@ -195,6 +226,7 @@ class HttpSource:
         self.policy = policy or RetryPolicy()
         self.chunk_size = chunk_size
         self._sleep = sleep
+        self.may_be_unpublished = may_be_unpublished
         # build_opener's default ProxyHandler takes proxies from the environment; a proxy
         # cannot reach this machine's loopback, so those URLs get a handler with none.
         handlers = [urllib.request.ProxyHandler({})] if is_loopback(url) else []
@@ -253,14 +285,60 @@ class HttpSource:
         if code == 304:
             return _info(self.url, error.headers, size=None)
         if code in NOT_PUBLISHED:
-            raise SourceNotPublished(
-                f"{self.url} answered HTTP {code}: not published (yet). TLC publishes a month"
-                " about two months after it ends; CloudFront answers 403 for a missing file."
-            )
+            raise self._refused(code, error)
         if code in RETRYABLE or code >= 500:
             retry_after = _retry_after(error.headers.get("Retry-After"))
             raise _Transient(f"HTTP {code} {error.reason}", retry_after)
         raise SourceUnavailable(f"{self.url} answered HTTP {code} {error.reason}; not retried")
+
+    def _refused(self, code: int, error: urllib.error.HTTPError) -> Exception:
+        """403/404/410: a file not published yet, or something in the way (see NOT_PUBLISHED)."""
+        try:
+            body = error.read(EXCERPT_BYTES * 4) or b""
+        except (OSError, http.client.HTTPException):
+            body = b""
+        seen = _refusal_details(code, error.headers, body)
+        if is_missing_file_answer(code, body) and self.may_be_unpublished:
+            return SourceNotPublished(
+                f"{self.url} answered HTTP {code}: not published (yet). TLC publishes a month"
+                " about two months after it ends; CloudFront answers 403 for a missing file."
+            )
+        if is_missing_file_answer(code, body):
+            return SourceBlocked(
+                f"{self.url} answered HTTP {code} as a missing file ({seen}), but TLC published "
+                f"that month long ago (more than {PUBLICATION_WINDOW_MONTHS} months back): check "
+                "the URL (dataset, month, --source), then whether a proxy or firewall rewrites "
+                "the job's requests"
+            )
+        return SourceBlocked(
+            f"{self.url} answered HTTP {code}, and not with S3's missing-file XML: something "
+            f"between this job and TLC refused the request ({seen}). Check the job's egress "
+            "(NAT gateway, proxy, firewall rules) and whether a WAF or CloudFront blocks its "
+            "address; retrying will not help"
+        )
+
+
+def may_be_unpublished(month: Month, today: Month) -> bool:
+    """Could TLC still be about to publish `month`? Only within PUBLICATION_WINDOW_MONTHS."""
+    return month.plus(PUBLICATION_WINDOW_MONTHS) > today
+
+
+def is_missing_file_answer(code: int, body: bytes) -> bool:
+    """S3's (so CloudFront's S3 origin's) answer for a key that is not there: an XML `<Error>`
+    whose code is AccessDenied or NoSuchKey (a bodiless 404 or 410 counts too)."""
+    text = body.lstrip().lower()
+    if not text:
+        return code in (404, 410)
+    is_error_xml = text.startswith(b"<?xml") or text.startswith(b"<error")
+    return is_error_xml and b"<error" in text and any(c in text for c in _MISSING_CODES)
+
+
+def _refusal_details(code: int, headers: Any, body: bytes) -> str:
+    """`HTTP 403; Content-Type: text/html; Server: awselb/2.0; body starts '<html>...'`."""
+    shown = [f"{name}: {headers.get(name)}" for name in _SHOWN_HEADERS if headers.get(name)]
+    excerpt = " ".join(body[:EXCERPT_BYTES].decode("utf-8", "replace").split())
+    shown.append(f"body starts {excerpt!r}" if excerpt else "empty body")
+    return f"HTTP {code}; " + "; ".join(shown)
 
 
 class _HttpTransfer:

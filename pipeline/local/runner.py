@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from pipeline.contract import layout
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
 from pipeline.contract.sql import Engine
-from pipeline.contract.steps import SPARK, STEPS, Step
+from pipeline.contract.steps import SPARK, STEPS, Step, step_named
+from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.entries import entry_for
 from pipeline.local import lock as workdir_lock
@@ -38,6 +40,16 @@ from pipeline.warehouse.duckdb import DEFAULT_MEMORY_LIMIT, DuckDBSettings
 DEFAULT_WORKDIR = Path(".local")
 WAREHOUSE_FILE = "warehouse.duckdb"
 DUCKDB_TEMP = "duckdb-tmp"
+LOAD_JOB = step_named("load_redshift").job  # fails at import if the step is renamed
+
+
+def publish_zone_lookup(lake: LocalLake) -> None:
+    """Put TLC's zone lookup where the load reads it, as `pulumi up` does in AWS (only before a
+    load: a run refused earlier leaves the workdir as it was)."""
+    data = ZONE_LOOKUP.read_bytes()
+    key = layout.taxi_zones_key()
+    if not lake.exists(layout.PROCESSED, key) or lake.read_bytes(layout.PROCESSED, key) != data:
+        lake.write_bytes(layout.PROCESSED, key, data)
 
 
 @dataclass
@@ -166,6 +178,8 @@ class LocalPipeline:
         with self.locked(dataset, [month]):
             result = MonthRun(dataset, month)
             for step in STEPS:
+                if step.job == LOAD_JOB:
+                    publish_zone_lookup(self.lake)
                 context = StepContext(
                     dataset=dataset,
                     month=month,

@@ -51,6 +51,9 @@ OUTPUTS: tuple[Output, ...] = (
     Output("scripts_bucket", "scriptsBucket", None),
     Output("alerts_topic_arn", "alertsTopicArn", None),
     Output("trigger_function_name", "triggerFunctionName", None),
+    Output("glue_database_name", "glueDatabaseName", None),
+    Output("athena_workgroup_name", "athenaWorkgroupName", None),
+    Output("reader_role_arn", "readerRoleArn", None),
 )
 _BY_NAME = {output.name: output for output in OUTPUTS}
 
@@ -75,6 +78,9 @@ class StackOutputs:
     scripts_bucket: str | None = None
     alerts_topic_arn: str | None = None
     trigger_function_name: str | None = None
+    glue_database_name: str | None = None
+    athena_workgroup_name: str | None = None
+    reader_role_arn: str | None = None
 
     @classmethod
     def from_pulumi(cls, data: Mapping[str, Any]) -> StackOutputs:

@@ -185,15 +185,22 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 class S3Lake:
-    """One bucket per zone, keys as in `pipeline.contract.layout`."""
+    """One bucket per zone, keys as in `pipeline.contract.layout`.
 
-    def __init__(self, raw_bucket: str, processed_bucket: str, s3: Any = None) -> None:
+    Without a client, one is made for `region` (the stack's, which the Glue jobs are given;
+    None falls back to the environment's, for a run by hand).
+    """
+
+    def __init__(
+        self, raw_bucket: str, processed_bucket: str, s3: Any = None, region: str | None = None
+    ) -> None:
         if s3 is None:
             import boto3
             from botocore.config import Config
 
             # "standard" retries throttling and 5xx with backoff; the legacy default does less.
-            s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            retries = Config(retries={"mode": "standard", "max_attempts": 5})
+            s3 = boto3.client("s3", region_name=region, config=retries)
         self.s3 = s3
         self.buckets = {"raw": raw_bucket, "processed": processed_bucket}
 

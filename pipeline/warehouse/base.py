@@ -132,7 +132,22 @@ def check_months(
     return checked
 
 
+@dataclass(frozen=True)
+class ZonesResult:
+    """What a load's `refresh_zones` did (`pipeline.warehouse.zones`)."""
+
+    refreshed: bool  # False: the warehouse already held this lookup
+    rows: int
+
+    def figures(self) -> dict[str, Any]:
+        return {"taxi_zones": "refreshed" if self.refreshed else "current", "zones": self.rows}
+
+
 class Warehouse(Protocol):
+    def refresh_zones(self, lake: Lake) -> ZonesResult:
+        """Load `taxi_zones` from the lake's zone lookup, unless the warehouse holds it already."""
+        ...
+
     def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
         """Replace the rows of `month` with transform's part files, in one checked transaction."""
         ...
@@ -248,11 +263,11 @@ def create_table_sql(dataset: Dataset, dialect: Dialect) -> str:
     return sql
 
 
-def table_columns_sql(dataset: Dataset) -> str:
-    """The columns the table has now (none when it does not exist), in both warehouses."""
+def table_columns_sql(table: str) -> str:
+    """The columns a table has now (none when it does not exist), in both warehouses."""
     return (
         "SELECT column_name FROM information_schema.columns "
-        f"WHERE table_schema = current_schema() AND table_name = '{dataset.table}'"
+        f"WHERE table_schema = current_schema() AND table_name = '{table}'"
     )
 
 

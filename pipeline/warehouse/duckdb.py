@@ -17,9 +17,11 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline.contract import zones
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import CountMismatch, StatementFailed
 from pipeline.contract.layout import PROCESSED
@@ -29,6 +31,7 @@ from pipeline.warehouse.base import (
     Dialect,
     LoadResult,
     MonthCount,
+    ZonesResult,
     clean_view_sql,
     count_mismatch_message,
     count_month_sql,
@@ -39,6 +42,14 @@ from pipeline.warehouse.base import (
     month_counts_sql,
     read_load_input,
     table_columns_sql,
+)
+from pipeline.warehouse.zones import (
+    count_zones_sql,
+    create_reference_sql,
+    create_zones_sql,
+    loaded_version_sql,
+    read_zones_input,
+    record_version_sql,
 )
 
 # DuckDB's own default is 80% of the machine's memory. A month streams through both the transform
@@ -174,6 +185,43 @@ class DuckDBWarehouse:
             raise
         return deleted, inserted
 
+    def refresh_zones(self, lake: Lake) -> ZonesResult:
+        """Load `taxi_zones` from the lake's lookup in one transaction, unless it is current."""
+        import duckdb
+
+        lookup = read_zones_input(lake)
+        connection = self._connect()
+        try:
+            connection.execute(create_reference_sql())
+            loaded = connection.execute(loaded_version_sql()).fetchone()
+            if loaded is not None and loaded[0] == lookup.sha256:
+                return ZonesResult(refreshed=False, rows=lookup.rows)
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                connection.execute(create_zones_sql(Dialect.DUCKDB))
+                connection.execute(f"DELETE FROM {zones.TABLE}")
+                connection.execute(_insert_zones_sql(lookup.uri))
+                found = connection.execute(count_zones_sql()).fetchone()[0]
+                if found != lookup.rows:
+                    raise CountMismatch(
+                        f"{zones.TABLE}: {lookup.uri} lists {lookup.rows} zones but {found} "
+                        "were loaded; rolled back, the previous zones are intact"
+                    )
+                for statement in record_version_sql(lookup, datetime.now(timezone.utc)):
+                    connection.execute(statement)
+                connection.execute("COMMIT")
+            except duckdb.Error as error:
+                _rollback(connection)
+                raise StatementFailed(
+                    f"loading {zones.TABLE} failed and was rolled back: {error}"
+                ) from error
+            except BaseException:
+                _rollback(connection)
+                raise
+        finally:
+            connection.close()
+        return ZonesResult(refreshed=True, rows=lookup.rows)
+
     def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
         connection = self._connect()
         try:
@@ -189,8 +237,19 @@ class DuckDBWarehouse:
         ]
 
 
+def _insert_zones_sql(uri: str) -> str:
+    """TLC's CSV by its header's names, each column cast to the table's type."""
+    source_names = dict(zip((name for name, _ in zones.TABLE_COLUMNS), zones.CSV_COLUMNS))
+    columns = ", ".join(
+        f'CAST("{source_names[name]}" AS {Dialect.DUCKDB.type_name(kind)}) AS {name}'
+        for name, kind in zones.TABLE_COLUMNS
+    )
+    source = f"read_csv({_quote(uri)}, header = true, all_varchar = true)"
+    return f"INSERT INTO {zones.TABLE} SELECT {columns} FROM {source}"
+
+
 def _columns(connection: Any, dataset: Dataset) -> list[str]:
-    return [row[0] for row in connection.execute(table_columns_sql(dataset)).fetchall()]
+    return [row[0] for row in connection.execute(table_columns_sql(dataset.table)).fetchall()]
 
 
 def _rollback(connection: Any) -> None:

@@ -1,15 +1,30 @@
 """The AWS warehouse: Redshift Serverless through the Redshift Data API (boto3 `redshift-data`).
 
-A month's load is ONE `batch_execute_statement`, which Redshift runs as one transaction: create
-the table if missing (or add the columns an earlier version's table lacks), the `_clean` view,
-delete the month, COPY the part files from an explicit COPY manifest into a session-temporary
-staging table, insert them into the table by column name, and a count check that fails the
-transaction on a mismatch. A failure anywhere rolls the whole batch back, so the month's
-previous rows survive (the original ran DELETE and COPY as separate statements: a failed COPY
-left the month empty). "The statements of a batch run serially, as a single transaction":
-https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html
-ALTER TABLE ADD COLUMN may run inside a transaction block (unlike ALTER COLUMN TYPE and
-ALTER TABLE APPEND): https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html
+A month's load is two steps, each ONE `batch_execute_statement`, which Redshift runs as one
+transaction ("The statements of a batch run serially, as a single transaction":
+https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html):
+
+1. The schema step, only when the table, its columns or its `_clean` view are not what the
+   dataset says (read first from information_schema): create the table, add the columns an
+   earlier version's table lacks, (re)create the view, and grant both database roles of
+   `pipeline.contract.access` on them in the same transaction, so the grants come back with
+   any object made again. ALTER TABLE ADD COLUMN may run inside a transaction block (unlike
+   ALTER COLUMN TYPE and ALTER TABLE APPEND):
+   https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html
+2. The month batch: delete the month, COPY the part files from an explicit COPY manifest into a
+   session-temporary staging table, insert them into the table by column name, and a count
+   check that fails the transaction on a mismatch. A failure anywhere rolls the batch back, so
+   the month's previous rows survive (the original ran DELETE and COPY as separate statements:
+   a failed COPY left the month empty).
+
+Concurrent loads (a backfill runs several months at once) can collide: two first loads both
+creating the table, or two months' DELETE/INSERT on one table. Redshift then fails one
+transaction ("ERROR: 1023 DETAIL: Serializable isolation violation on table", a catalog
+conflict with a concurrent transaction) and says to retry it:
+https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation-serializable-isolation-troubleshooting.html
+Both steps are idempotent, so each is retried on those errors (`Retries`, bounded, with
+backoff and jitter); any other failure is raised at once. The schema step re-reads the table
+before each attempt, so a retry after a concurrent load made the table does nothing.
 Runs in Glue Python Shell 3.9; boto3 is imported only when no client is given.
 """
 
@@ -17,22 +32,26 @@ from __future__ import annotations
 
 import enum
 import json
+import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, Callable
+from datetime import date, datetime, timezone
+from typing import Any, Callable, TypeVar
 
+from pipeline.contract import zones
+from pipeline.contract.access import grants_sql, object_grants_sql
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import CountMismatch, InvalidInput, PipelineError, StatementFailed
 from pipeline.contract.layout import PROCESSED, copy_manifest_key
 from pipeline.contract.months import Month
-from pipeline.storage.aws import error_text
+from pipeline.storage.aws import error_code, error_text
 from pipeline.storage.lake import Lake, ObjectInfo
 from pipeline.warehouse.base import (
     Dialect,
     LoadResult,
     MonthCount,
+    ZonesResult,
     clean_view_sql,
     count_mismatch_message,
     create_table_sql,
@@ -44,12 +63,38 @@ from pipeline.warehouse.base import (
     read_load_input,
     table_columns_sql,
 )
+from pipeline.warehouse.zones import (
+    REFERENCE_TABLE,
+    ZonesInput,
+    create_reference_sql,
+    create_zones_sql,
+    loaded_version_sql,
+    read_zones_input,
+    record_version_sql,
+)
 
 FINISHED = "FINISHED"
 FAILED_STATES = ("FAILED", "ABORTED")
 # botocore added WorkgroupName (Redshift Serverless) to redshift-data in 1.27.11 (June 2022).
 WORKGROUP_BOTOCORE = "botocore >= 1.27.11 (boto3 >= 1.24.11)"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
+# What Redshift says when a transaction lost to a concurrent one (lower case, matched anywhere in
+# the error): retrying the transaction is the documented remedy (see the module docstring).
+TRANSIENT_ERRORS = (
+    "serializable isolation violation",
+    "error: 1023",
+    "error:1023",
+    "conflict with concurrent transaction",
+    "concurrent transaction",
+    "could not serialize access",
+    "deadlock detected",
+    # PostgreSQL's catalog race between two concurrent CREATE TABLEs of one name.
+    "pg_type_typname_nsp_index",
+)
+# Data API refusals that pass: too many statements at once, throttling.
+# https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html#API_BatchExecuteStatement_Errors
+TRANSIENT_REFUSALS = frozenset({"ActiveStatementsExceededException", "ThrottlingException"})
+T = TypeVar("T")
 
 
 class BatchPart(enum.Enum):
@@ -58,6 +103,7 @@ class BatchPart(enum.Enum):
     CREATE_TABLE = "create table"
     ADD_COLUMN = "add column"
     CLEAN_VIEW = "clean view"
+    GRANT = "grant"
     DELETE_MONTH = "delete month"
     STAGE = "create staging table"
     COPY = "copy"
@@ -78,6 +124,35 @@ class Polling:
     first_wait: float = 1.0
     max_wait: float = 10.0
     deadline: float = 30 * 60.0
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How often a step that lost to a concurrent transaction is tried again, and the waits:
+    doubling from `first_wait` up to `max_wait`, each between half and all of it (jitter, so
+    two loads that collided do not collide again on the same beat)."""
+
+    attempts: int = 6
+    first_wait: float = 5.0
+    max_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise InvalidInput("retry attempts", self.attempts, "at least 1")
+
+    def wait(self, failures: int, draw: float) -> float:
+        backoff = min(self.max_wait, self.first_wait * 2 ** (failures - 1))
+        return backoff / 2 + draw * backoff / 2
+
+
+class TransientStatementFailure(StatementFailed):
+    """A statement lost to a concurrent transaction (or the Data API was busy): retry it."""
+
+
+def is_transient(error: str) -> bool:
+    """Is this Redshift error one that retrying the transaction resolves?"""
+    text = str(error).lower()
+    return any(pattern in text for pattern in TRANSIENT_ERRORS)
 
 
 def copy_manifest(lake: Lake, part_files: tuple[ObjectInfo, ...]) -> bytes:
@@ -124,18 +199,88 @@ def insert_sql(dataset: Dataset) -> str:
     return f"INSERT INTO {dataset.table} ({names}) SELECT {names} FROM {staging_table(dataset)}"
 
 
-def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
+def _failing_count_sql(table: str, what: str, expected: int, where: str = "") -> str:
     """A statement that errors, failing the batch's transaction, only when the count differs.
 
-    Redshift has no RAISE outside stored procedures. This SELECT returns no row when the month
-    holds `expected` rows; otherwise it casts a sentence to INTEGER, which errors. The sentence
-    includes COUNT(*), so it is not a constant the planner could fold (and fail on) up front.
+    Redshift has no RAISE outside stored procedures. This SELECT returns no row when `table`
+    (`where` it holds) has `expected` rows; otherwise it casts a sentence to INTEGER, which
+    errors. The sentence includes COUNT(*), so it is not a constant the planner could fold (and
+    fail on) up front.
     """
     return (
-        f"SELECT CAST('count mismatch for {dataset.table} {month}: expected {expected} rows, "
-        f"found ' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM {dataset.table} "
-        f"WHERE {dataset.month_column} = {month_literal(month)} HAVING COUNT(*) <> {expected}"
+        f"SELECT CAST('count mismatch for {what}: expected {expected} rows, "
+        f"found ' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM {table}"
+        f"{f' WHERE {where}' if where else ''} HAVING COUNT(*) <> {expected}"
     )
+
+
+def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
+    """Fails the month's batch unless the month holds exactly the rows transform wrote."""
+    return _failing_count_sql(
+        dataset.table, f"{dataset.table} {month}", expected,
+        f"{dataset.month_column} = {month_literal(month)}",
+    )  # fmt: skip
+
+
+def zones_batch(lookup: ZonesInput, role_arn: str, now: datetime) -> list[str]:
+    """`taxi_zones` replaced by the lake's lookup (COPY of TLC's CSV), checked, versioned and
+    granted to both database roles, as one transaction: a failure leaves the previous zones and
+    their version."""
+    return [
+        create_zones_sql(Dialect.REDSHIFT),
+        create_reference_sql(),
+        f"DELETE FROM {zones.TABLE}",
+        f"COPY {zones.TABLE} FROM '{lookup.uri}' IAM_ROLE '{role_arn}' "
+        "FORMAT AS CSV IGNOREHEADER 1",
+        _failing_count_sql(zones.TABLE, zones.TABLE, lookup.rows),
+        *record_version_sql(lookup, now),
+        *grants_sql([zones.TABLE, REFERENCE_TABLE]),
+    ]
+
+
+def schema_state_sql(dataset: Dataset) -> str:
+    """Each column of the table and of its `_clean` view, as (object, column) rows."""
+    names = ", ".join(f"'{name}'" for name in _schema_objects(dataset))
+    return (
+        "SELECT table_name, column_name FROM information_schema.columns "
+        f"WHERE table_schema = current_schema() AND table_name IN ({names})"
+    )
+
+
+def _schema_objects(dataset: Dataset) -> list[str]:
+    return [dataset.table, *([dataset.clean_table] if dataset.flags else [])]
+
+
+def clean_view_columns(dataset: Dataset) -> tuple[str, ...]:
+    """The columns the `_clean` view has: every table column but the flags."""
+    flags = {flag.name for flag in dataset.flags}
+    return tuple(name for name in dataset.column_names if name not in flags)
+
+
+def schema_batch(
+    dataset: Dataset, table_columns: tuple[str, ...], view_columns: tuple[str, ...] = ()
+) -> list[BatchStatement]:
+    """What brings the table and its view to the dataset, with their grants; [] when they are.
+
+    `table_columns`/`view_columns`: what information_schema lists now (none: missing). The
+    view is (re)created whenever the table changes or its columns are not the dataset's.
+    """
+    statements = []
+    if not table_columns:
+        statements.append(
+            BatchStatement(BatchPart.CREATE_TABLE, create_table_sql(dataset, Dialect.REDSHIFT))
+        )
+    statements += [
+        BatchStatement(BatchPart.ADD_COLUMN, sql)
+        for sql in migration_sql(dataset, table_columns, Dialect.REDSHIFT)
+    ]
+    view = clean_view_sql(dataset)
+    view_stale = view is not None and set(view_columns) != set(clean_view_columns(dataset))
+    if view is not None and (statements or view_stale):
+        statements.append(BatchStatement(BatchPart.CLEAN_VIEW, view))
+    if statements:
+        statements += [BatchStatement(BatchPart.GRANT, sql) for sql in object_grants_sql(dataset)]
+    return statements
 
 
 def load_batch(
@@ -144,23 +289,12 @@ def load_batch(
     manifest_uri: str | None,
     role_arn: str,
     expected: int,
-    existing_columns: tuple[str, ...] = (),
 ) -> list[BatchStatement]:
     """The month's load, in order. No manifest (no part files) means the month becomes empty.
 
-    `existing_columns`: the table's columns now (none: no table yet).
+    No DDL: the schema step has made the table, so concurrent months touch only its rows.
     """
-    statements = [
-        BatchStatement(BatchPart.CREATE_TABLE, create_table_sql(dataset, Dialect.REDSHIFT)),
-        *(
-            BatchStatement(BatchPart.ADD_COLUMN, sql)
-            for sql in migration_sql(dataset, existing_columns, Dialect.REDSHIFT)
-        ),
-    ]
-    view = clean_view_sql(dataset)
-    if view is not None:
-        statements.append(BatchStatement(BatchPart.CLEAN_VIEW, view))
-    statements.append(BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month)))
+    statements = [BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month))]
     if manifest_uri is not None:
         statements += [
             BatchStatement(BatchPart.STAGE, stage_sql(dataset)),
@@ -205,7 +339,8 @@ class RedshiftDataApiWarehouse:
     """Redshift Serverless `workgroup`/`database`; COPY reads S3 as `copy_role_arn`.
 
     Without `copy_role_arn` only `month_counts` works (verify needs no COPY role).
-    `sleep` and `clock` are injectable so tests poll without waiting.
+    Without a `client`, one is made for `region` (the stack's; None: the environment's).
+    `sleep`, `clock` and `draw` (the jitter) are injectable so tests poll without waiting.
     """
 
     def __init__(
@@ -215,20 +350,24 @@ class RedshiftDataApiWarehouse:
         copy_role_arn: str | None = None,
         *,
         client: Any = None,
+        region: str | None = None,
         polling: Polling | None = None,
+        retries: Retries | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         _check_settings(workgroup, database, copy_role_arn)
         if client is None:
             import boto3
 
-            client = boto3.client("redshift-data")
+            client = boto3.client("redshift-data", region_name=region)
         require_workgroup_support(client)
         self.client = client
         self.workgroup, self.database, self.copy_role_arn = workgroup, database, copy_role_arn
         self.polling = polling or Polling()
-        self._sleep, self._clock = sleep, clock
+        self.retries = retries or Retries()
+        self._sleep, self._clock, self._draw = sleep, clock, draw
 
     def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
         if self.copy_role_arn is None:
@@ -243,21 +382,29 @@ class RedshiftDataApiWarehouse:
             raise InvalidInput("lake", manifest_uri, "an S3 lake: Redshift COPY reads from S3")
         if load.part_files:
             lake.write_bytes(PROCESSED, manifest_key, copy_manifest(lake, load.part_files))
+        self._with_retries(f"the schema of {dataset.table}", lambda: self._ensure_schema(dataset))
         statements = load_batch(
             dataset,
             month,
             manifest_uri if load.part_files else None,
             self.copy_role_arn,
             load.expected_rows,
-            self.table_columns(dataset),
         )
-        described = self._run(
-            "batch_execute_statement",
-            f"tlc-elt-load-{dataset.name}-{month}",
-            Sqls=[statement.sql for statement in statements],
-        )
-        if described["Status"] != FINISHED:
-            raise _load_failure(dataset, month, load.expected_rows, statements, described)
+
+        def load_month() -> dict[str, Any]:
+            described = self._run(
+                "batch_execute_statement",
+                f"tlc-elt-load-{dataset.name}-{month}",
+                Sqls=[statement.sql for statement in statements],
+            )
+            if described["Status"] != FINISHED:
+                failure = _load_failure(dataset, month, load.expected_rows, statements, described)
+                if not isinstance(failure, CountMismatch) and is_transient(str(failure)):
+                    raise TransientStatementFailure(str(failure))
+                raise failure
+            return described
+
+        described = self._with_retries(f"loading {dataset.table} {month}", load_month)
         return LoadResult(
             dataset=dataset.name,
             month=str(month),
@@ -270,16 +417,116 @@ class RedshiftDataApiWarehouse:
             seconds=self._clock() - started,
         )
 
-    def table_columns(self, dataset: Dataset) -> tuple[str, ...]:
-        """The table's columns now; () when it does not exist yet."""
+    def schema_state(self, dataset: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the table's columns, its `_clean` view's columns) now; () for a missing one."""
         described = self._run(
             "execute_statement",
-            f"tlc-elt-columns-{dataset.name}",
-            Sql=table_columns_sql(dataset),
+            f"tlc-elt-schema-state-{dataset.name}",
+            Sql=schema_state_sql(dataset),
         )
         if described["Status"] != FINISHED:
             error = described.get("Error") or described["Status"]
-            raise StatementFailed(f"reading the columns of {dataset.table} failed: {error}")
+            failed = TransientStatementFailure if is_transient(error) else StatementFailed
+            raise failed(f"reading the columns of {dataset.table} failed: {error}")
+        records = self._records(described["Id"]) if described.get("HasResultSet") else []
+        found: dict[str, list[str]] = {}
+        for record in records:
+            found.setdefault(record[0]["stringValue"], []).append(record[1]["stringValue"])
+        return tuple(found.get(dataset.table, ())), tuple(found.get(dataset.clean_table, ()))
+
+    def _ensure_schema(self, dataset: Dataset) -> None:
+        """The schema step (module docstring): nothing when the table and view are current."""
+        statements = schema_batch(dataset, *self.schema_state(dataset))
+        if not statements:
+            return
+        described = self._run(
+            "batch_execute_statement",
+            f"tlc-elt-schema-{dataset.name}",
+            Sqls=[statement.sql for statement in statements],
+        )
+        if described["Status"] == FINISHED:
+            return
+        failed = _failed_part(described, statements)
+        sub = _sub_statement(described, statements, failed.part) if failed else None
+        error = (sub or {}).get("Error") or described.get("Error") or described["Status"]
+        which = f"the {failed.part.value} statement" if failed else "the batch"
+        message = (
+            f"creating or migrating {dataset.table}: {which} {described['Status'].lower()} "
+            f"({error}); nothing was changed"
+        )
+        raise (TransientStatementFailure if is_transient(error) else StatementFailed)(message)
+
+    def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
+        """`attempt()`, again after a wait while it fails transiently, at most `attempts` times."""
+        for failures in range(1, self.retries.attempts + 1):
+            try:
+                return attempt()
+            except TransientStatementFailure as failure:
+                if failures == self.retries.attempts:
+                    raise StatementFailed(
+                        f"{failure}; {what} still lost to concurrent transactions after "
+                        f"{failures} attempts: run the month again when the others are done"
+                    ) from failure
+                self._sleep(self.retries.wait(failures, self._draw()))
+        raise AssertionError("unreachable: Retries.attempts is at least 1")
+
+    def refresh_zones(self, lake: Lake) -> ZonesResult:
+        """`taxi_zones` from the lake's lookup: a read when it is current, else one batch.
+
+        The version is read without writing (the reference table may not exist yet), so the
+        loads of a backfill that find the lookup current never write the same table; when two
+        find it stale at once, one refresh loses to the other's transaction and is retried
+        (`Retries`), then finds it current.
+        """
+        lookup = read_zones_input(lake)
+        if self.copy_role_arn is None:
+            raise InvalidInput(
+                "copy role ARN", None, "the IAM role Redshift assumes to COPY the zone lookup"
+            )
+        if not lookup.uri.startswith("s3://"):
+            raise InvalidInput("lake", lookup.uri, "an S3 lake: Redshift COPY reads from S3")
+        return self._with_retries(zones.TABLE, lambda: self._refresh_zones(lookup))
+
+    def _refresh_zones(self, lookup: ZonesInput) -> ZonesResult:
+        if self._loaded_zones_version() == lookup.sha256:
+            return ZonesResult(refreshed=False, rows=lookup.rows)
+        assert self.copy_role_arn is not None  # checked by refresh_zones
+        described = self._run(
+            "batch_execute_statement",
+            "tlc-elt-taxi-zones",
+            Sqls=zones_batch(lookup, self.copy_role_arn, datetime.now(timezone.utc)),
+        )
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            failed = TransientStatementFailure if is_transient(error) else StatementFailed
+            raise failed(
+                f"loading {zones.TABLE} from {lookup.uri} failed ({error}); the batch was rolled "
+                "back, the previous zones are intact"
+            )
+        return ZonesResult(refreshed=True, rows=lookup.rows)
+
+    def _loaded_zones_version(self) -> str | None:
+        if not self._columns_of(REFERENCE_TABLE, "tlc-elt-reference-columns"):
+            return None
+        described = self._run(
+            "execute_statement", "tlc-elt-zones-version", Sql=loaded_version_sql()
+        )
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            failed = TransientStatementFailure if is_transient(error) else StatementFailed
+            raise failed(f"reading the version of {zones.TABLE} failed: {error}")
+        records = self._records(described["Id"]) if described.get("HasResultSet") else []
+        return records[0][0]["stringValue"] if records else None
+
+    def table_columns(self, dataset: Dataset) -> tuple[str, ...]:
+        """The table's columns now; () when it does not exist yet."""
+        return self._columns_of(dataset.table, f"tlc-elt-columns-{dataset.name}")
+
+    def _columns_of(self, table: str, name: str) -> tuple[str, ...]:
+        described = self._run("execute_statement", name, Sql=table_columns_sql(table))
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            raise StatementFailed(f"reading the columns of {table} failed: {error}")
         records = self._records(described["Id"]) if described.get("HasResultSet") else []
         return tuple(record[0]["stringValue"] for record in records)
 
@@ -309,7 +556,10 @@ class RedshiftDataApiWarehouse:
                 WorkgroupName=self.workgroup, Database=self.database, StatementName=name, **sql
             )
         except ClientError as error:
-            raise StatementFailed(f"the Data API refused {name}: {error}") from error
+            refused = f"the Data API refused {name}: {error}"
+            if error_code(error) in TRANSIENT_REFUSALS:
+                raise TransientStatementFailure(refused) from error
+            raise StatementFailed(refused) from error
         return self._wait(submitted["Id"], name)
 
     def _describe(self, statement_id: str, name: str) -> dict[str, Any]:

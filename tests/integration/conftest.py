@@ -1,7 +1,10 @@
-"""moto's Step Functions, patched where moto 5.2.5 differs from AWS, so it runs our real ASL.
+"""Shared AWS stand-ins for the integration tests.
 
-Used by the tests that execute `components.asl`'s machines (test_state_machine, test_operate)
-through the `moto_runs_asl` fixture; the patches last for the requesting module.
+moto's Step Functions, patched where moto 5.2.5 differs from AWS, so it runs our real ASL: used
+by the tests that execute `components.asl`'s machines (test_state_machine, test_operate) through
+the `moto_runs_asl` fixture; the patches last for the requesting module. And the Redshift load's
+two sides: a moto S3 lake (`s3_lake`) and the Data API under botocore's Stubber (`data_api`;
+moto's redshift-data has no batch call and never finishes a statement).
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import boto3
 import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
     state_task_service_glue,
@@ -19,6 +25,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
     ResourceCondition,
 )
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+from pipeline.storage.lake import S3Lake
+
+RAW_BUCKET, PROCESSED_BUCKET = "tlc-elt-dev-raw", "tlc-elt-dev-processed"
 
 
 def patch_moto_step_functions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,3 +93,28 @@ def moto_runs_asl() -> Iterator[pytest.MonkeyPatch]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         patch_moto_step_functions(monkeypatch)
         yield monkeypatch
+
+
+@pytest.fixture
+def s3_lake(monkeypatch) -> Iterator[S3Lake]:
+    """The stack's two lake buckets in moto (RAW_BUCKET, PROCESSED_BUCKET), empty."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        for bucket in (RAW_BUCKET, PROCESSED_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        yield S3Lake(RAW_BUCKET, PROCESSED_BUCKET, s3=s3)
+
+
+@pytest.fixture
+def data_api():
+    """A redshift-data client and its Stubber; every queued response must be used."""
+    client = boto3.client(
+        "redshift-data", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

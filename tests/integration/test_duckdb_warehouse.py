@@ -24,6 +24,7 @@ from pipeline.contract.layout import PROCESSED, counts_key, is_part_file, proces
 from pipeline.contract.months import Month
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.load import run_step
+from pipeline.local.runner import publish_zone_lookup
 from pipeline.storage.arrow import processed_schema
 from pipeline.storage.lake import LocalLake
 from pipeline.warehouse.base import MonthCount
@@ -293,6 +294,7 @@ def test_month_counts_newest_first_with_limit_and_datasets_apart(lake, warehouse
 
 def test_run_step_returns_json_safe_figures(lake, warehouse):
     keys = write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 3))
+    publish_zone_lookup(lake)
     context = StepContext(dataset=YELLOW, month=SEPT, lake=lake, warehouse=warehouse)
 
     figures = run_step(context)
@@ -305,7 +307,10 @@ def test_run_step_returns_json_safe_figures(lake, warehouse):
         "rows_inserted": 3,
         "expected_rows": 3,
         "part_files": keys,
+        "taxi_zones": "refreshed",
+        "zones": 265,
     }
+    assert run_step(context)["taxi_zones"] == "current"
 
 
 _LOAD_IN_ANOTHER_ZONE = """

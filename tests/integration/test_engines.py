@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.contract import layout
-from pipeline.contract.datasets import YELLOW, Dataset, get_dataset
+from pipeline.contract.datasets import DATASETS, FHV, FHVHV, YELLOW, Dataset
 from pipeline.contract.errors import MissingColumn
 from pipeline.contract.months import Month
 from pipeline.contract.sql import Engine
@@ -35,13 +35,11 @@ from pipeline.storage.lake import LocalLake
 ROWS = 2_000  # every dirty kind an era allows is planted at least once from 1,000 rows
 
 # (dataset, era) for every era of every dataset the generator writes.
-ERAS = [
-    (get_dataset(name), era) for name, eras in synthetic.ERAS.items() for era in eras
-]  # fmt: skip
+ERAS = [(DATASETS[era.dataset], era) for eras in synthetic.ERAS.values() for era in eras]
 
 
 def _dataset_of(era: synthetic.Era) -> Dataset:
-    return next(dataset for dataset, known in ERAS if known.name == era.name)
+    return DATASETS[era.dataset]
 
 
 def _planted_kinds(dataset: Dataset, era: synthetic.Era) -> set[str]:
@@ -168,6 +166,54 @@ def test_a_missing_required_column_is_refused_by_both_before_any_side_effect(spa
         assert not (tmp_path / name / layout.PROCESSED).exists()
 
 
+def test_for_hire_text_codes_and_overlong_text_are_counted_alike(spark, tmp_path):
+    """HVFHV: ' ' is no answer (null, not counted), 'X' is no Y/N code (null, counted), a base
+    number longer than the warehouse's text column is cut to it and counted."""
+    times = pa.array([1_725_148_800_000_000 + i * 60_000_000 for i in range(4)], pa.timestamp("us"))
+    long_base = "B" + "0" * 69
+    source = tmp_path / "fhvhv.parquet"
+    pq.write_table(pa.table({
+        "hvfhs_license_num": ["HV0003", "HV0005", "HV0003", "HV0005"],
+        "dispatching_base_num": ["B02764", "B02510", long_base, None],
+        "pickup_datetime": times, "dropoff_datetime": times,
+        "trip_miles": [1.0, 2.0, 0.0, 3.0], "base_passenger_fare": [9.0, -4.0, 7.0, 8.0],
+        "access_a_ride_flag": ["N", " ", "X", None],
+    }), source)  # fmt: skip
+    counts = assert_engines_agree(spark, tmp_path, FHVHV, Month(2024, 9), source)
+    assert counts["unmapped_values"] == {"dispatching_base_num": 1, "access_a_ride_flag": 1}
+    assert counts["flagged"] == {"flag_non_positive_distance": 1, "flag_non_positive_fare": 1}
+    assert counts["rows_clean"] == 2
+    loaded = pq.read_table(tmp_path / "duckdb" / layout.PROCESSED / "fhvhv").to_pylist()
+    by_fare = {row["base_passenger_fare"]: row for row in loaded}
+    assert by_fare[7.0]["dispatching_base_num"] == long_base[:64]
+    assert [by_fare[f]["access_a_ride_flag"] for f in (9.0, -4.0, 7.0, 8.0)] == [
+        "N",
+        None,
+        None,
+        None,
+    ]
+
+
+def test_fhv_missing_dropoff_passes_and_ids_stored_as_doubles_load_as_integers(spark, tmp_path):
+    times = pa.array([1_725_148_800_000_000 + i * 60_000_000 for i in range(3)], pa.timestamp("us"))
+    source = tmp_path / "fhv.parquet"
+    pq.write_table(pa.table({
+        "dispatching_base_num": ["B00013", "B00013", "B00098"],
+        "pickup_datetime": times,
+        "dropOff_datetime": pa.array([None, 1_725_152_400_000_000, 0], pa.timestamp("us")),
+        "PUlocationID": [132.0, None, 7.0], "DOlocationID": pa.nulls(3), "SR_Flag": pa.nulls(3),
+        "Affiliated_base_number": ["B00013", None, "B00098"],
+    }), source)  # fmt: skip
+    counts = assert_engines_agree(spark, tmp_path, FHV, Month(2024, 9), source)
+    assert counts["rows_loaded"] == 2
+    assert counts["rejected"] == {"pickup_in_month": 0, "dropoff_not_before_pickup": 1}
+    assert counts["flagged"] == {}
+    assert counts["rows_clean"] == 2
+    loaded = pq.read_table(tmp_path / "duckdb" / layout.PROCESSED / "fhv").to_pylist()
+    ids = sorted((r["pickup_location_id"] or 0, r["dropoff_datetime"] is None) for r in loaded)
+    assert ids == [(0, False), (132, True)]
+
+
 def _warehouse_rows(workdir: Path, dataset: Dataset) -> Counter:
     with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as connection:
         return Counter(connection.execute(f"SELECT * FROM {dataset.table}").fetchall())
@@ -177,7 +223,7 @@ def _warehouse_rows(workdir: Path, dataset: Dataset) -> Counter:
 def test_the_local_pipeline_on_either_engine_loads_the_same_warehouse_rows(spark, tmp_path, name):
     """The runner's engine switch end to end: ingest over HTTP, each engine's transform, the
     DuckDB load; the warehouse tables hold the same rows, the counts JSON is the same."""
-    dataset = get_dataset(name)
+    dataset = DATASETS[name]
     month = synthetic.ERAS[name][-1].first_month  # the current schema era
     source = tmp_path / "served" / dataset.file_name(month)
     synthetic.write_month(source, dataset, month, ROWS, seed=5)

@@ -14,8 +14,9 @@ from moto import mock_aws
 
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import InvalidInput
-from pipeline.contract.layout import counts_key
+from pipeline.contract.layout import counts_key, taxi_zones_key
 from pipeline.contract.months import Month
+from pipeline.contract.zones import ZONE_LOOKUP
 
 PROCESSED_BUCKET = "tlc-elt-dev-processed"
 PART = "yellow/year=2024/month=09/part-00000-z.snappy.parquet"
@@ -78,23 +79,48 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
     counts = {"dataset": "yellow", "month": "2024-09", "rows_loaded": 7, "part_files": [PART]}
     key = counts_key(YELLOW, Month(2024, 9))
     aws.put_object(Bucket=PROCESSED_BUCKET, Key=key, Body=json.dumps(counts).encode())
+    aws.put_object(Bucket=PROCESSED_BUCKET, Key=taxi_zones_key(), Body=ZONE_LOOKUP.read_bytes())
     data_api = boto3.client("redshift-data")
     stubber = Stubber(data_api)
+    stubber.add_response(  # the zones' version table: none yet, a first load
+        "execute_statement",
+        {"Id": "reference"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sql": ANY,
+         "StatementName": "tlc-elt-reference-columns"},
+    )  # fmt: skip
+    stubber.add_response("describe_statement", {"Id": "reference", "Status": "FINISHED"},
+                         {"Id": "reference"})  # fmt: skip
+    stubber.add_response(
+        "batch_execute_statement",
+        {"Id": "zones", "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
+         "StatementName": "tlc-elt-taxi-zones"},
+    )  # fmt: skip
+    stubber.add_response("describe_statement", {"Id": "zones", "Status": "FINISHED"},
+                         {"Id": "zones"})  # fmt: skip
     stubber.add_response(  # the table's columns: none yet, a first load
         "execute_statement",
         {"Id": "columns"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sql": ANY,
-         "StatementName": "tlc-elt-columns-yellow"},
+         "StatementName": "tlc-elt-schema-state-yellow"},
     )  # fmt: skip
     stubber.add_response("describe_statement", {"Id": "columns", "Status": "FINISHED"},
                          {"Id": "columns"})  # fmt: skip
+    stubber.add_response(  # so the schema step makes the table, the view and the grants
+        "batch_execute_statement",
+        {"Id": "schema", "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
+         "StatementName": "tlc-elt-schema-yellow"},
+    )  # fmt: skip
+    stubber.add_response("describe_statement", {"Id": "schema", "Status": "FINISHED"},
+                         {"Id": "schema"})  # fmt: skip
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH, "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
          "StatementName": "tlc-elt-load-yellow-2024-09"},
     )  # fmt: skip
-    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 8)]
+    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 6)]
     stubber.add_response(
         "describe_statement",
         {"Id": BATCH, "Status": "FINISHED", "SubStatements": subs},
@@ -117,5 +143,27 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
         7,
         0,
     )
+    assert (figures["taxi_zones"], figures["zones"]) == ("refreshed", 265)
     manifest = json.loads(aws.get_object(Bucket=PROCESSED_BUCKET, Key=MANIFEST)["Body"].read())
     assert [entry["meta"]["content_length"] for entry in manifest["entries"]] == [10]
+
+
+def test_both_clients_are_made_for_the_stacks_region(script, monkeypatch):
+    """--region reaches the Data API and S3 clients; the environment's region is not used."""
+    made = []
+    real_client = boto3.client
+
+    def record(service, **kwargs):
+        made.append((service, kwargs.get("region_name")))
+        return real_client(service, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", record)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+
+    context = script.build_context(script.parse_arguments([*ARGV, "--region", "eu-west-1"]))
+
+    assert made == [("redshift-data", "eu-west-1"), ("s3", "eu-west-1")]
+    assert context.warehouse.client.meta.region_name == "eu-west-1"
+    assert context.lake.s3.meta.region_name == "eu-west-1"

@@ -17,7 +17,7 @@ from moto import mock_aws
 from components import asl
 from pipeline.cli import main as cli
 from pipeline.contract import layout
-from pipeline.contract.datasets import get_dataset
+from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.executions import Trigger, execution_name
 from pipeline.contract.months import Month
@@ -59,7 +59,8 @@ def monthly_definition(topic_arn: str) -> dict:
         {step.job: job_name(step) for step in STEPS},
         topic_arn,
         stack_prefix=PREFIX,
-        task_timeout_seconds=3600,
+        sizing={name: asl.Sizing(2, 45) for name in DATASETS},
+        spark_worker_type="G.1X",
     )
 
 
@@ -480,7 +481,7 @@ def stub_columns_query(stub: Stubber) -> None:
         "execute_statement",
         {"Id": "stmt-0"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
-         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow)},
+         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow.table)},
     )  # fmt: skip
     stub.add_response(
         "describe_statement",

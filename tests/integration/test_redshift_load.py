@@ -7,20 +7,24 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from botocore.stub import Stubber
-from moto import mock_aws
 
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import CountMismatch, InvalidInput, MissingInput, StatementFailed
 from pipeline.contract.layout import PROCESSED, copy_manifest_key, counts_key
 from pipeline.contract.months import Month
 from pipeline.storage.lake import LocalLake, S3Lake
-from pipeline.warehouse.redshift import Polling, RedshiftDataApiWarehouse, load_batch
+from pipeline.warehouse.redshift import (
+    Polling,
+    RedshiftDataApiWarehouse,
+    Retries,
+    clean_view_columns,
+    load_batch,
+    schema_batch,
+)
 
 SEPT = Month(2024, 9)
-RAW, PROCESSED_BUCKET = "tlc-elt-dev-raw", "tlc-elt-dev-processed"
+PROCESSED_BUCKET = "tlc-elt-dev-processed"  # conftest.s3_lake's
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"
 BATCH = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
@@ -43,7 +47,7 @@ COLUMNS = """  vendor_id INTEGER,
   tip_amount DOUBLE PRECISION,
   total_amount DOUBLE PRECISION,
   ratecode_id INTEGER,
-  store_and_fwd_flag VARCHAR(8),
+  store_and_fwd_flag VARCHAR(64),
   extra DOUBLE PRECISION,
   mta_tax DOUBLE PRECISION,
   tolls_amount DOUBLE PRECISION,
@@ -67,13 +71,18 @@ NAMES = (
     "pickup_longitude, pickup_latitude, dropoff_longitude, dropoff_latitude, source_month"
 )
 FLAGS = "flag_non_positive_distance, flag_non_positive_fare, flag_non_positive_total"
-# The batch for yellow 2024-09 with 1,234 rows loaded into a table that is current.
-YELLOW_2024_09_SQLS = [
+# The schema step on an empty warehouse: the table, its view, the grants to both roles.
+SCHEMA_SQLS = [
     f"CREATE TABLE IF NOT EXISTS yellow_trips (\n{COLUMNS}\n) "
     "DISTSTYLE AUTO SORTKEY (source_month, pickup_datetime)",
     f"CREATE OR REPLACE VIEW yellow_trips_clean AS SELECT {NAMES} FROM yellow_trips "
     "WHERE NOT flag_non_positive_distance AND NOT flag_non_positive_fare AND "
     "NOT flag_non_positive_total",
+    "GRANT SELECT ON yellow_trips, yellow_trips_clean TO ROLE tlc_reader",
+    "GRANT ALL ON yellow_trips, yellow_trips_clean TO ROLE tlc_loader",
+]
+# The batch for yellow 2024-09 with 1,234 rows loaded into a table that is current.
+YELLOW_2024_09_SQLS = [
     "DELETE FROM yellow_trips WHERE source_month = '2024-09-01'",
     "CREATE TEMP TABLE stage_yellow_trips ("
     + ", ".join(line.strip().removesuffix(" NOT NULL") for line in COLUMNS.split(",\n"))
@@ -87,23 +96,24 @@ YELLOW_2024_09_SQLS = [
     "CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM yellow_trips "
     "WHERE source_month = '2024-09-01' HAVING COUNT(*) <> 1234",
 ]
-COLUMNS_SQL = (
-    "SELECT column_name FROM information_schema.columns "
-    "WHERE table_schema = current_schema() AND table_name = 'yellow_trips'"
+STATE_SQL = (
+    "SELECT table_name, column_name FROM information_schema.columns "
+    "WHERE table_schema = current_schema() AND table_name IN ('yellow_trips', "
+    "'yellow_trips_clean')"
 )
-COLUMNS_QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
+STATE_QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
+SCHEMA = "5e0c1d2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a"
+# What Redshift says when a transaction loses to a concurrent one (ERROR 1023).
+SERIALIZABLE = (
+    "ERROR: 1023 DETAIL: Serializable isolation violation on table - 106893, transactions "
+    "forming the cycle are: 2317071, 2317070 (pid:1073987671)"
+)
+CURRENT = (YELLOW.column_names, clean_view_columns(YELLOW))
 
 
 @pytest.fixture
-def lake(monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        for bucket in (RAW, PROCESSED_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        yield S3Lake(RAW, PROCESSED_BUCKET, s3=s3)
+def lake(s3_lake):
+    return s3_lake
 
 
 def write_transform_output(lake: S3Lake, parts: dict[str, int], rows_loaded: int) -> None:
@@ -115,46 +125,56 @@ def write_transform_output(lake: S3Lake, parts: dict[str, int], rows_loaded: int
     lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
 
 
-@pytest.fixture
-def data_api():
-    client = boto3.client(
-        "redshift-data", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
-def expect_columns(stubber, columns=YELLOW.column_names) -> None:
-    """The table's columns, read before the batch is built (none: no table yet)."""
+def expect_state(stubber, table=CURRENT[0], view=CURRENT[1]) -> None:
+    """The table's and view's columns, read before the schema step (none: not there)."""
     stubber.add_response(
         "execute_statement",
-        {"Id": COLUMNS_QUERY, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP,
+        {"Id": STATE_QUERY, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP,
          "Database": DATABASE},
-        {"WorkgroupName": WORKGROUP, "Database": DATABASE, "Sql": COLUMNS_SQL,
-         "StatementName": "tlc-elt-columns-yellow"},
+        {"WorkgroupName": WORKGROUP, "Database": DATABASE, "Sql": STATE_SQL,
+         "StatementName": "tlc-elt-schema-state-yellow"},
     )  # fmt: skip
     stubber.add_response(
         "describe_statement",
-        {"Id": COLUMNS_QUERY, "Status": "FINISHED", "HasResultSet": True},
-        {"Id": COLUMNS_QUERY},
+        {"Id": STATE_QUERY, "Status": "FINISHED", "HasResultSet": True},
+        {"Id": STATE_QUERY},
     )
+    rows = [("yellow_trips", name) for name in table]
+    rows += [("yellow_trips_clean", name) for name in view]
     stubber.add_response(
         "get_statement_result",
-        {"Records": [[{"stringValue": name}] for name in columns]},
-        {"Id": COLUMNS_QUERY},
+        {"Records": [[{"stringValue": t}, {"stringValue": c}] for t, c in rows]},
+        {"Id": STATE_QUERY},
     )
 
 
-def expect_batch(stubber, sqls, columns=YELLOW.column_names) -> None:
-    expect_columns(stubber, columns)
+def expect_schema(stubber, sqls, status="FINISHED", error=None) -> None:
+    stubber.add_response(
+        "batch_execute_statement",
+        {"Id": SCHEMA, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP, "Database": DATABASE},
+        {"WorkgroupName": WORKGROUP, "Database": DATABASE, "Sqls": sqls,
+         "StatementName": "tlc-elt-schema-yellow"},
+    )  # fmt: skip
+    subs = [{"Id": f"{SCHEMA}:{i}", "Status": status} for i in range(1, len(sqls) + 1)]
+    response = {"Id": SCHEMA, "Status": status, "SubStatements": subs}
+    if error:
+        subs[0]["Error"] = response["Error"] = error
+    stubber.add_response("describe_statement", response, {"Id": SCHEMA})
+
+
+def expect_month_batch(stubber, sqls) -> None:
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP, "Database": DATABASE},
         {"WorkgroupName": WORKGROUP, "Database": DATABASE, "Sqls": sqls,
          "StatementName": "tlc-elt-load-yellow-2024-09"},
     )  # fmt: skip
+
+
+def expect_batch(stubber, sqls, table=CURRENT[0], view=CURRENT[1]) -> None:
+    """A load into a current table: the state read, no schema step, the month batch."""
+    expect_state(stubber, table, view)
+    expect_month_batch(stubber, sqls)
 
 
 def sub_statements(statuses, rows=(), errors=None):
@@ -176,11 +196,12 @@ def expect_described(stubber, status, subs, error=None) -> None:
     stubber.add_response("describe_statement", response, {"Id": BATCH})
 
 
-def warehouse(client, sleeps=None):
+def warehouse(client, sleeps=None, retries=None):
     record = sleeps.append if sleeps is not None else lambda seconds: None
     return RedshiftDataApiWarehouse(
-        WORKGROUP, DATABASE, ROLE, client=client, polling=Polling(), sleep=record
-    )
+        WORKGROUP, DATABASE, ROLE, client=client, polling=Polling(), sleep=record,
+        retries=retries, draw=lambda: 1.0,
+    )  # fmt: skip
 
 
 def test_a_month_loads_in_one_batch_from_an_explicit_manifest(lake, data_api):
@@ -188,10 +209,10 @@ def test_a_month_loads_in_one_batch_from_an_explicit_manifest(lake, data_api):
     write_transform_output(lake, PARTS, 1234)
     expect_batch(stubber, YELLOW_2024_09_SQLS)
     expect_described(
-        stubber, "STARTED", sub_statements(["FINISHED", "STARTED"] + ["SUBMITTED"] * 5)
+        stubber, "STARTED", sub_statements(["FINISHED", "STARTED"] + ["SUBMITTED"] * 3)
     )
     expect_described(
-        stubber, "FINISHED", sub_statements(["FINISHED"] * 7, rows=(0, 0, 1180, 0, 1234, 1234, 0))
+        stubber, "FINISHED", sub_statements(["FINISHED"] * 5, rows=(1180, 0, 1234, 1234, 0))
     )
     sleeps: list[float] = []
 
@@ -218,7 +239,7 @@ def test_a_failed_copy_is_a_statement_failure_naming_the_step(lake, data_api):
     error = "ERROR: Spectrum Scan Error. File has an invalid version number"
     expect_described(
         stubber, "FAILED",
-        sub_statements(["FINISHED"] * 4 + ["FAILED", "ABORTED", "ABORTED"], errors={5: error}),
+        sub_statements(["FINISHED"] * 2 + ["FAILED", "ABORTED", "ABORTED"], errors={3: error}),
         error=error,
     )  # fmt: skip
 
@@ -236,8 +257,8 @@ def test_a_failed_count_check_is_a_count_mismatch_with_both_numbers(lake, data_a
     )
     expect_described(
         stubber, "FAILED",
-        sub_statements(["FINISHED"] * 6 + ["FAILED"], rows=(0, 0, 0, 0, 1200, 1200),
-                       errors={7: error}),
+        sub_statements(["FINISHED"] * 4 + ["FAILED"], rows=(0, 0, 1200, 1200),
+                       errors={5: error}),
         error=error,
     )  # fmt: skip
 
@@ -252,8 +273,8 @@ def test_a_count_check_error_without_numbers_uses_copys_row_count(lake, data_api
     error = "ERROR: Invalid digit, Value 'c', Pos 0, Type: Integer"
     expect_described(
         stubber, "FAILED",
-        sub_statements(["FINISHED"] * 6 + ["FAILED"], rows=(0, 0, 0, 0, 1199, 1199),
-                       errors={7: error}),
+        sub_statements(["FINISHED"] * 4 + ["FAILED"], rows=(0, 0, 1199, 1199),
+                       errors={5: error}),
     )  # fmt: skip
 
     with pytest.raises(CountMismatch, match=r"wrote 1234 rows .* inserted 1199"):
@@ -264,7 +285,7 @@ def test_an_aborted_batch_is_a_statement_failure(lake, data_api):
     client, stubber = data_api
     write_transform_output(lake, PARTS, 1234)
     expect_batch(stubber, YELLOW_2024_09_SQLS)
-    expect_described(stubber, "ABORTED", sub_statements(["FINISHED"] * 4 + ["ABORTED"] * 3))
+    expect_described(stubber, "ABORTED", sub_statements(["FINISHED"] * 2 + ["ABORTED"] * 3))
 
     with pytest.raises(StatementFailed, match="the copy statement aborted"):
         warehouse(client).replace_month(YELLOW, SEPT, lake)
@@ -273,8 +294,8 @@ def test_an_aborted_batch_is_a_statement_failure(lake, data_api):
 def test_a_month_without_loadable_rows_sends_no_copy(lake, data_api):
     client, stubber = data_api
     write_transform_output(lake, {}, 0)
-    expect_batch(stubber, [*YELLOW_2024_09_SQLS[:3], YELLOW_2024_09_SQLS[-1].replace("1234", "0")])
-    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 4, rows=(0, 0, 52, 0)))
+    expect_batch(stubber, [YELLOW_2024_09_SQLS[0], YELLOW_2024_09_SQLS[-1].replace("1234", "0")])
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 2, rows=(52, 0)))
 
     result = warehouse(client).replace_month(YELLOW, SEPT, lake)
 
@@ -322,15 +343,17 @@ def test_a_local_lake_cannot_feed_redshift(tmp_path, data_api):
         warehouse(client).replace_month(YELLOW, SEPT, local)
 
 
-def test_the_batch_builder_gives_the_readme_sql():
+def test_the_batch_builders_give_the_readme_sql():
     manifest = f"s3://{PROCESSED_BUCKET}/{copy_manifest_key(YELLOW, SEPT)}"
 
     assert [s.sql for s in load_batch(YELLOW, SEPT, manifest, ROLE, 1234)] == YELLOW_2024_09_SQLS
+    assert [s.sql for s in schema_batch(YELLOW, ())] == SCHEMA_SQLS
 
 
-def test_a_first_version_table_gains_the_new_columns_in_the_same_batch(lake, data_api):
-    """The table the first version made has no coordinates nor flags: the batch adds them
-    (flags false on the old rows, which passed every first-version rule) before the load."""
+def test_a_first_version_table_gains_the_new_columns_in_the_schema_step(lake, data_api):
+    """The table the first version made has no coordinates nor flags: the schema step adds them
+    (flags false on the old rows, which passed every first-version rule) and makes the view
+    and the grants, before the month's batch."""
     client, stubber = data_api
     write_transform_output(lake, PARTS, 1234)
     new = ("pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude")
@@ -340,9 +363,88 @@ def test_a_first_version_table_gains_the_new_columns_in_the_same_batch(lake, dat
     added += [
         f"ALTER TABLE yellow_trips ADD COLUMN {f} BOOLEAN NOT NULL DEFAULT false" for f in flags
     ]
-    expect_batch(stubber, [YELLOW_2024_09_SQLS[0], *added, *YELLOW_2024_09_SQLS[1:]], first_version)
-    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 14))
+    expect_state(stubber, first_version, ())
+    expect_schema(stubber, [*added, *SCHEMA_SQLS[1:]])
+    expect_month_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 5))
 
     result = warehouse(client).replace_month(YELLOW, SEPT, lake)
 
     assert result.rows_inserted == 1234
+
+
+def test_the_first_load_into_an_empty_warehouse_makes_the_table_with_its_grants(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_state(stubber, (), ())
+    expect_schema(stubber, SCHEMA_SQLS)
+    expect_month_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 5))
+
+    assert warehouse(client).replace_month(YELLOW, SEPT, lake).rows_inserted == 1234
+
+
+def test_concurrent_first_loads_retry_the_schema_step_and_the_month_batch(lake, data_api):
+    """A backfill's months start together on an empty warehouse: this load's CREATE loses to
+    the other's (ERROR 1023), waits, finds the table made and skips the schema step; its month
+    batch then loses once to the other month's DELETE/INSERT and succeeds on the retry."""
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_state(stubber, (), ())
+    expect_schema(stubber, SCHEMA_SQLS, "FAILED", SERIALIZABLE)
+    expect_state(stubber)  # the other load made the table and view: nothing to do
+    expect_month_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(
+        stubber, "FAILED",
+        sub_statements(["FINISHED", "FAILED", "ABORTED", "ABORTED", "ABORTED"],
+                       errors={2: SERIALIZABLE}),
+        error=SERIALIZABLE,
+    )  # fmt: skip
+    expect_month_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 5, rows=(7,)))
+    sleeps: list[float] = []
+
+    result = warehouse(client, sleeps).replace_month(YELLOW, SEPT, lake)
+
+    assert (result.rows_deleted, result.rows_inserted) == (7, 1234)
+    assert sleeps == [5.0, 5.0]  # one backoff per retried step (jitter drawn at its maximum)
+
+
+def test_a_busy_data_api_is_retried_too(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_state(stubber)
+    stubber.add_client_error(
+        "batch_execute_statement",
+        service_error_code="ActiveStatementsExceededException",
+        service_message="Active statements exceeded the allowed quota.",
+    )
+    expect_month_batch(stubber, YELLOW_2024_09_SQLS)
+    expect_described(stubber, "FINISHED", sub_statements(["FINISHED"] * 5))
+    sleeps: list[float] = []
+
+    warehouse(client, sleeps).replace_month(YELLOW, SEPT, lake)
+
+    assert sleeps == [5.0]
+
+
+def test_retries_are_bounded_and_the_failure_says_so(lake, data_api):
+    client, stubber = data_api
+    write_transform_output(lake, PARTS, 1234)
+    expect_state(stubber)
+    for _ in range(3):
+        expect_month_batch(stubber, YELLOW_2024_09_SQLS)
+        expect_described(
+            stubber, "FAILED",
+            sub_statements(["FAILED"] + ["ABORTED"] * 4, errors={1: SERIALIZABLE}),
+            error=SERIALIZABLE,
+        )  # fmt: skip
+    sleeps: list[float] = []
+
+    with pytest.raises(StatementFailed) as failed:
+        warehouse(client, sleeps, Retries(attempts=3)).replace_month(YELLOW, SEPT, lake)
+
+    message = str(failed.value)
+    assert "the delete month statement failed (ERROR: 1023 DETAIL: Serializable" in message
+    assert "still lost to concurrent transactions after 3 attempts" in message
+    assert sleeps == [5.0, 10.0]

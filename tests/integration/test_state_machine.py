@@ -27,12 +27,17 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 
 from components import asl
 from functions import trigger
-from pipeline.contract.steps import STEPS
+from pipeline.contract.steps import SPARK, STEPS
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/state-machine"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:tlc-elt-test-trigger"
 PREFIX = "tlc-elt-test"
+# Distinct per dataset, so a run that took another dataset's sizing is caught.
+SIZING = {
+    "yellow": asl.Sizing(2, 45), "green": asl.Sizing(3, 50), "fhv": asl.Sizing(2, 40),
+    "fhvhv": asl.Sizing(10, 120),
+}  # fmt: skip
 _TEST_NUMBERS = itertools.count()
 
 
@@ -105,16 +110,19 @@ class Pipeline:
             time.sleep(0.05)
         raise AssertionError(f"execution {arn} still running after 60 s")
 
-    def started_jobs(self, execution_arn: str) -> list[tuple[str, dict]]:
-        """(job name, arguments) of every Glue task the execution scheduled, in order."""
+    def scheduled_runs(self, execution_arn: str) -> list[dict]:
+        """The StartJobRun parameters of every Glue task the execution scheduled, in order."""
         events = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
-        scheduled = [
+        return [
             json.loads(event["taskScheduledEventDetails"]["parameters"])
             for event in events
             if event["type"] == "TaskScheduled"
             and event["taskScheduledEventDetails"]["resourceType"] == "glue"
         ]
-        return [(task["JobName"], task["Arguments"]) for task in scheduled]
+
+    def started_jobs(self, execution_arn: str) -> list[tuple[str, dict]]:
+        """(job name, arguments) of every Glue task the execution scheduled, in order."""
+        return [(task["JobName"], task["Arguments"]) for task in self.scheduled_runs(execution_arn)]
 
     def job_runs(self) -> dict[str, list[dict]]:
         return {
@@ -186,7 +194,7 @@ def pipeline(clients) -> Iterator[Pipeline]:
             ExecutionProperty={"MaxConcurrentRuns": 3},
         )
     definition = asl.monthly_definition(
-        job_names, topic_arn, stack_prefix=PREFIX, task_timeout_seconds=3600
+        job_names, topic_arn, stack_prefix=PREFIX, spark_worker_type="G.1X", sizing=SIZING
     )
     machine = clients.sfn.create_state_machine(
         name=f"{PREFIX}-{run_id}-monthly", definition=json.dumps(definition), roleArn=ROLE
@@ -215,6 +223,19 @@ def test_success_runs_the_three_jobs_in_order_with_the_month(pipeline):
         assert set(result) == {"JobRunId", "JobRunState", "ExecutionTime"}
         assert result["JobRunState"] == "SUCCEEDED"
     assert pipeline.alerts() == []
+
+
+@pytest.mark.parametrize("dataset", ["yellow", "fhvhv"])
+def test_each_run_is_sized_for_its_dataset(pipeline, dataset):
+    execution = pipeline.run({"year": "2024", "month": "03", "dataset": dataset})
+    assert execution["status"] == "SUCCEEDED"
+    sizing = SIZING[dataset]
+    for step, run in zip(STEPS, pipeline.scheduled_runs(execution["executionArn"]), strict=True):
+        assert run["Timeout"] == sizing.timeout_minutes
+        if step.kind == SPARK:
+            assert (run["WorkerType"], run["NumberOfWorkers"]) == ("G.1X", sizing.workers)
+        else:
+            assert "NumberOfWorkers" not in run
 
 
 def test_an_explicit_dataset_reaches_every_job(pipeline):

@@ -16,7 +16,7 @@ import pytest
 from pyspark.sql import types as T
 
 from pipeline.contract import layout
-from pipeline.contract.datasets import GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW
+from pipeline.contract.datasets import FHV, FHVHV, GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW
 from pipeline.contract.errors import MissingColumn, MissingInput
 from pipeline.contract.months import Month
 from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
@@ -31,9 +31,14 @@ EVERY_KIND = synthetic.DirtyRates(
     zero_distance=0.01, reversal=0.01, flex_fare=0.01, zero_total=0.005, null_block=0.05,
     dds_vendor=0.02,
 )  # fmt: skip
+FORHIRE_KINDS = synthetic.DirtyRates(
+    pickup_2002=0.0, pickup_2008=0.0, pickup_next_month=0.005, dropoff_before_pickup=0.005,
+    zero_distance=0.01, reversal=0.0, flex_fare=0.0, zero_total=0.0, null_block=0.0,
+    dds_vendor=0.0, missing_dropoff=0.02, negative_base_fare=0.01,
+)  # fmt: skip
 FLAG_COLUMNS = {flag.name: flag.column for flag in YELLOW.flags}  # green's are the same
 ERA_CASES = [
-    *[(era, None) for eras in synthetic.ERAS.values() for era in eras],
+    *[(era, None) for era in (*synthetic.ERAS["yellow"], *synthetic.ERAS["green"])],
     (synthetic.era_named("yellow-2019"), "ns"),
     (synthetic.era_named("yellow-2011"), "ms"),
     (synthetic.era_named("green-2013"), "ns"),
@@ -156,6 +161,43 @@ def test_every_era_normalises_to_the_contract_and_matches_planted_counts(
         if dataset is YELLOW:  # 2009-2010 coordinates, null in the zone-id eras
             assert out["pickup_longitude"] == _pick(raw, "pickup_longitude", "Start_Lon")
             assert out["dropoff_latitude"] == _pick(raw, "dropoff_latitude", "End_Lat")
+
+
+# The for-hire files' names for each contract column (TLC's dictionaries), any case.
+FORHIRE_SOURCES = {
+    "pickup_location_id": ("PUlocationID", "PULocationID"),
+    "dropoff_location_id": ("DOlocationID", "DOLocationID"),
+    "dropoff_datetime": ("dropOff_datetime", "dropoff_datetime"),
+    "sr_flag": ("SR_Flag",),
+    "affiliated_base_number": ("Affiliated_base_number",),
+}
+FORHIRE_ERAS = [*synthetic.ERAS["fhv"], *synthetic.ERAS["fhvhv"]]
+
+
+@pytest.mark.parametrize("era", FORHIRE_ERAS, ids=lambda era: era.name)
+def test_forhire_eras_normalise_every_column_and_match_planted_counts(spark, tmp_path, era):
+    dataset = FHV if era.dataset == "fhv" else FHVHV
+    month = era.first_month.plus(1)
+    summary = synthetic.write_month(tmp_path / "m.parquet", dataset, month, 1_500, seed=5,
+                                    era=era, rates=FORHIRE_KINDS)  # fmt: skip
+    frame, rows = _tagged_rows(spark, summary.path, dataset, month)
+    visible = [(f.name, f.dataType) for f in frame.schema.fields if not f.name.startswith("__")]
+    assert visible[:-1] == [(f.name, f.dataType) for f in contract_schema(dataset).fields]
+    reasons = [row[REJECT_REASON] for row in rows]
+    assert {name: reasons.count(name) for name in RULE_NAMES} == summary.expected_rejected
+    loaded = [row for row in rows if row[REJECT_REASON] is None]
+    for flag in dataset.flags:
+        assert sum(row[flag.name] for row in loaded) == summary.expected_flagged[flag.name]
+
+    for raw, out in zip(_raw_rows(summary.path), rows, strict=True):
+        for column in dataset.columns:
+            value = _pick(raw, *FORHIRE_SOURCES.get(column.name, (column.name,)))
+            if column.name.endswith("_flag") and column.name != "sr_flag":
+                value = {"Y": "Y", "N": "N"}.get(value)  # TLC's ' ' is no answer: null
+            elif value is not None and column.type.name == "INTEGER":
+                value = int(value)  # ids stored as doubles in some years
+            assert out[column.name] == value, column.name
+        assert out["source_month"] == month.first_day
 
 
 def test_real_2025_sample_loads_every_row_with_its_values(spark, sample5):

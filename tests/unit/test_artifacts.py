@@ -115,7 +115,11 @@ def test_editing_a_cli_or_dev_module_leaves_every_library_key_unchanged(tmp_path
     root = copy_of_the_code(tmp_path)
     before = keys(root)
     assert before == keys(artifacts.ROOT)
-    for module in ("pipeline/cli/main.py", "pipeline/dev/synthetic.py", "pipeline/local/runner.py"):
+    for module in (
+        "pipeline/cli/main.py",
+        "pipeline/dev/synthetic/taxi.py",
+        "pipeline/local/runner.py",
+    ):
         (root / module).write_text((root / module).read_text() + "\n# edited\n")
     assert keys(root) == before
 

@@ -11,7 +11,7 @@ import pytest
 
 from components import asl
 from pipeline.contract.datasets import DATASETS
-from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, STEPS, Step
+from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, SPARK, STEPS, Step
 
 JOB_NAMES = {step.job: f"tlc-elt-dev-{step.job}" for step in STEPS}
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
@@ -19,10 +19,17 @@ MONTHLY = "arn:aws:states:us-east-1:123456789012:stateMachine:tlc-elt-dev-monthl
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:tlc-elt-dev-trigger"
 
 
+SIZING = {
+    "yellow": asl.Sizing(2, 60), "green": asl.Sizing(2, 45), "fhv": asl.Sizing(3, 60),
+    "fhvhv": asl.Sizing(10, 240),
+}  # fmt: skip
+
+
 def monthly(**kwargs) -> dict:
     return asl.monthly_definition(
-        JOB_NAMES, TOPIC, stack_prefix="tlc-elt-dev", task_timeout_seconds=4500, **kwargs
-    )
+        JOB_NAMES, TOPIC, stack_prefix="tlc-elt-dev", sizing=SIZING, spark_worker_type="G.1X",
+        **kwargs,
+    )  # fmt: skip
 
 
 def backfill(concurrency: int = 3) -> dict:
@@ -70,13 +77,14 @@ def test_one_glue_task_per_step_in_the_step_lists_order():
     states = monthly()["States"]
     tasks = [name for name, state in states.items() if state.get("Resource") == asl.GLUE_RUN_JOB]
     assert tasks == [step.state for step in STEPS]
-    assert states[asl.CHECK_MONTH]["Choices"][1]["Next"] == STEPS[0].state
+    for name in DATASETS:
+        assert states[asl.size_state(name)]["Next"] == STEPS[0].state
     for step, following in zip(STEPS, [*STEPS[1:], None], strict=True):
         expected_next = following.state if following else asl.SUCCEEDED
         assert states[step.state]["Next"] == expected_next
 
 
-def test_a_step_task_runs_its_job_with_the_input_as_arguments():
+def test_a_step_task_runs_its_job_with_the_input_as_arguments_and_its_datasets_sizing():
     step = STEPS[1]
     assert monthly()["States"][step.state] == {
         "Type": "Task",
@@ -85,8 +93,11 @@ def test_a_step_task_runs_its_job_with_the_input_as_arguments():
         "Parameters": {
             "JobName": JOB_NAMES[step.job],
             "Arguments": {"--dataset.$": "$.dataset", "--year.$": "$.year", "--month.$": "$.month"},
+            "Timeout.$": "$.sizing.timeoutMinutes",
+            "WorkerType": "G.1X",
+            "NumberOfWorkers.$": "$.sizing.workers",
         },
-        "TimeoutSeconds": 4500,
+        "TimeoutSecondsPath": "$.sizing.taskTimeoutSeconds",
         "ResultSelector": {
             "JobRunId.$": "$.Id",
             "JobRunState.$": "$.JobRunState",
@@ -114,6 +125,31 @@ def test_a_step_task_runs_its_job_with_the_input_as_arguments():
         ],
         "Next": STEPS[2].state,
     }
+
+
+def test_each_dataset_sizes_its_runs_once_its_input_is_valid():
+    states = monthly()["States"]
+    for name, sizing in SIZING.items():
+        size = states[asl.size_state(name)]
+        assert size == {
+            "Type": "Pass", "Comment": f"the Glue runs' sizing for {name}",
+            "Result": {"workers": sizing.workers, "timeoutMinutes": sizing.timeout_minutes,
+                       "taskTimeoutSeconds": sizing.timeout_minutes * 60 + 15 * 60},
+            "ResultPath": "$.sizing", "Next": STEPS[0].state,
+        }  # fmt: skip
+    # Only the Spark step takes workers; every step takes the dataset's timeout.
+    for step in STEPS:
+        parameters = states[step.state]["Parameters"]
+        assert parameters["Timeout.$"] == "$.sizing.timeoutMinutes"
+        assert ("NumberOfWorkers.$" in parameters) == (step.kind == SPARK)
+
+
+def test_a_dataset_without_sizing_is_refused():
+    with pytest.raises(KeyError, match="fhvhv"):
+        asl.monthly_definition(
+            JOB_NAMES, TOPIC, stack_prefix="p", spark_worker_type="G.1X",
+            sizing={name: asl.Sizing(2, 60) for name in ("yellow", "green", "fhv")},
+        )  # fmt: skip
 
 
 def test_job_arguments_are_the_step_contracts_arguments():
@@ -156,11 +192,12 @@ def test_input_is_checked_before_any_job_runs():
     definition = monthly()
     assert definition["StartAt"] == asl.CHECK_INPUT
     assert states[asl.DEFAULT_DATASET_STATE]["Result"] == "yellow"
-    in_range = states[asl.CHECK_MONTH]["Choices"][1]["Or"]
+    in_range = states[asl.CHECK_MONTH]["Choices"][1:]
     first_days = {
         rule["And"][0]["StringEquals"]: rule["And"][1]["TimestampGreaterThanEquals"]
         for rule in in_range
     }
+    assert [rule["Next"] for rule in in_range] == [asl.size_state(name) for name in DATASETS]
     assert first_days == {
         name: f"{dataset.first_month.first_day}T00:00:00Z" for name, dataset in DATASETS.items()
     }
@@ -183,7 +220,8 @@ def test_a_step_without_a_job_name_is_refused():
             {"ingest_raw": "a", "load_redshift": "c"},
             TOPIC,
             stack_prefix="p",
-            task_timeout_seconds=60,
+            sizing=SIZING,
+            spark_worker_type="G.1X",
         )
 
 

@@ -18,7 +18,10 @@ from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, main
         (["--year", "2024", "--month", "13"], "invalid month '13': a month from 1 to 12"),
         (["--year", "2008", "--month", "12"], "invalid year '2008': a year from 2009"),
         (["--year", "2099", "--month", "01"], "invalid year '2099'"),
-        (["--year", "2024", "--month", "1", "--dataset", "fhv"], "one of green, yellow"),
+        (
+            ["--year", "2024", "--month", "1", "--dataset", "blue"],
+            "one of fhv, fhvhv, green, yellow",
+        ),
         (["--from", "2024-03", "--to", "2024-01"], "the first month must not be after the last"),
         (["--from", "2024-03"], "give both --from and --to"),
         (["--year", "2024"], "give --year and --month"),
@@ -33,6 +36,10 @@ from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, main
         (
             ["--year", "2013", "--month", "7", "--dataset", "green"],
             "this dataset starts in 2013-08",
+        ),
+        (
+            ["--year", "2019", "--month", "1", "--dataset", "fhvhv"],
+            "this dataset starts in 2019-02",
         ),
     ],
 )

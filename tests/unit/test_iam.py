@@ -53,14 +53,21 @@ def all_documents() -> dict[str, dict]:
     documents["trigger function"] = iam.trigger_function_policy(MONTHLY, LOG_GROUP, QUEUE)
     documents["scheduler"] = iam.scheduler_policy(FUNCTION, QUEUE)
     documents["bucket policy"] = iam.tls_only_bucket_policy("arn:aws:s3:::raw-bucket")
+    for kms_key in (None, KMS_KEY):
+        access = iam.ReaderAccess(
+            "processed-bucket", "tlc-elt-dev", "tlc_elt_dev", WORKGROUP, kms_key
+        )
+        documents[f"reader {'kms' if kms_key else 'sse-s3'}"] = iam.reader_policy(access, ACCOUNT)
     return documents
 
 
 def trust_documents() -> dict[str, dict]:
-    return {
+    documents = {
         f"trust {service}": iam.trust_policy([service], account)
         for service, account in [("glue.amazonaws.com", None), ("states.amazonaws.com", "1" * 12)]
     }
+    documents["trust account (reader)"] = iam.account_trust_policy(ACCOUNT)
+    return documents
 
 
 DOCUMENTS = all_documents()
@@ -250,6 +257,17 @@ def test_load_reads_processed_and_writes_only_copy_manifests(dataset):
     assert not allowed(policy, "s3:DeleteObject", object_arn("processed-bucket", keys["parts"][0]))
 
 
+def test_the_load_and_its_copy_role_read_the_zone_lookup_and_nothing_beside_it():
+    lookup = object_arn("processed-bucket", layout.taxi_zones_key())
+    beside = object_arn("processed-bucket", "reference/other.csv")
+    for policy in (job_policy("load_redshift"), iam.copy_role_policy("processed-bucket")):
+        assert allowed(policy, "s3:GetObject", lookup)
+        assert not allowed(policy, "s3:PutObject", lookup)
+        assert not allowed(policy, "s3:GetObject", beside)
+    for job in ("ingest_raw", "transform_trips"):
+        assert not allowed(job_policy(job), "s3:GetObject", lookup)
+
+
 def test_only_the_load_job_reaches_the_warehouse():
     for job in iam.JOB_GRANTS:
         can_run = allowed(job_policy(job), "redshift-data:BatchExecuteStatement", WORKGROUP)
@@ -334,3 +352,28 @@ def test_trust_policy_guards_the_confused_deputy_when_asked():
     assert guarded["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     (plain,) = iam.trust_policy(["glue.amazonaws.com"])["Statement"]
     assert "Condition" not in plain
+
+
+def test_the_reader_reads_the_lake_writes_only_query_results_and_runs_only_queries():
+    access = iam.ReaderAccess("processed-bucket", "tlc-elt-dev", "tlc_elt_dev", WORKGROUP)
+    policy = iam.reader_policy(access, ACCOUNT)
+    for dataset in DATASETS.values():
+        keys = lake_keys(dataset)
+        for key in keys["parts"] + keys["quarantine"]:
+            assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
+            assert not allowed(policy, "s3:PutObject", object_arn("processed-bucket", key))
+        for key in keys["raw"]:
+            assert not allowed(policy, "s3:GetObject", object_arn("raw-bucket", key))
+    results = object_arn("processed-bucket", "athena-results/abc.csv")
+    assert allowed(policy, "s3:PutObject", results)
+    assert not allowed(policy, "s3:DeleteObject", results)
+    workgroup = "arn:aws:athena:us-east-1:123456789012:workgroup/tlc-elt-dev"
+    assert allowed(policy, "athena:StartQueryExecution", workgroup)
+    assert not allowed(policy, "athena:StartQueryExecution", workgroup + "x")
+    table = "arn:aws:glue:us-east-1:123456789012:table/tlc_elt_dev/yellow_trips"
+    assert allowed(policy, "glue:GetPartitions", table)
+    assert not allowed(policy, "glue:UpdateTable", table)
+    assert allowed(policy, "redshift-serverless:GetCredentials", WORKGROUP)
+    assert allowed(policy, "redshift-data:ExecuteStatement", WORKGROUP)
+    assert not allowed(policy, "redshift-data:BatchExecuteStatement", WORKGROUP)
+    assert not [s for s in policy["Statement"] if "kms:" in str(s["Action"])]

@@ -43,7 +43,7 @@ def argv(**overrides: str) -> list[str]:
 
 def test_arguments_without_glue_fall_back_to_argparse_and_ignore_glue_extras(script):
     parsed = script.parse_arguments([*argv(source="https://x/y.parquet"), "--JOB_ID", "j_1"])
-    assert parsed == {**GOOD, "source": "https://x/y.parquet", "force": ""}
+    assert parsed == {**GOOD, "source": "https://x/y.parquet", "force": "", "region": ""}
 
 
 def test_missing_required_argument_stops_the_job(script):
@@ -61,7 +61,7 @@ def test_context_from_good_arguments(script, silent_s3):
 @pytest.mark.parametrize(
     ("override", "names"),
     [
-        ({"dataset": "purple"}, "invalid dataset 'purple': one of green, yellow"),
+        ({"dataset": "purple"}, "invalid dataset 'purple': one of fhv, fhvhv, green, yellow"),
         ({"month": "13"}, "invalid month '13'"),
         ({"year": "2008"}, "invalid year '2008'"),
         ({"dataset": "green", "year": "2013", "month": "7"}, "this dataset starts in 2013-08"),
@@ -80,3 +80,38 @@ def test_force_flag(script):
     assert script.ingest_options({"force": "true"}).force is True
     assert script.ingest_options({"force": "false"}).force is False
     assert script.ingest_options({}).force is False
+
+
+class RecordedClients:
+    """boto3.client as the scripts call it: records (service, region_name), returns a stub."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str | None]] = []
+
+    def __call__(self, service: str, **kwargs):
+        self.made.append((service, kwargs.get("region_name")))
+        return boto3.session.Session().client(
+            service, region_name=kwargs.get("region_name") or "us-east-1",
+            aws_access_key_id="x", aws_secret_access_key="x",
+        )  # fmt: skip
+
+
+def test_the_stacks_region_argument_makes_the_s3_client(script, monkeypatch):
+    """--region (the stack passes its own) reaches the client, whatever the environment says."""
+    clients = RecordedClients()
+    monkeypatch.setattr(boto3, "client", clients)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    parsed = script.parse_arguments(argv(region="eu-central-1"))
+
+    context = script.build_context(parsed)
+
+    assert clients.made == [("s3", "eu-central-1")]
+    assert context.lake.s3.meta.region_name == "eu-central-1"
+
+
+def test_a_bad_region_is_refused_before_any_client(script, monkeypatch):
+    clients = RecordedClients()
+    monkeypatch.setattr(boto3, "client", clients)
+    with pytest.raises(InvalidInput, match="invalid region 'Europe': an AWS region name"):
+        script.build_context({**GOOD, "region": "Europe"})
+    assert clients.made == []

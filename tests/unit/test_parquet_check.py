@@ -158,3 +158,24 @@ def test_the_same_file_passes_for_the_dataset_whose_names_it_has():
     yellow.accept(_table_bytes(green))
     with pytest.raises(MissingColumn, match="'pickup_datetime'"):
         yellow.finish()
+
+
+def test_ingest_says_at_start_when_pyarrow_cannot_be_imported(monkeypatch, tmp_path):
+    """Python Shell without the analytics set or the pinned module: refused before any request."""
+    import sys
+
+    from pipeline.contract.errors import PipelineError
+    from pipeline.contract.months import Month
+    from pipeline.jobs.context import StepContext
+    from pipeline.jobs.ingest import ingest
+    from pipeline.storage.lake import LocalLake
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` raises ImportError
+    context = StepContext(
+        YELLOW, Month(2024, 9), LocalLake(tmp_path), source="http://127.0.0.1:9/x"
+    )
+
+    with pytest.raises(PipelineError, match="pyarrow, which cannot be imported") as refused:
+        ingest(context)
+    assert "--additional-python-modules" in str(refused.value)
+    assert not (tmp_path / "raw").exists()

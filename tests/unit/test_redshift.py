@@ -24,9 +24,11 @@ from pipeline.warehouse.redshift import (
     BatchPart,
     Polling,
     RedshiftDataApiWarehouse,
+    clean_view_columns,
     count_check_sql,
     load_batch,
     require_workgroup_support,
+    schema_batch,
 )
 
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
@@ -267,23 +269,18 @@ def test_a_status_read_refused_while_polling_is_a_statement_failure_naming_it(st
 def test_load_batch_without_part_files_only_deletes_and_checks_for_zero():
     statements = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0)
 
-    assert [s.part for s in statements] == [
-        BatchPart.CREATE_TABLE,
-        BatchPart.CLEAN_VIEW,
-        BatchPart.DELETE_MONTH,
-        BatchPart.COUNT_CHECK,
-    ]
+    assert [s.part for s in statements] == [BatchPart.DELETE_MONTH, BatchPart.COUNT_CHECK]
     assert statements[-1].sql.endswith("HAVING COUNT(*) <> 0")
 
 
-def test_load_batch_copies_into_a_staging_table_and_inserts_by_name():
+def test_load_batch_copies_into_a_staging_table_and_inserts_by_name_and_holds_no_ddl():
     manifest = "s3://processed/yellow/year=2024/month=09/_copy.manifest"
     statements = load_batch(YELLOW, Month(2024, 9), manifest, ROLE, 5)
     by_part = {s.part: s.sql for s in statements}
 
     assert [s.part for s in statements] == [
-        BatchPart.CREATE_TABLE, BatchPart.CLEAN_VIEW, BatchPart.DELETE_MONTH, BatchPart.STAGE,
-        BatchPart.COPY, BatchPart.INSERT, BatchPart.COUNT_CHECK,
+        BatchPart.DELETE_MONTH, BatchPart.STAGE, BatchPart.COPY, BatchPart.INSERT,
+        BatchPart.COUNT_CHECK,
     ]  # fmt: skip
     names = ", ".join(YELLOW.column_names)
     assert by_part[BatchPart.STAGE].startswith("CREATE TEMP TABLE stage_yellow_trips (vendor_id")
@@ -291,16 +288,33 @@ def test_load_batch_copies_into_a_staging_table_and_inserts_by_name():
     assert by_part[BatchPart.INSERT] == (
         f"INSERT INTO yellow_trips ({names}) SELECT {names} FROM stage_yellow_trips"
     )
+    # Concurrent months touch only rows: no statement that changes the catalog.
+    assert not [s for s in statements if s.sql.startswith(("CREATE TABLE", "ALTER", "CREATE OR"))]
 
 
-def test_load_batch_brings_a_first_version_table_to_the_new_columns():
+GRANTS = [
+    "GRANT SELECT ON yellow_trips, yellow_trips_clean TO ROLE tlc_reader",
+    "GRANT ALL ON yellow_trips, yellow_trips_clean TO ROLE tlc_loader",
+]
+
+
+def test_the_schema_step_creates_the_table_and_view_and_grants_both_roles():
+    statements = schema_batch(YELLOW, ())
+
+    assert [s.part for s in statements] == [
+        BatchPart.CREATE_TABLE, BatchPart.CLEAN_VIEW, BatchPart.GRANT, BatchPart.GRANT,
+    ]  # fmt: skip
+    assert [s.sql for s in statements[2:]] == GRANTS
+
+
+def test_the_schema_step_brings_a_first_version_table_to_the_new_columns():
     new = {"pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude"}
     new |= {flag.name for flag in YELLOW.flags}
     first_version = tuple(name for name in YELLOW.column_names if name not in new)
-    statements = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0, first_version)
+    statements = schema_batch(YELLOW, first_version)
     added = [s.sql for s in statements if s.part is BatchPart.ADD_COLUMN]
 
-    assert statements[0].part is BatchPart.CREATE_TABLE
+    assert BatchPart.CREATE_TABLE not in {s.part for s in statements}
     assert added == [
         "ALTER TABLE yellow_trips ADD COLUMN pickup_longitude DOUBLE PRECISION",
         "ALTER TABLE yellow_trips ADD COLUMN pickup_latitude DOUBLE PRECISION",
@@ -311,13 +325,22 @@ def test_load_batch_brings_a_first_version_table_to_the_new_columns():
             for flag in YELLOW.flags
         ),
     ]
-    # A current table needs nothing added.
-    current = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0, YELLOW.column_names)
-    assert BatchPart.ADD_COLUMN not in {s.part for s in current}
+    assert [s.part for s in statements][-3:] == [
+        BatchPart.CLEAN_VIEW, BatchPart.GRANT, BatchPart.GRANT,
+    ]  # fmt: skip
+
+
+def test_a_current_table_and_view_need_no_schema_step_a_stale_view_is_replaced():
+    view = clean_view_columns(YELLOW)
+    assert schema_batch(YELLOW, YELLOW.column_names, view) == []
+    stale = schema_batch(YELLOW, YELLOW.column_names, view[:-1])
+    assert [s.part for s in stale] == [BatchPart.CLEAN_VIEW, BatchPart.GRANT, BatchPart.GRANT]
+    missing = schema_batch(YELLOW, YELLOW.column_names, ())
+    assert [s.part for s in missing] == [BatchPart.CLEAN_VIEW, BatchPart.GRANT, BatchPart.GRANT]
 
 
 def test_the_clean_view_is_every_column_but_the_flags_of_the_unflagged_rows():
-    view = {s.part: s.sql for s in load_batch(YELLOW, Month(2024, 9), None, ROLE, 0)}
+    view = {s.part: s.sql for s in schema_batch(YELLOW, ())}
     sql = view[BatchPart.CLEAN_VIEW]
 
     assert sql.startswith("CREATE OR REPLACE VIEW yellow_trips_clean AS SELECT vendor_id, ")
@@ -326,7 +349,7 @@ def test_the_clean_view_is_every_column_but_the_flags_of_the_unflagged_rows():
 
 
 def test_green_table_ddl_follows_its_dataset():
-    create = load_batch(GREEN, Month(2024, 9), None, ROLE, 0)[0].sql
+    create = schema_batch(GREEN, ())[0].sql
 
     assert create.startswith("CREATE TABLE IF NOT EXISTS green_trips (\n  vendor_id INTEGER,")
     assert "  ehail_fee DOUBLE PRECISION,\n  trip_type INTEGER,\n  source_month DATE,\n" in create

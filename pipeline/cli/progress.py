@@ -113,6 +113,11 @@ class ConsoleObserver(Observer):
                 f"{headline(run.figures)}"
             )
 
+    def notice(self, text: str) -> None:
+        self.close()
+        if not self.quiet:
+            self.console.print(f"[yellow]note:[/yellow] {text}", highlight=False)
+
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()

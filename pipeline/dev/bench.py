@@ -1,19 +1,23 @@
-"""`make bench` / `python -m pipeline.dev.bench`: what one month costs on this machine.
+"""`make bench` / `python -m pipeline.dev.bench`: what one month costs on this machine, per engine.
 
-A benchmark, not a test: it prints figures and checks nothing but that the runs agree.
+A benchmark, not a test: it prints figures and checks nothing but that the engines agree.
 
-1. Writes a synthetic yellow month of `--rows` rows (3,500,000 is a real month) and serves it on
-   loopback HTTP, so ingest takes its real download path.
-2. Starts the SparkSession (JVM start, reported on its own line and counted in the total), then
-   walks the local pipeline's steps, recording per step wall seconds, rows/s and the peak RSS of
-   this process and its children (the JVM is one) while the step ran; then the same month again
-   on the same session, which is what each further month of a range costs.
-3. Transforms the same raw file under each alternative in TUNINGS (warm session), so what each
-   of transform's choices buys is measured in the same run.
-4. Transforms the same raw file with DuckDB SQL (`pipeline.local.duckdb_transform`) as a reference
-and
-   prints Spark's time over it; both runs' counts must agree.
-5. Ingests files of growing size (`--ingest-mb`, default the month and 500 MB) in fresh
+1. Writes a synthetic month of `--rows` rows (`--dataset`, yellow by default; 3,500,000 is a real
+   yellow month).
+2. The DuckDB engine (the default): the whole local month as a fresh process, start to exit
+   (`python -m pipeline local --source FILE`, timed by `pipeline.dev.timed`: wall seconds and the
+   process's peak RSS); then the same steps in this process, each timed, with the month's file
+   served on loopback HTTP so ingest takes its real download path; then the DuckDB engine's
+   transform alone on the ingested file (`pipeline.local.duckdb_transform`, the median of 3): the
+   reference every other figure is compared with. The headline: the fresh-process month over the
+   transform alone.
+3. The Spark engine (`--no-spark` skips it): the SparkSession's start (the JVM, reported on its
+   own line and counted in the month), each step, then the same month again on the warm session,
+   which is what each further month of a range costs; then the transform under each alternative
+   in TUNINGS (warm session), so what each of the Spark transform's choices buys is measured in
+   the same run. Its transform over the DuckDB reference, first and warm; both engines' counts
+   must agree.
+4. Ingests files of growing size (`--ingest-mb`, default the month and 500 MB) in fresh
    processes, as Glue Python Shell runs ingest alone, and prints each one's peak RSS: it must not
    grow with the file.
 
@@ -43,9 +47,11 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.contract.datasets import YELLOW
+from pipeline.contract.datasets import YELLOW, Dataset, get_dataset
+from pipeline.contract.errors import InvalidInput
 from pipeline.contract.layout import RAW, raw_key
 from pipeline.contract.months import Month
+from pipeline.contract.sql import Engine
 from pipeline.contract.steps import Step
 from pipeline.dev import synthetic
 from pipeline.dev.demo import DEMO_MONTH, serve_folder
@@ -56,6 +62,7 @@ from pipeline.local.runner import LocalPipeline, Observer, StepRun
 from pipeline.storage.lake import LocalLake
 
 DEFAULT_ROWS = 3_500_000
+DEFAULT_DATASET = "yellow"
 DEFAULT_WORKDIR = Path(".local/bench")
 MB = 1024 * 1024
 SAMPLE_SECONDS = 0.02
@@ -134,8 +141,14 @@ class Row:
         return self.rows / self.seconds if self.rows and self.seconds else None
 
 
-# What the transform has finished at each of its progress reports, in order (its profile).
-TRANSFORM_PHASES = ("read+tag+cache+count+write processed", "write quarantine")
+# What each transform has finished at each of its progress reports, in order (its profile).
+TRANSFORM_PHASES = {
+    Engine.SPARK: ("read+tag+cache+count+write processed", "write quarantine"),
+    Engine.DUCKDB: ("read+tag+count", "read+tag+write processed", "read+tag+write quarantine"),
+}
+SPARK_ROW = "Spark: "  # the Spark engine's rows begin with it
+MONTH_PROCESS = "DuckDB: whole month, fresh process (start to exit)"
+REFERENCE = f"DuckDB: transform alone (median of {REFERENCE_RUNS})"
 
 
 class _StepMeter(Observer):
@@ -143,8 +156,10 @@ class _StepMeter(Observer):
     also the time between its progress reports: where its seconds go.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine, prefix: str = "") -> None:
         self.rows: list[Row] = []
+        self.phases = TRANSFORM_PHASES[engine]
+        self.prefix = prefix
         self._sampler = PeakRss()
         self._started = 0.0
         self._marks: list[float] = []
@@ -162,67 +177,105 @@ class _StepMeter(Observer):
         peak = self._sampler.stop()
         rows = run.figures.get(ROWS_FIGURE.get(run.step.job, ""), None)
         note = ""
-        if run.step.job == "transform_trips" and len(self._marks) == len(TRANSFORM_PHASES):
+        if run.step.job == "transform_trips" and len(self._marks) == len(self.phases):
             edges = [self._started, *self._marks]
             note = ", ".join(f"{phase} {end - start:.1f}s" for phase, start, end
-                             in zip(TRANSFORM_PHASES, edges, edges[1:]))  # fmt: skip
-        self.rows.append(Row(run.step.state, run.seconds, rows, peak, note))
+                             in zip(self.phases, edges, edges[1:]))  # fmt: skip
+        self.rows.append(Row(self.prefix + run.step.state, run.seconds, rows, peak, note))
 
 
-def run_pipeline(
-    workdir: Path, file: Path, month: Month, *, tune: bool = True
+def month_process(workdir: Path, dataset: Dataset, month: Month, file: Path) -> Row:
+    """The whole local month on the default engine as a fresh process, start to exit."""
+    command = [sys.executable, "-m", "pipeline", "local", "--dataset", dataset.name,
+               "--year", str(month.year), "--month", str(month.month), "--source", str(file),
+               "--workdir", str(workdir / "duckdb-process"), "--quiet"]  # fmt: skip
+    # Our own interpreter and modules, arguments we built: no untrusted input.
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "pipeline.dev.timed", "--", *command],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the local month failed: {done.stderr.strip()[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return Row(MONTH_PROCESS, figures["seconds"], None, figures["peak_rss"],
+               "python -m pipeline local --source FILE: ingest, transform, load")  # fmt: skip
+
+
+def run_duckdb(
+    workdir: Path, dataset: Dataset, file: Path, month: Month
+) -> tuple[list[Row], dict[str, Any]]:
+    """The DuckDB engine: the fresh-process month, its steps in this process, then the transform
+    alone (the reference): (rows, counts)."""
+    process = month_process(workdir, dataset, month, file)
+    meter = _StepMeter(Engine.DUCKDB, "DuckDB: ")
+    pipeline = LocalPipeline(workdir / "duckdb", engine=Engine.DUCKDB, observer=meter)
+    with serve_folder(file.parent) as base_url:
+        pipeline.run_month(dataset, month, source=f"{base_url}/{file.name}")
+    counts = pipeline.transform_counts(dataset, month) or {}
+    steps = Row("DuckDB: the three steps in one process", sum(r.seconds for r in meter.rows),
+                None, max(r.peak_rss or 0 for r in meter.rows))  # fmt: skip
+    reference = run_reference(workdir, dataset, month)
+    process.rows = steps.rows = reference.rows
+    return [process, *meter.rows, steps, reference], counts
+
+
+def run_spark(
+    workdir: Path, dataset: Dataset, file: Path, month: Month, *, tune: bool = True
 ) -> tuple[list[Row], list[Row], list[Row], dict[str, Any]]:
-    """JVM start, the local pipeline's steps on `file` served over loopback HTTP, then the same
-    month again on the same session, then the transform under each of TUNINGS:
-    (first run with JVM start, second run, tunings, counts).
+    """JVM start, the local pipeline's steps on the Spark engine on `file` served over loopback
+    HTTP, then the same month again on the same session, then the transform under each of
+    TUNINGS: (first run with JVM start, second run, tunings, counts).
 
     The first run is what one month costs in a fresh process (Glue starts a JVM per job run);
     the second is what each further month of a range or backfill costs once the JIT and Spark's
     code generation are warm.
     """
-    meter = _StepMeter()
-    pipeline = LocalPipeline(workdir / "run", observer=meter)
+    meter = _StepMeter(Engine.SPARK, SPARK_ROW)
+    pipeline = LocalPipeline(workdir / "spark", engine=Engine.SPARK, observer=meter)
     try:
         with measured() as jvm:
             spark = pipeline.spark
             spark.range(1).count()  # the session answers: its JVM and executors are up
         with serve_folder(file.parent) as base_url:
             for _ in range(2):
-                pipeline.run_month(YELLOW, month, source=f"{base_url}/{file.name}")
-        counts = pipeline.transform_counts(YELLOW, month) or {}
-        tunings = run_tunings(workdir, month, spark) if tune else []
+                pipeline.run_month(dataset, month, source=f"{base_url}/{file.name}")
+        counts = pipeline.transform_counts(dataset, month) or {}
+        tunings = run_tunings(workdir, dataset, month, spark) if tune else []
     finally:
         pipeline.close()
-    start = Row("JVM start (SparkSession)", jvm["seconds"], None, int(jvm["peak_rss"]))
+    start = Row(f"{SPARK_ROW}JVM start (SparkSession)", jvm["seconds"], None, int(jvm["peak_rss"]))
     steps = len(meter.rows) // 2
     second = meter.rows[steps:]
     for row in second:
         row.what += " (again)"
-    return [start, *meter.rows[:steps]], second, tunings, counts
+    first = [start, *meter.rows[:steps]]
+    total = Row(f"{SPARK_ROW}whole month (JVM start + steps)", sum(row.seconds for row in first),
+                None, max(row.peak_rss or 0 for row in first))  # fmt: skip
+    return [*first, total], second, tunings, counts
 
 
-def run_reference(workdir: Path, month: Month) -> tuple[Row, dict[str, Any]]:
-    """The DuckDB engine's transform of the same raw file the pipeline ingested: the median of
-    3 runs (DuckDB's time varies by a second or more from run to run here; Spark's is reported
-    per run). Its lake holds a hard link to the ingested file."""
-    raw = LocalLake(workdir / "run" / "lake").path(RAW, raw_key(YELLOW, month))
-    lake = LocalLake(workdir / "duckdb" / "lake")
-    target = lake.path(RAW, raw_key(YELLOW, month))
+def _ingested(workdir: Path, dataset: Dataset, month: Month, name: str) -> LocalLake:
+    """A lake of its own holding a hard link to the raw file the DuckDB run ingested."""
+    raw = LocalLake(workdir / "duckdb" / "lake").path(RAW, raw_key(dataset, month))
+    lake = LocalLake(workdir / name / "lake")
+    target = lake.path(RAW, raw_key(dataset, month))
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         os.link(raw, target)
+    return lake
+
+
+def run_reference(workdir: Path, dataset: Dataset, month: Month) -> Row:
+    """The DuckDB engine's transform alone on the ingested raw file: the median of
+    REFERENCE_RUNS runs (DuckDB's time varies by tens of percent from run to run here)."""
+    lake = _ingested(workdir, dataset, month, "reference")
     runs = []
     for _ in range(REFERENCE_RUNS):
         with measured() as figures:
-            counts = duckdb_transform.transform(StepContext(YELLOW, month, lake))
+            counts = duckdb_transform.transform(StepContext(dataset, month, lake))
         runs.append((figures["seconds"], int(figures["peak_rss"]), counts))
     seconds, peak, counts = sorted(runs, key=lambda item: item[0])[len(runs) // 2]
-    row = Row(f"DuckDB reference transform (median of {REFERENCE_RUNS})", seconds, counts.rows_in,
-              peak)  # fmt: skip
-    shared = {
-        key: value for key, value in dataclasses.asdict(counts).items() if key != "part_files"
-    }
-    return row, shared
+    return Row(REFERENCE, seconds, counts.rows_in, peak)
 
 
 def _shipped_but(**changes: Any) -> transform.TransformOptions:
@@ -268,19 +321,14 @@ def tuned(spark: Any, tuning: Tuning) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
-def run_tunings(workdir: Path, month: Month, spark: Any) -> list[Row]:
-    """The transform of the ingested month under each of TUNINGS, on the warm session."""
-    lake = LocalLake(workdir / "tuning" / "lake")
-    raw = LocalLake(workdir / "run" / "lake").path(RAW, raw_key(YELLOW, month))
-    target = lake.path(RAW, raw_key(YELLOW, month))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        os.link(raw, target)
+def run_tunings(workdir: Path, dataset: Dataset, month: Month, spark: Any) -> list[Row]:
+    """The Spark transform of the ingested month under each of TUNINGS, on the warm session."""
+    lake = _ingested(workdir, dataset, month, "tuning")
     rows = []
     shipped = None
     for tuning in TUNINGS:
         with tuned(spark, tuning), measured() as figures:
-            context = StepContext(YELLOW, month, lake, spark=spark)
+            context = StepContext(dataset, month, lake, spark=spark)
             result = transform.transform_month(context, tuning.options)
         shipped = shipped or figures["seconds"]
         change = figures["seconds"] / shipped - 1
@@ -338,46 +386,60 @@ def machine() -> str:
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     workdir = Path(args.workdir)
+    dataset = get_dataset(args.dataset)
     month = DEMO_MONTH
-    source = workdir / "source" / YELLOW.file_name(month)
-    console.print(f"[bold]tlc-elt bench[/bold]: {args.rows:,} rows, {machine()}")
+    source = workdir / "source" / dataset.file_name(month)
+    console.print(f"[bold]tlc-elt bench[/bold]: {dataset.name} {args.rows:,} rows, {machine()}")
     with measured() as generated:
-        synthetic.write_month(source, YELLOW, month, args.rows, seed=args.seed)
+        synthetic.write_month(source, dataset, month, args.rows, seed=args.seed)
     console.print(
         f"synthetic month written in {generated['seconds']:.1f}s "
         f"({source.stat().st_size / MB:,.0f} MB, not counted below)"
     )
 
-    steps, again, tunings, spark_counts = run_pipeline(
-        workdir, source, month, tune=not args.no_tuning
-    )
-    reference, reference_counts = run_reference(workdir, month)
-    ratios = {}
-    for label, rows in (("first", steps), ("again", again)):
-        transform = next(row for row in rows if row.what.startswith("TransformTrips"))
-        ratios[label] = transform.seconds / reference.seconds
-    reference.note = "Spark: {first:.1f}x first, {again:.1f}x again".format(**ratios)
-    total = Row("whole month (JVM start + steps)", sum(row.seconds for row in steps),
-                args.rows, max(row.peak_rss or 0 for row in steps))  # fmt: skip
-    agree = all(spark_counts.get(key) == value for key, value in reference_counts.items())
-    title = f"yellow {month}, {args.rows:,} rows: one month, then the same month again"
-    report(console, title, [*steps, total, *again, reference])
-    console.print(
-        "counts: Spark and DuckDB "
-        + ("agree" if agree else f"[red]DIFFER[/red]: {spark_counts} vs {reference_counts}")
-    )
+    duckdb_rows, duckdb_counts = run_duckdb(workdir, dataset, source, month)
+    process = next(row for row in duckdb_rows if row.what == MONTH_PROCESS)
+    reference = next(row for row in duckdb_rows if row.what == REFERENCE)
+    ratios = {"month_process": process.seconds / reference.seconds}
+    process.note = f"{ratios['month_process']:.1f}x the transform alone"
+    report(console, f"DuckDB engine (the default): {dataset.name} {month}, {args.rows:,} rows",
+           duckdb_rows)  # fmt: skip
 
+    spark_rows: list[Row] = []
+    tunings: list[Row] = []
+    agree = True
+    if not args.no_spark:
+        first, again, tunings, spark_counts = run_spark(
+            workdir, dataset, source, month, tune=not args.no_tuning
+        )
+        for label, rows in (("spark_first", first), ("spark_again", again)):
+            transform_row = next(row for row in rows if "TransformTrips" in row.what)
+            ratios[label] = transform_row.seconds / reference.seconds
+            transform_row.note = (
+                f"{ratios[label]:.1f}x the DuckDB transform; " + transform_row.note
+            ).rstrip("; ")
+        spark_rows = [*first, *again]
+        report(console, f"Spark engine (what Glue runs): {dataset.name} {month}, "
+               f"{args.rows:,} rows, then the same month again", spark_rows)  # fmt: skip
+        agree = {k: v for k, v in spark_counts.items() if k != "part_files"} == {
+            k: v for k, v in duckdb_counts.items() if k != "part_files"
+        }
+        console.print(
+            "counts: Spark and DuckDB "
+            + ("agree" if agree else f"[red]DIFFER[/red]: {spark_counts} vs {duckdb_counts}")
+        )
     if tunings:
-        report(console, "transform tunings, warm session, same file", tunings)
+        report(console, "Spark transform tunings, warm session, same file", tunings)
     scaling = [] if args.no_ingest_scaling else ingest_scaling(workdir, source, args.ingest_mb)
     if scaling:
         report(console, "ingest peak RSS by file size (fresh process each)", scaling)
     figures = {
         "machine": machine(),
+        "dataset": dataset.name,
         "rows": args.rows,
-        "steps": [asdict(row) for row in [*steps, total, *again, reference, *scaling]],
+        "steps": [asdict(row) for row in [*duckdb_rows, *spark_rows, *scaling]],
         "tunings": [asdict(row) for row in tunings],
-        "transform_over_duckdb": ratios,
+        "ratios": ratios,
         "counts_agree": agree,
     }
     if args.json:
@@ -402,6 +464,13 @@ def _median_rows(runs: list[list[dict[str, Any]]]) -> list[Row]:
     return rows
 
 
+RATIO_TEXT = {
+    "month_process": "DuckDB whole month as a fresh process / DuckDB transform alone",
+    "spark_first": "Spark transform, first month (fresh JVM) / DuckDB transform",
+    "spark_again": "Spark transform, again (warm session) / DuckDB transform",
+}
+
+
 def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """`--runs N`: the whole benchmark N times, each in a fresh process (a cold JVM each time),
     then the median of every figure: this machine's run-to-run spread is tens of percent.
@@ -411,9 +480,11 @@ def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     for index in range(1, args.runs + 1):
         child_dir = workdir / f"run-{index}"
         child = [sys.executable, "-m", "pipeline.dev.bench", "--rows", str(args.rows),
-                 "--seed", str(args.seed), "--workdir", str(child_dir), "--json",
-                 "--ingest-mb", *map(str, args.ingest_mb)]  # fmt: skip
-        child += ["--no-tuning"] * args.no_tuning + ["--no-ingest-scaling"] * args.no_ingest_scaling
+                 "--dataset", args.dataset, "--seed", str(args.seed), "--workdir", str(child_dir),
+                 "--json", "--ingest-mb", *map(str, args.ingest_mb)]  # fmt: skip
+        for flag in ("no_tuning", "no_ingest_scaling", "no_spark"):
+            if getattr(args, flag):
+                child.append("--" + flag.replace("_", "-"))
         console.print(f"run {index} of {args.runs} ({child_dir})")
         # Our own interpreter and module, arguments we built: no untrusted input.
         done = subprocess.run(child, capture_output=True, text=True, check=False)  # noqa: S603
@@ -424,20 +495,25 @@ def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     tunings = (
         _median_rows([result["tunings"] for result in results]) if results[0]["tunings"] else []
     )
-    ratios = {label: statistics.median(r["transform_over_duckdb"][label] for r in results)
-              for label in ("first", "again")}  # fmt: skip
-    report(console, f"yellow {DEMO_MONTH}, {args.rows:,} rows: median of {args.runs} runs", steps)
-    console.print("Spark over DuckDB, median of the runs' ratios: "
-                  "{first:.1f}x first month, {again:.1f}x again".format(**ratios))  # fmt: skip
+    ratios = {
+        label: statistics.median(result["ratios"][label] for result in results)
+        for label in results[0]["ratios"]
+    }
+    report(console, f"{args.dataset} {DEMO_MONTH}, {args.rows:,} rows: median of {args.runs} runs",
+           steps)  # fmt: skip
+    for label, value in ratios.items():
+        each = ", ".join(f"{result['ratios'][label]:.1f}x" for result in results)
+        console.print(f"{RATIO_TEXT[label]}: {value:.1f}x (median; runs {each})")
     if tunings:
-        report(console, f"transform tunings, median of {args.runs} runs", tunings)
+        report(console, f"Spark transform tunings, median of {args.runs} runs", tunings)
     figures = {
         "machine": machine(),
+        "dataset": args.dataset,
         "rows": args.rows,
         "runs": args.runs,
         "steps": [asdict(row) for row in steps],
         "tunings": [asdict(row) for row in tunings],
-        "transform_over_duckdb": ratios,
+        "ratios": ratios,
         "counts_agree": all(result["counts_agree"] for result in results),
     }
     if args.json:
@@ -453,12 +529,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help="rows in the synthetic month"
     )
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, help="the synthetic month's dataset")
     parser.add_argument("--seed", type=int, default=20240901)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--ingest-mb", type=int, nargs="*", default=[500],
                         help="sizes of the extra files ingest is measured on (MB)")  # fmt: skip
-    parser.add_argument("--no-tuning", action="store_true", help="skip step 3")
-    parser.add_argument("--no-ingest-scaling", action="store_true", help="skip step 5")
+    parser.add_argument("--no-spark", action="store_true", help="skip step 3 (the Spark engine)")
+    parser.add_argument("--no-tuning", action="store_true", help="skip step 3's tunings")
+    parser.add_argument("--no-ingest-scaling", action="store_true", help="skip step 4")
     parser.add_argument("--json", action="store_true", help="also write <workdir>/bench.json")
     parser.add_argument("--runs", type=int, default=1,
                         help="repeat in fresh processes and print the medians")  # fmt: skip
@@ -467,8 +545,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rows {args.rows}: give at least 1 row")
     if args.runs < 1:
         parser.error(f"--runs {args.runs}: give at least 1 run")
+    try:
+        get_dataset(args.dataset)
+    except InvalidInput as error:
+        parser.error(str(error))
     # Wide enough for the tables when the figures go to a file or a pipe.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     (run if args.runs == 1 else run_repeated)(args, console)
     return 0
 

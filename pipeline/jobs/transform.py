@@ -1,6 +1,8 @@
 """Transform one month on Spark: TLC's file (any era) -> the table contract, rules, flags, counts.
 
-`run_step` is what the Glue job (`scripts/transform_trips.py`) and the local runner call. It does
+`run_step` is what the Glue job (`scripts/transform_trips.py`) calls, and the local runner on its
+Spark engine (`--engine spark`; the default local engine is `pipeline.local.duckdb_transform`,
+which writes the same parts, quarantine and counts from the same SQL). It does
 the I/O around two pure DataFrame functions that tests call on small frames: `normalise` (every
 era's names and types -> the contract's columns) and `apply_rules` (the flags, and the first
 integrity rule each row fails). Both run the SQL text of `pipeline.contract.normalise`, which the

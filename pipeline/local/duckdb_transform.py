@@ -4,9 +4,16 @@ Same input (the raw file in the lake), same SQL (`pipeline.contract.normalise`: 
 columns, the integrity rules, the flags, the counts), same outputs: processed `part-*.parquet`
 files, quarantine parts with `reject_reason`, and the counts JSON, under the lake keys of
 `pipeline.contract.layout`. So the load, `verify` and the Glue catalog see no difference between
-a month transformed here and one transformed by Glue. The tagged rows are materialised once
-(one scan of the source), then counted and written twice. Local lakes only: DuckDB reads and
-writes the lake's folder.
+a month transformed here and one transformed by Glue (`tests/integration/test_engines.py` holds
+the two engines to identical rows). Local lakes only: DuckDB reads and writes the lake's folder.
+
+The tagged rows are a view, not a table: the counts and each of the two writes scan the file
+(each reading only the columns it needs), so a month streams through in a few hundred MB
+whatever its size, and a 3.5M-row month takes ~1.6 s instead of ~2 s through a materialised
+table (`make bench`). The counts and the parts still describe the same rows: COPY returns the
+rows it wrote, and a write that differs from the counts fails the transform before the counts
+JSON is written (so the load refuses to run). The local runner's workdir lock keeps ingest from
+replacing the raw file meanwhile.
 """
 
 from __future__ import annotations
@@ -16,17 +23,24 @@ from typing import Any
 
 from pipeline.contract import layout
 from pipeline.contract.counts import TransformCounts, counts_from
-from pipeline.contract.errors import MissingInput
+from pipeline.contract.errors import MissingInput, PipelineError
 from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import SourceType
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.transform import COMPRESSION, step_figures
+from pipeline.warehouse.duckdb import DuckDBSettings
 
 ENGINE = Engine.DUCKDB
 # About ROWS_PER_PART_FILE rows of the Spark transform's parts.
 PART_FILE_BYTES = "100MB"
+# Row groups of 4 x DuckDB's own 122,880 rows. With DuckDB's default (122,880 rows) the DuckDB
+# warehouse's load of the parts took 1.2-1.5 s longer on a 3.5M-row month: its bulk insert
+# writes large row groups straight into the database file, small ones again at the commit's
+# checkpoint. Larger groups (1M rows, as TLC's files) load no faster and cost the transform
+# ~0.25 s more to write (`docs/BENCHMARKS.md`).
+ROW_GROUP_ROWS = 491_520
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
              "UINTEGER", "UBIGINT", "UHUGEINT"}  # fmt: skip
@@ -56,12 +70,16 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect() -> Any:
+class WriteMismatch(PipelineError):
+    """The rows a write produced differ from the month's counts (the raw file changed)."""
+
+
+def connect(settings: DuckDBSettings | None = None) -> Any:
+    """An in-memory DuckDB: UTC session zone, no progress bar, the memory limit and spill folder."""
     import duckdb
 
     connection = duckdb.connect()
-    # Zoned file timestamps are read in UTC, keeping TLC's wall clock (as Spark's session zone).
-    connection.execute("SET TimeZone = 'UTC'")
+    (settings or DuckDBSettings()).apply(connection)
     return connection
 
 
@@ -73,27 +91,33 @@ def plan_for(connection: Any, ctx: StepContext, source: str) -> Normalisation:
     return normalisation(ctx.dataset, ctx.month, types, ENGINE, source=source)
 
 
-def _copy(connection: Any, query: str, folder: str) -> None:
+def _copy(connection: Any, query: str, folder: str, expected: int, what: str) -> None:
+    """Write the rows of `query` as part files in `folder`; they must be `expected` rows."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    connection.execute(
+    written = connection.execute(
         f"COPY ({query}) TO {_literal(folder)} (FORMAT parquet, COMPRESSION {COMPRESSION}, "
-        f"FILENAME_PATTERN 'part-{{i}}', FILE_SIZE_BYTES '{PART_FILE_BYTES}', "
-        "OVERWRITE_OR_IGNORE true)"
-    )
+        f"FILENAME_PATTERN 'part-{{i}}', ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+        f"PER_THREAD_OUTPUT true, FILE_SIZE_BYTES '{PART_FILE_BYTES}', OVERWRITE_OR_IGNORE true)"
+    ).fetchone()[0]
+    if written != expected:
+        raise WriteMismatch(
+            f"{what}: {written:,} rows written to {folder} but {expected:,} counted; the raw "
+            "file changed during the transform? No counts were written: run the month again"
+        )
 
 
 def _part_keys(lake: Any, prefix: str) -> list[str]:
     return [obj.key for obj in lake.list(layout.PROCESSED, prefix) if layout.is_part_file(obj.key)]
 
 
-def transform(ctx: StepContext) -> TransformCounts:
+def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> TransformCounts:
     """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
     dataset, month, lake = ctx.dataset, ctx.month, ctx.lake
     raw_key = layout.raw_key(dataset, month)
     source = lake.uri(layout.RAW, raw_key)
     if not lake.exists(layout.RAW, raw_key):
         raise MissingInput(f"{source} does not exist: ingest {dataset.name} {month} first")
-    connection = connect()
+    connection = connect(settings)
     try:
         # Reads only the footer: a missing required column fails here, before any side effect.
         plan = plan_for(connection, ctx, source)
@@ -104,7 +128,7 @@ def transform(ctx: StepContext) -> TransformCounts:
         raw = f"read_parquet({_literal(source)}, hive_partitioning = false)"
         normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {raw}"
         connection.execute(
-            f"CREATE TEMP TABLE tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
+            f"CREATE TEMP VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
             f"FROM ({normalised})"
         )
         expressions = count_expressions(dataset, plan, ENGINE)
@@ -116,14 +140,17 @@ def transform(ctx: StepContext) -> TransformCounts:
         table = ", ".join(ENGINE.quote(name) for name, _ in dataset.table_columns)
         reason = ENGINE.quote(REJECT_REASON)
         prefix = layout.processed_prefix(dataset, month)
+        loaded, quarantined = values["rows_loaded"], values["rows_in"] - values["rows_loaded"]
         lake.delete_prefix(layout.PROCESSED, prefix)
         _copy(connection, f"SELECT {table} FROM tagged WHERE {reason} IS NULL",
-              lake.uri(layout.PROCESSED, prefix))  # fmt: skip
+              lake.uri(layout.PROCESSED, prefix), loaded, "loadable rows")  # fmt: skip
+        ctx.report("rows written", loaded, values["rows_in"])
         quarantine = layout.quarantine_prefix(dataset, month)
         lake.delete_prefix(layout.PROCESSED, quarantine)
-        if values["rows_in"] > values["rows_loaded"]:
+        if quarantined:
             _copy(connection, f"SELECT {table}, {reason} FROM tagged WHERE {reason} IS NOT NULL",
-                  lake.uri(layout.PROCESSED, quarantine))  # fmt: skip
+                  lake.uri(layout.PROCESSED, quarantine), quarantined,
+                  "quarantined rows")  # fmt: skip
         ctx.report("rows written", values["rows_in"], values["rows_in"])
     finally:
         connection.close()
@@ -132,8 +159,8 @@ def transform(ctx: StepContext) -> TransformCounts:
     return counts
 
 
-def run_step(ctx: StepContext) -> dict[str, Any]:
+def run_step(ctx: StepContext, settings: DuckDBSettings | None = None) -> dict[str, Any]:
     """The TransformTrips step on DuckDB (what `local --engine duckdb` runs)."""
-    counts = transform(ctx)
+    counts = transform(ctx, settings)
     quarantine = layout.quarantine_prefix(ctx.dataset, ctx.month)
     return step_figures(counts, len(_part_keys(ctx.lake, quarantine)))

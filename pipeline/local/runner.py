@@ -1,13 +1,23 @@
 """Run the pipeline on this machine: the same step list, the same step functions, a local lake.
 
 `--workdir` (default `.local/`) holds `lake/raw/` and `lake/processed/`, mirroring the two buckets
-key for key, and `warehouse.duckdb`, the warehouse. One SparkSession serves every month of a run.
-Nothing is created before it is written: a run refused at ingest leaves the workdir as it was.
+key for key, and `warehouse.duckdb`, the warehouse. The TransformTrips step runs on the chosen
+engine (`pipeline.local.engines`): DuckDB by default, which needs no Java, or Spark, the code Glue
+runs, in one lazily started SparkSession for every month of a run.
+
+One run per workdir: a run holds the workdir's lock (`pipeline.local.lock`) from before it writes
+anything until it ends, so a second run on the same workdir is refused at once. Nothing is
+created before it is written: a run refused at ingest leaves the workdir as it was (the lock file
+and the folders made for it go when the lock is released). DuckDB spills past its memory limit
+into `<workdir>/duckdb-tmp/`, removed at the end of the run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,15 +26,20 @@ from pipeline.contract import layout
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
+from pipeline.contract.sql import Engine
 from pipeline.contract.steps import SPARK, STEPS, Step, step_named
 from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.entries import entry_for
+from pipeline.local import lock as workdir_lock
+from pipeline.local.engines import DEFAULT_ENGINE, Entry, engine_named, transform_entry
 from pipeline.storage.lake import LocalLake
 from pipeline.warehouse.base import VerifyReport, check_months, read_transform_counts
+from pipeline.warehouse.duckdb import DEFAULT_MEMORY_LIMIT, DuckDBSettings
 
 DEFAULT_WORKDIR = Path(".local")
 WAREHOUSE_FILE = "warehouse.duckdb"
+DUCKDB_TEMP = "duckdb-tmp"
 LOAD_JOB = step_named("load_redshift").job  # fails at import if the step is renamed
 
 
@@ -70,23 +85,34 @@ class Observer:
 
     def step_finished(self, run: StepRun) -> None: ...
 
+    def notice(self, text: str) -> None:
+        """Something the person running should know that is not a step (a lock taken over)."""
+
 
 class LocalPipeline:
-    """The lake folder, the DuckDB warehouse and one lazily started SparkSession for all months."""
+    """The lake folder, the DuckDB warehouse, the transform engine, and for the Spark engine one
+    lazily started SparkSession for all months. `memory_limit` bounds each DuckDB connection of
+    the run (the DuckDB transform's, the warehouse's), in DuckDB's syntax ('2GB')."""
 
     def __init__(
         self,
         workdir: Path = DEFAULT_WORKDIR,
         *,
+        engine: Engine | str = DEFAULT_ENGINE,
         spark_factory: Callable[[], Any] | None = None,
         observer: Observer | None = None,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
     ) -> None:
+        self.engine = engine_named(engine)  # InvalidInput before anything is touched
         self.workdir = Path(workdir)
         self.lake = LocalLake(self.workdir / "lake")
         self.warehouse_path = self.workdir / WAREHOUSE_FILE
+        self.duckdb_settings = DuckDBSettings(memory_limit, self.workdir / DUCKDB_TEMP)
+        self._transform: Entry = transform_entry(self.engine, self.duckdb_settings)
         self._spark_factory = spark_factory
         self._spark: Any = None
         self._warehouse: Any = None
+        self._lock: workdir_lock.Lock | None = None
         self.observer = observer or Observer()
 
     @property
@@ -104,37 +130,81 @@ class LocalPipeline:
         if self._warehouse is None:
             from pipeline.warehouse.duckdb import DuckDBWarehouse
 
-            self._warehouse = DuckDBWarehouse(self.warehouse_path)
+            self._warehouse = DuckDBWarehouse(self.warehouse_path, self.duckdb_settings)
         return self._warehouse
 
+    def check_engine(self) -> None:
+        """The Spark engine needs Java: say so (JavaMissing) before anything is written."""
+        if self.engine is Engine.SPARK and self._spark is None and self._spark_factory is None:
+            from pipeline.local.java import ensure_java
+
+            ensure_java()
+
+    @contextlib.contextmanager
+    def locked(
+        self, dataset: Dataset, months: list[Month], command: str = "local"
+    ) -> Iterator[None]:
+        """Hold the workdir for the block (WorkdirBusy, writing nothing, when another run holds
+        it); re-entrant, so `run_month` inside it runs under the same lock."""
+        if self._lock is not None:
+            yield
+            return
+        self.check_engine()
+        holder = workdir_lock.holder_record(
+            command, dataset.name, [str(month) for month in months], self.engine.value
+        )
+        self._lock = workdir_lock.acquire(self.workdir, holder)
+        try:
+            if self._lock.took_over is not None:
+                self.observer.notice(
+                    f"took over the lock of {self.workdir}, left by a run that ended without "
+                    f"releasing it: {workdir_lock.describe(self._lock.took_over)}"
+                )
+            yield
+        finally:
+            lock, self._lock = self._lock, None
+            try:
+                self.close()
+                shutil.rmtree(self.duckdb_settings.temp_directory, ignore_errors=True)
+            finally:
+                lock.release()
+
+    def _entry(self, step: Step) -> Entry:
+        # The Spark step's code is the engine's; the other steps' are the same for every engine.
+        return self._transform if step.kind == SPARK else entry_for(step.job)
+
     def run_month(self, dataset: Dataset, month: Month, source: str | None = None) -> MonthRun:
-        """Walk STEPS in order for one month; the first failure stops the month."""
-        result = MonthRun(dataset, month)
-        for step in STEPS:
-            if step.job == LOAD_JOB:
-                publish_zone_lookup(self.lake)
-            context = StepContext(
-                dataset=dataset,
-                month=month,
-                lake=self.lake,
-                source=source,
-                warehouse=self.warehouse,
-                # Only the Spark step pays for the JVM; later months reuse the session.
-                spark=self.spark if step.kind == SPARK else None,
-                progress=self.observer.progress,
-            )
-            self.observer.step_started(step, dataset, month)
-            started = time.perf_counter()
-            figures = entry_for(step.job)(context)
-            run = StepRun(step, time.perf_counter() - started, figures)
-            result.steps.append(run)
-            self.observer.step_finished(run)
-        return result
+        """Walk STEPS in order for one month, holding the workdir; the first failure stops it."""
+        with self.locked(dataset, [month]):
+            result = MonthRun(dataset, month)
+            for step in STEPS:
+                if step.job == LOAD_JOB:
+                    publish_zone_lookup(self.lake)
+                context = StepContext(
+                    dataset=dataset,
+                    month=month,
+                    lake=self.lake,
+                    source=source,
+                    warehouse=self.warehouse,
+                    # Only Spark's step pays for the JVM; later months reuse the session.
+                    spark=(
+                        self.spark if step.kind == SPARK and self.engine is Engine.SPARK else None
+                    ),
+                    progress=self.observer.progress,
+                )
+                self.observer.step_started(step, dataset, month)
+                started = time.perf_counter()
+                figures = self._entry(step)(context)
+                run = StepRun(step, time.perf_counter() - started, figures)
+                result.steps.append(run)
+                self.observer.step_finished(run)
+            return result
 
     def run_months(
         self, dataset: Dataset, months: list[Month], source: str | None = None
     ) -> list[MonthRun]:
-        return [self.run_month(dataset, month, source) for month in months]
+        with self.locked(dataset, months):
+            return [self.run_month(dataset, month, source) for month in months]
 
     def month_counts(self, dataset: Dataset) -> list[Any]:
         return self.warehouse.month_counts(dataset)

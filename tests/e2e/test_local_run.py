@@ -1,7 +1,8 @@
 """Whole local runs through the command line: `local` (one month, a range), `verify`, `demo`.
 
-Real steps end to end: ingest over loopback HTTP or from a file, Spark transform, DuckDB load.
-The months are synthetic (no internet here), written in each dataset's real schema.
+Real steps end to end: ingest over loopback HTTP or from a file, the transform on the default
+engine (DuckDB) or `--engine spark`, DuckDB load. The months are synthetic (no internet here),
+written in each dataset's real schema.
 """
 
 from __future__ import annotations
@@ -27,15 +28,24 @@ def verify_json(workdir, dataset, capsys) -> list[dict]:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("dataset", [YELLOW, GREEN], ids=lambda d: d.name)
-def test_local_month_from_a_file_loads_what_the_rules_keep(spark, tmp_path, capsys, dataset):
+@pytest.mark.parametrize(
+    ("dataset", "engine"),
+    [(YELLOW, "duckdb"), (GREEN, "duckdb"), (YELLOW, "spark"), (GREEN, "spark")],
+    ids=lambda value: getattr(value, "name", value),
+)
+def test_local_month_from_a_file_loads_what_the_rules_keep(
+    request, tmp_path, capsys, dataset, engine
+):
+    if engine == "spark":
+        request.getfixturevalue("spark")  # the shared session, which the run then uses
     month = Month(2024, 3)
     source = tmp_path / dataset.file_name(month)
     summary = synthetic.write_month(source, dataset, month, ROWS, seed=7)
     workdir = tmp_path / "work"
 
     code = main(["local", "--year", "2024", "--month", "3", "--dataset", dataset.name,
-                 "--source", str(source), "--workdir", str(workdir)])  # fmt: skip
+                 "--source", str(source), "--workdir", str(workdir),
+                 "--engine", engine])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     for state in ("IngestRaw", "TransformTrips", "LoadWarehouse"):
@@ -43,6 +53,11 @@ def test_local_month_from_a_file_loads_what_the_rules_keep(spark, tmp_path, caps
     assert f"{ROWS:,}" in out  # the month's counts table
     assert "dropoff_not_before_pickup" in out  # a quarantine reason
     assert "flagged flag_non_positive_fare" in out  # and the flags, apart
+
+    # Each engine's own part files: Spark names them part-NNNNN-<uuid>-c000.snappy.parquet.
+    parts = [path.name for path in (workdir / "lake" / "processed" / dataset.name).rglob("part-*")]
+    assert parts
+    assert all(name.endswith(".snappy.parquet") == (engine == "spark") for name in parts)
 
     rows = verify_json(workdir, dataset, capsys)
     assert rows == [{"month": "2024-03", "rows": summary.expected_loaded,
@@ -68,9 +83,7 @@ def test_local_month_from_a_file_loads_what_the_rules_keep(spark, tmp_path, caps
         assert not [name for name in view if name.startswith("flag_")]
 
 
-def test_local_range_walks_the_months_in_order_from_the_default_url(
-    spark, tmp_path, capsys, monkeypatch
-):
+def test_local_range_walks_the_months_in_order_from_the_default_url(tmp_path, capsys, monkeypatch):
     # TLC's URL pattern, served here: the range takes the default source of each month.
     served = tmp_path / "tlc"
     months = [Month(2023, 12), Month(2024, 1)]
@@ -108,9 +121,16 @@ def test_local_month_not_published_says_so_with_the_url(tmp_path, capsys, monkey
     assert "Traceback" not in err
 
 
-def test_demo_runs_the_whole_pipeline_and_matches_the_planted_counts(spark, tmp_path, capsys):
-    code = main(["demo", "--rows", "30000", "--workdir", str(tmp_path / "demo")])
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_demo_runs_the_whole_pipeline_and_matches_the_planted_counts(
+    request, tmp_path, capsys, engine
+):
+    if engine == "spark":
+        request.getfixturevalue("spark")
+    code = main(["demo", "--rows", "30000", "--workdir", str(tmp_path / "demo"),
+                 "--engine", engine])  # fmt: skip
     out = " ".join(capsys.readouterr().out.split())
     assert code == 0
+    assert f"({engine} engine)" in out
     assert "counts match what the generator planted" in out
     assert "yellow_trips in" in out

@@ -1,9 +1,10 @@
 """The two transform engines load identical rows: Spark (what Glue runs) and DuckDB (local).
 
 Both run the contract's SQL (`pipeline.contract.normalise`); these tests run both on every
-schema era the synthetic generator knows, with every planted dirty kind, on TLC's real sample,
-on TIMESTAMP(NANOS)/(MILLIS) and zoned timestamps, and compare every column of every loaded row
-and quarantined row (order-independent), and the counts JSON.
+schema era of every dataset the synthetic generator knows, with every planted dirty kind, on
+TLC's real sample, on TIMESTAMP(NANOS)/(MILLIS) and zoned timestamps, and compare every column
+of every loaded row and quarantined row with its reason (order-independent), the counts JSON and
+the step's figures; then the whole local pipeline on each engine, down to the warehouse's rows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -21,17 +23,30 @@ from pipeline.contract import layout
 from pipeline.contract.datasets import DATASETS, FHV, FHVHV, YELLOW, Dataset
 from pipeline.contract.errors import MissingColumn
 from pipeline.contract.months import Month
+from pipeline.contract.sql import Engine
 from pipeline.dev import synthetic
+from pipeline.dev.demo import serve_folder
 from pipeline.jobs import transform as spark_engine
 from pipeline.jobs.context import StepContext
 from pipeline.local import duckdb_transform as duckdb_engine
+from pipeline.local.runner import LocalPipeline
 from pipeline.storage.lake import LocalLake
 
 ROWS = 2_000  # every dirty kind an era allows is planted at least once from 1,000 rows
 
+# (dataset, era) for every era of every dataset the generator writes.
+ERAS = [(DATASETS[era.dataset], era) for eras in synthetic.ERAS.values() for era in eras]
+
 
 def _dataset_of(era: synthetic.Era) -> Dataset:
     return DATASETS[era.dataset]
+
+
+def _planted_kinds(dataset: Dataset, era: synthetic.Era) -> set[str]:
+    """The dirty kinds a ROWS-row month of this era holds at the dataset's default rates."""
+    rates = synthetic.default_rates(dataset)
+    return {kind.value for kind in synthetic.DirtyKind
+            if era.allows(kind) and rates.rows(kind, ROWS) > 0}  # fmt: skip
 
 
 def _run(run_step, root: Path, dataset: Dataset, month: Month, source: Path, spark=None):
@@ -58,6 +73,10 @@ def _rows(lake: LocalLake, prefix: str) -> tuple[pa.Schema | None, Counter]:
     return table.schema, Counter(tuple(sorted(row.items())) for row in table.to_pylist())
 
 
+def _types(schema: pa.Schema | None) -> list[tuple[str, pa.DataType]] | None:
+    return None if schema is None else [(field.name, field.type) for field in schema]
+
+
 def assert_engines_agree(spark, tmp_path: Path, dataset: Dataset, month: Month, source: Path):
     s_figures, s_counts, s_loaded, s_quarantined = _run(
         spark_engine.run_step, tmp_path / "spark", dataset, month, source, spark
@@ -72,23 +91,30 @@ def assert_engines_agree(spark, tmp_path: Path, dataset: Dataset, month: Month, 
     }
     assert s_loaded[1] == d_loaded[1]  # every column of every loaded row
     assert s_quarantined[1] == d_quarantined[1]  # and of every quarantined row, with its reason
+    # The same column types (the schemas' metadata is each writer's own).
+    assert _types(s_loaded[0]) == _types(d_loaded[0])
+    assert _types(s_quarantined[0]) == _types(d_quarantined[0])
+    assert sum(d_quarantined[1].values()) == d_counts["rows_quarantined"]
     # The same names, in the table's order (Redshift COPY maps parquet columns by position).
     assert s_loaded[0].names == d_loaded[0].names == list(dataset.column_names)
     assert sum(s_loaded[1].values()) == s_counts["rows_loaded"]
     return s_counts
 
 
-ERAS = [era for eras in synthetic.ERAS.values() for era in eras]
+def test_the_eras_plant_every_dirty_kind_between_them():
+    planted = set().union(*(_planted_kinds(dataset, era) for dataset, era in ERAS))
+    assert planted == {kind.value for kind in synthetic.DirtyKind}
 
 
-@pytest.mark.parametrize("era", ERAS, ids=lambda era: era.name)
-def test_every_era_with_every_dirty_kind_loads_the_same_rows(spark, tmp_path, era):
-    dataset = _dataset_of(era)
+@pytest.mark.parametrize(("dataset", "era"), ERAS, ids=[era.name for _, era in ERAS])
+def test_every_era_with_every_dirty_kind_loads_the_same_rows(spark, tmp_path, dataset, era):
     source = tmp_path / "source.parquet"
     summary = synthetic.write_month(source, dataset, era.first_month, ROWS, seed=11, era=era)
+    assert {kind for kind, rows in summary.dirty.items() if rows} == _planted_kinds(dataset, era)
     counts = assert_engines_agree(spark, tmp_path, dataset, era.first_month, source)
     expected = synthetic.expected_counts(summary)
     assert {key: counts[key] for key in expected} == expected
+    assert counts["rows_quarantined"] > 0  # the quarantine compared above holds rows
 
 
 @pytest.mark.parametrize(
@@ -186,3 +212,35 @@ def test_fhv_missing_dropoff_passes_and_ids_stored_as_doubles_load_as_integers(s
     loaded = pq.read_table(tmp_path / "duckdb" / layout.PROCESSED / "fhv").to_pylist()
     ids = sorted((r["pickup_location_id"] or 0, r["dropoff_datetime"] is None) for r in loaded)
     assert ids == [(0, False), (132, True)]
+
+
+def _warehouse_rows(workdir: Path, dataset: Dataset) -> Counter:
+    with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as connection:
+        return Counter(connection.execute(f"SELECT * FROM {dataset.table}").fetchall())
+
+
+@pytest.mark.parametrize("name", sorted(synthetic.ERAS), ids=str)
+def test_the_local_pipeline_on_either_engine_loads_the_same_warehouse_rows(spark, tmp_path, name):
+    """The runner's engine switch end to end: ingest over HTTP, each engine's transform, the
+    DuckDB load; the warehouse tables hold the same rows, the counts JSON is the same."""
+    dataset = DATASETS[name]
+    month = synthetic.ERAS[name][-1].first_month  # the current schema era
+    source = tmp_path / "served" / dataset.file_name(month)
+    synthetic.write_month(source, dataset, month, ROWS, seed=5)
+    counts = {}
+    with serve_folder(source.parent) as base_url:
+        for engine in Engine:
+            workdir = tmp_path / engine.value
+            pipeline = LocalPipeline(workdir, engine=engine, spark_factory=lambda: spark)
+            pipeline.run_month(dataset, month, f"{base_url}/{source.name}")
+            counts[engine] = pipeline.transform_counts(dataset, month)
+            assert not (workdir / "run.lock").exists()  # released
+    assert _warehouse_rows(tmp_path / "spark", dataset) == _warehouse_rows(
+        tmp_path / "duckdb", dataset
+    )
+    assert (
+        sum(_warehouse_rows(tmp_path / "duckdb", dataset).values())
+        == counts[Engine.DUCKDB]["rows_loaded"]
+    )
+    without_keys = [{k: v for k, v in c.items() if k != "part_files"} for c in counts.values()]
+    assert without_keys[0] == without_keys[1]

@@ -133,3 +133,14 @@ def test_demo_refuses_a_month_without_rows_before_writing(tmp_path, capsys, rows
     assert code == EXIT_BAD_INPUT
     assert f"invalid --rows {rows}: a whole number of rows, at least 1" in err
     assert not workdir.exists()
+
+
+@pytest.mark.parametrize("command", ["local", "demo"])
+def test_an_unknown_engine_is_refused_before_anything_is_written(tmp_path, capsys, command):
+    workdir = tmp_path / "work"
+    month = ["--year", "2024", "--month", "1"] if command == "local" else []
+    code = main([command, *month, "--engine", "flink", "--workdir", str(workdir)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == EXIT_BAD_INPUT
+    assert "invalid --engine 'flink': one of duckdb, spark" in err
+    assert not workdir.exists()

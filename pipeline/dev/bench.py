@@ -2,8 +2,8 @@
 
 A benchmark, not a test: it prints figures and checks nothing but that the engines agree.
 
-1. Writes a synthetic month of `--rows` rows (`--dataset`, yellow by default; 3,500,000 is a real
-   yellow month).
+1. Writes a synthetic month of `--rows` rows (`--dataset`, yellow by default); without `--rows`, a
+   real-size month of the dataset (REAL_MONTH_ROWS).
 2. The DuckDB engine (the default): the whole local month as a fresh process, start to exit
    (`python -m pipeline local --source FILE`, timed by `pipeline.dev.timed`: wall seconds and the
    process's peak RSS); then the same steps in this process, each timed, with the month's file
@@ -61,7 +61,9 @@ from pipeline.local import duckdb_transform
 from pipeline.local.runner import LocalPipeline, Observer, StepRun
 from pipeline.storage.lake import LocalLake
 
-DEFAULT_ROWS = 3_500_000
+# A real month's rows per dataset, from TLC's file metadata: yellow 2024-03 3,582,628, green
+# 2024 53-61 thousand, fhv 2024-01 1,290,116, fhvhv 2023-01 18,479,031 (18-24M a month).
+REAL_MONTH_ROWS = {"yellow": 3_500_000, "green": 60_000, "fhv": 1_300_000, "fhvhv": 20_000_000}
 DEFAULT_DATASET = "yellow"
 DEFAULT_WORKDIR = Path(".local/bench")
 MB = 1024 * 1024
@@ -527,8 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.dev.bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS, help="rows in the synthetic month"
-    )
+        "--rows", type=int, default=None,
+        help="rows in the synthetic month (default: a real month of the dataset)",
+    )  # fmt: skip
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help="the synthetic month's dataset")
     parser.add_argument("--seed", type=int, default=20240901)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
@@ -541,14 +544,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1,
                         help="repeat in fresh processes and print the medians")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.rows < 1:
-        parser.error(f"--rows {args.rows}: give at least 1 row")
-    if args.runs < 1:
-        parser.error(f"--runs {args.runs}: give at least 1 run")
     try:
         get_dataset(args.dataset)
     except InvalidInput as error:
         parser.error(str(error))
+    if args.rows is None:
+        args.rows = REAL_MONTH_ROWS[args.dataset]
+    if args.rows < 1:
+        parser.error(f"--rows {args.rows}: give at least 1 row")
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: give at least 1 run")
     # Wide enough for the tables when the figures go to a file or a pipe.
     console = Console() if sys.stdout.isatty() else Console(width=140)
     (run if args.runs == 1 else run_repeated)(args, console)

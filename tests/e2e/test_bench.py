@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipeline.contract.datasets import DATASETS
 from pipeline.contract.sql import Engine
+from pipeline.dev import bench
 from pipeline.dev.bench import MONTH_PROCESS, REFERENCE, TRANSFORM_PHASES, TUNINGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,3 +84,7 @@ def test_bench_without_spark_measures_the_duckdb_engine_alone(tmp_path):
     assert not [name for name in names if name.startswith("Spark")]
     assert set(figures["ratios"]) == {"month_process"}
     assert figures["tunings"] == []
+
+
+def test_every_dataset_has_a_real_size_month():
+    assert set(bench.REAL_MONTH_ROWS) == set(DATASETS)

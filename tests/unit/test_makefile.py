@@ -93,6 +93,21 @@ def test_java_is_set_up_before_what_runs_spark(args, command):
     assert _index(lines, "-r requirements-dev.txt") < _index(lines, JAVA_SETUP)
 
 
+@pytest.mark.parametrize(
+    ("args", "expected", "absent"),
+    [
+        (["bench"], "-m pipeline.dev.bench --runs 3 --json", "--dataset"),
+        (["bench", "DATASET=fhvhv"], "--dataset fhvhv --no-tuning --no-ingest-scaling", "--rows"),
+        (["bench", "DATASET=yellow", "BENCH_ROWS=200000"], "--rows 200000 --dataset yellow",
+         "--no-tuning"),
+    ],
+)  # fmt: skip
+def test_bench_takes_a_dataset_and_a_real_size_month_by_default(args, expected, absent):
+    (line,) = [line for line in dry_run(*args) if "-m pipeline.dev.bench" in line]
+    assert expected in " ".join(line.split())
+    assert absent not in line
+
+
 def test_setup_java_uses_the_system_java_and_installs_the_wheel_only_without_one():
     recipe = "\n".join(dry_run("setup-java"))
     assert "--check-system" in recipe

@@ -13,8 +13,13 @@ from pathlib import Path
 
 from pipeline.contract.datasets import DATASETS
 from pipeline.contract.sql import Engine
-from pipeline.dev import bench
-from pipeline.dev.bench import MONTH_PROCESS, REFERENCE, TRANSFORM_PHASES, TUNINGS
+from pipeline.dev.bench import (
+    MONTH_PROCESS,
+    REAL_MONTH_ROWS,
+    REFERENCE,
+    TRANSFORM_PHASES,
+    TUNINGS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,4 +92,4 @@ def test_bench_without_spark_measures_the_duckdb_engine_alone(tmp_path):
 
 
 def test_every_dataset_has_a_real_size_month():
-    assert set(bench.REAL_MONTH_ROWS) == set(DATASETS)
+    assert set(REAL_MONTH_ROWS) == set(DATASETS)

@@ -342,7 +342,7 @@ KEYS: tuple[Key, ...] = (
         "worker type of the Spark transform job"),
     Key("sparkWorkers", "spark_workers", per_dataset(integer(2, 299)),
         "a whole number from 2 to 299, for every dataset or per dataset ({\"fhvhv\": 10})",
-        _each(yellow=2, green=2, fhv=2, fhvhv=6), _each(yellow=4, green=2, fhv=2, fhvhv=10),
+        _each(yellow=2, green=2, fhv=2, fhvhv=4), _each(yellow=4, green=2, fhv=2, fhvhv=6),
         "workers of a month's Spark transform run (BENCHMARKS.md: fhvhv's 20M-row months)"),
     Key("jobTimeoutMinutes", "job_timeout_minutes",
         per_dataset(integer(1, MAX_GLUE_TIMEOUT_MINUTES)),

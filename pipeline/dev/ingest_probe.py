@@ -3,7 +3,8 @@
 Glue Python Shell runs ingest as a job of its own, so its memory is measured the same way: this
 module imports only what the ingest job imports, and the peak RSS it reports is the whole
 process's high-water mark, interpreter and imports included.
-`python -m pipeline.dev.ingest_probe URL LAKE_DIR`
+`python -m pipeline.dev.ingest_probe URL LAKE_DIR [DATASET]` (default yellow; the file must have
+the dataset's required columns, which ingest checks).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import resource
 import sys
 import time
 
-from pipeline.contract.datasets import YELLOW
+from pipeline.contract.datasets import YELLOW, get_dataset
 from pipeline.contract.months import Month
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.ingest import IngestOptions, ingest
@@ -37,8 +38,9 @@ def peak_rss() -> int:
 
 
 def main(argv: list[str]) -> int:
-    url, lake_dir = argv
-    context = StepContext(YELLOW, PROBE_MONTH, LocalLake(lake_dir), source=url)
+    url, lake_dir, *dataset = argv
+    chosen = get_dataset(dataset[0]) if dataset else YELLOW
+    context = StepContext(chosen, PROBE_MONTH, LocalLake(lake_dir), source=url)
     started = time.perf_counter()
     figures = ingest(context, IngestOptions(force=True))
     seconds = time.perf_counter() - started

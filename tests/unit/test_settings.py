@@ -188,7 +188,7 @@ def test_glue_sizing_is_per_dataset_with_defaults_that_fit_hvfhv():
         ("6", {"yellow": 6, "green": 6, "fhv": 6, "fhvhv": 6}),
         (8, {"yellow": 8, "green": 8, "fhv": 8, "fhvhv": 8}),
         ('{"fhvhv": 20}', {"yellow": 4, "green": 2, "fhv": 2, "fhvhv": 20}),
-        ({"green": 3}, {"yellow": 4, "green": 3, "fhv": 2, "fhvhv": 10}),
+        ({"green": 3}, {"yellow": 4, "green": 3, "fhv": 2, "fhvhv": 6}),
     ],
 )
 def test_spark_workers_for_every_dataset_or_some_of_them(value, expected):

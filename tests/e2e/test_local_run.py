@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.cli.main import EXIT_BAD_INPUT, main
 from pipeline.contract import datasets
-from pipeline.contract.datasets import GREEN, YELLOW
+from pipeline.contract.datasets import FHV, FHVHV, GREEN, YELLOW
 from pipeline.contract.months import Month
 from pipeline.dev import synthetic
 from pipeline.dev.demo import serve_folder
@@ -30,7 +30,15 @@ def verify_json(workdir, dataset, capsys) -> list[dict]:
 
 @pytest.mark.parametrize(
     ("dataset", "engine"),
-    [(YELLOW, "duckdb"), (GREEN, "duckdb"), (YELLOW, "spark"), (GREEN, "spark")],
+    [
+        (YELLOW, "duckdb"),
+        (GREEN, "duckdb"),
+        (FHV, "duckdb"),
+        (FHVHV, "duckdb"),
+        (YELLOW, "spark"),
+        (GREEN, "spark"),
+        (FHVHV, "spark"),
+    ],
     ids=lambda value: getattr(value, "name", value),
 )
 def test_local_month_from_a_file_loads_what_the_rules_keep(
@@ -52,7 +60,8 @@ def test_local_month_from_a_file_loads_what_the_rules_keep(
         assert f"{dataset.name} 2024-03 {state}" in out  # progress line per step
     assert f"{ROWS:,}" in out  # the month's counts table
     assert "dropoff_not_before_pickup" in out  # a quarantine reason
-    assert "flagged flag_non_positive_fare" in out  # and the flags, apart
+    fare_flag = next((flag for flag in dataset.flags if flag.name.endswith("_fare")), None)
+    assert ("flagged flag_non_positive_fare" in out) == (fare_flag is not None)  # flags apart
 
     # Each engine's own part files: Spark names them part-NNNNN-<uuid>-c000.snappy.parquet.
     parts = [path.name for path in (workdir / "lake" / "processed" / dataset.name).rglob("part-*")]
@@ -72,10 +81,21 @@ def test_local_month_from_a_file_loads_what_the_rules_keep(
             "OR pickup_datetime >= '2024-04-01'"
         ).fetchone()[0]
         assert outside == 0
+        # Every load brings TLC's zones along: the join a user writes works.
+        boroughs = con.execute(
+            f"SELECT count(DISTINCT z.borough) FROM {dataset.table} t "
+            "JOIN taxi_zones z ON z.location_id = t.pickup_location_id"
+        ).fetchone()[0]
+        assert con.execute("SELECT count(*) FROM taxi_zones").fetchone()[0] == 265
+        assert boroughs >= 5
+        if fare_flag is None:  # fhv: no flags, so no clean view
+            assert summary.expected_clean == summary.expected_loaded
+            return
         # Flagged trips are loaded; the clean view is the unflagged ones, with no flag column.
+        fare = fare_flag.column
         flagged, clean = con.execute(
-            f"SELECT (SELECT count(*) FROM {dataset.table} WHERE fare_amount <= 0), "
-            f"(SELECT count(*) FROM {dataset.clean_table} WHERE fare_amount > 0)"
+            f"SELECT (SELECT count(*) FROM {dataset.table} WHERE {fare} <= 0), "
+            f"(SELECT count(*) FROM {dataset.clean_table} WHERE {fare} > 0)"
         ).fetchone()
         assert flagged == summary.expected_flagged["flag_non_positive_fare"] > 0
         assert clean == summary.expected_clean

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from pipeline.contract.datasets import Dataset
+from pipeline.contract.errors import WriteMismatch
 from pipeline.contract.months import Month
 from pipeline.contract.normalise import Normalisation
 from pipeline.contract.rules import RULE_NAMES
@@ -66,3 +67,14 @@ def counts_from(
         unmapped_values=unmapped,
         part_files=part_files,
     )
+
+
+def check_written(written: int, expected: int, what: str, where: str) -> None:
+    """A write of `what` to `where` must hold the rows the counts say; else WriteMismatch (each
+    engine reads the raw file once per write, so a file replaced between two reads shows here,
+    before any counts are written)."""
+    if written != expected:
+        raise WriteMismatch(
+            f"{what}: {written:,} rows written to {where} but {expected:,} counted; the raw "
+            "file changed during the transform? No counts were written: run the month again"
+        )

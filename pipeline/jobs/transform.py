@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.contract import layout
-from pipeline.contract.counts import TransformCounts, counts_from
+from pipeline.contract.counts import TransformCounts, check_written, counts_from
 from pipeline.contract.datasets import Dataset
-from pipeline.contract.errors import MissingInput, WriteMismatch
+from pipeline.contract.errors import MissingInput
 from pipeline.contract.months import Month
 from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
@@ -192,7 +192,7 @@ def _maybe_cache(spark: Any, tagged: DataFrame, options: TransformOptions) -> Da
     worker's memory goes to the rows in flight, not to a copy of the month. The guarantee the
     cache gave, counts that describe exactly the rows written, holds without it: the loadable
     rows are counted while they are written (one job), and the quarantine write counts its own
-    rows, which must equal `rows_quarantined` (`_check_written`), so a raw file replaced between
+    rows, which must equal `rows_quarantined` (`check_written`), so a raw file replaced between
     the two reads fails the month before any counts are written. MEMORY_AND_DISK when cached:
     evicted blocks spill instead of being recomputed from the source.
     """
@@ -207,14 +207,6 @@ def _maybe_cache(spark: Any, tagged: DataFrame, options: TransformOptions) -> Da
         return tagged.persist(StorageLevel.MEMORY_AND_DISK)
     finally:
         spark.conf.set(_CACHE_COMPRESSION, previous)
-
-
-def _check_written(written: int, expected: int, what: str, uri: str) -> None:
-    if written != expected:
-        raise WriteMismatch(
-            f"{what}: {written:,} rows written to {uri} but {expected:,} counted; the raw file "
-            "changed during the transform? No counts were written: run the month again"
-        )
 
 
 def run_step(ctx: StepContext) -> dict[str, Any]:
@@ -263,7 +255,7 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
             uri = lake.uri(layout.PROCESSED, quarantine_prefix)
             _write(bad.observe(counted, F.count(F.lit(1)).alias("rows")), uri, quarantined,
                    options)  # fmt: skip
-            _check_written(int(counted.get["rows"]), quarantined, "the quarantine", uri)
+            check_written(int(counted.get["rows"]), quarantined, "the quarantine", uri)
         else:
             lake.delete_prefix(layout.PROCESSED, quarantine_prefix)
         ctx.report("rows written", rows_in, rows_in)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.contract import layout
-from pipeline.contract.counts import TransformCounts, counts_from
-from pipeline.contract.errors import MissingInput, WriteMismatch
+from pipeline.contract.counts import TransformCounts, check_written, counts_from
+from pipeline.contract.errors import MissingInput
 from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
@@ -95,11 +95,7 @@ def _copy(connection: Any, query: str, folder: str, expected: int, what: str) ->
         f"FILENAME_PATTERN 'part-{{i}}', ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
         f"PER_THREAD_OUTPUT true, FILE_SIZE_BYTES '{PART_FILE_BYTES}', OVERWRITE_OR_IGNORE true)"
     ).fetchone()[0]
-    if written != expected:
-        raise WriteMismatch(
-            f"{what}: {written:,} rows written to {folder} but {expected:,} counted; the raw "
-            "file changed during the transform? No counts were written: run the month again"
-        )
+    check_written(written, expected, what, folder)
 
 
 def _part_keys(lake: Any, prefix: str) -> list[str]:

@@ -61,3 +61,29 @@ class StatementFailed(PipelineError):
 
 class MissingInput(PipelineError):
     """A step's input (the raw file, transform's output) is not where the layout says."""
+
+
+class DamagedFile(PipelineError):
+    """The file's footer is readable but its data is not (a corrupt page, a bad compression
+    block, fewer rows than the footer says): refused before it could become the raw file."""
+
+
+class AmbiguousColumns(PipelineError):
+    """The file has two columns whose names differ only in case: the engines that match names
+    without case (Spark, the engine Glue runs) cannot tell them apart, so the file is refused."""
+
+
+class WarehouseBusy(PipelineError):
+    """Another process holds the warehouse open (a DuckDB shell, a notebook): a run needs it
+    alone, so it stops before any side effect."""
+
+
+class MonthRefused(PipelineError):
+    """The audit refused the candidate: nothing was published, the published month is intact.
+
+    `result` is the `pipeline.contract.audit.AuditResult` with the findings."""
+
+    def __init__(self, result: object, lines: list[str]) -> None:
+        self.result = result
+        self.lines = lines
+        super().__init__("\n".join(lines))

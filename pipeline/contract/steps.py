@@ -2,7 +2,8 @@
 
 `components.asl` builds one Task state per step (state name, Glue job, arguments) and the local
 runner walks the same list, calling the job code that `pipeline.jobs.entries` names for each
-step; each Glue script in `scripts/` calls that same function. The list is data: it names no
+step; each Glue script in `scripts/` calls that same function. Write-audit-publish: ingest and transform write the run's candidate aside, the audit judges it,
+and only the publish step changes what readers see. The list is data: it names no
 code, so the contract imports nothing above it. Standard library only: the Pulumi program and
 the trigger Lambda import this module.
 """
@@ -14,8 +15,16 @@ from dataclasses import dataclass
 PYTHON_SHELL = "pythonshell"
 SPARK = "glueetl"
 
-# What every step's Glue job receives from the state machine input.
-JOB_ARGUMENTS: tuple[str, ...] = ("dataset", "year", "month")
+# What every step's Glue job receives: the state machine input's month, and the run's id (the
+# execution's name), under which each step finds and writes the run's candidate
+# (`pipeline.contract.layout.RunKeys`).
+INPUT_ARGUMENTS: tuple[str, ...] = ("dataset", "year", "month")
+RUN_ID_ARGUMENT = "run_id"
+JOB_ARGUMENTS: tuple[str, ...] = (*INPUT_ARGUMENTS, RUN_ID_ARGUMENT)
+# The audit's own: publish despite refusals (the input's `forcePublish`), and its thresholds
+# (`pipeline.contract.audit.AuditThresholds.to_config` as JSON, the dataset's from the stack).
+FORCE_PUBLISH_ARGUMENT = "force_publish"
+AUDIT_ARGUMENT = "audit"
 
 # Where Glue writes a job run's output and errors (stream name = the run id), per job kind; a
 # security configuration moves them under the run's LogGroupName. With continuous logging a
@@ -32,6 +41,7 @@ class Step:
     job: str  # the Glue job's suffix, `scripts/<job>.py` and its entry in `pipeline.jobs.entries`
     kind: str  # PYTHON_SHELL or SPARK
     summary: str
+    arguments: tuple[str, ...] = ()  # the step's own job arguments, after JOB_ARGUMENTS
 
     @property
     def script(self) -> str:
@@ -50,8 +60,12 @@ STEPS: tuple[Step, ...] = (
          "download the month's file from TLC into the raw zone, checked"),
     Step("TransformTrips", "transform_trips", SPARK,
          "normalise to the table contract, apply row rules, write processed + quarantine"),
-    Step("LoadWarehouse", "load_redshift", PYTHON_SHELL,
-         "replace the month in the warehouse in one transaction, count-checked"),
+    Step("AuditMonth", "audit_month", PYTHON_SHELL,
+         "judge the candidate against the published month and history: refuse or pass",
+         (FORCE_PUBLISH_ARGUMENT, AUDIT_ARGUMENT)),
+    Step("PublishMonth", "load_redshift", PYTHON_SHELL,
+         "publish: replace the month in the warehouse with its ledger row in one transaction, "
+         "count-checked, then point the lake and the catalog at the run"),
 )  # fmt: skip
 
 

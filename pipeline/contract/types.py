@@ -24,6 +24,9 @@ class ColumnType(enum.Enum):
     STRING = ("VARCHAR(64)", "VARCHAR", "string", "string")
     DATE = ("DATE", "DATE", "date32", "date")
     BOOLEAN = ("BOOLEAN", "BOOLEAN", "bool", "boolean")
+    # The pipeline's own tables (the ledger): counts past 2^31, and long JSON text.
+    BIGINT = ("BIGINT", "BIGINT", "int64", "bigint")
+    TEXT = ("VARCHAR(65535)", "VARCHAR", "string", "string")
 
     @property
     def redshift(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from pipeline.jobs import ingest, load, transform
+from pipeline.jobs import audit, ingest, publish, transform
 from pipeline.jobs.context import StepContext
 
 Entry = Callable[[StepContext], "dict[str, Any]"]
@@ -17,7 +17,8 @@ Entry = Callable[[StepContext], "dict[str, Any]"]
 ENTRIES: dict[str, Entry] = {
     "ingest_raw": ingest.run_step,
     "transform_trips": transform.run_step,
-    "load_redshift": load.run_step,
+    "audit_month": audit.run_step,
+    "load_redshift": publish.run_step,
 }
 
 

@@ -1,15 +1,18 @@
-"""Ingest: one month's file from its source into the raw zone, checked, recorded, replaced whole.
+"""Ingest: one month's file from its source into the run's candidate in the raw zone, checked.
 
 The original downloaded whatever the URL returned straight into S3. Here the file streams
 through three things at once: a parquet check (the start as soon as it arrives, the footer and
 the dataset's required columns at the end), a sha256, and a lake writer whose output appears
-only on commit. So a CloudFront error page, a truncated body, an unreadable footer or a file
-lacking a required column never lands in raw, and a previous good file stays in place until a
-new good one replaces it whole. The ingest record (what the source said, the row count from the
+only on commit, under the run's own keys (`RunKeys`): the published month's file is never
+written. Once whole, the file is decoded row group by row group (the required columns), so a
+CloudFront error page, a truncated body, an unreadable footer, a file lacking a required column,
+two columns differing only in case, or corrupt pages in the middle never make a candidate (the
+run's raw folder is removed). The ingest record (what the source said, the row count from the
 footer, the hash) is written after the file it describes.
 
-Re-running a month whose source still has the same strong ETag (or, for a local file, the same
-size and modification time) is skipped as "unchanged" unless `force` is set.
+When the published month's source still has the same strong ETag (or, for a local file, the
+same size and modification time), the download is skipped as "unchanged" unless `force` is set,
+and the candidate gets a copy of the published file.
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from pipeline.contract.errors import NotParquet
-from pipeline.contract.layout import RAW, ingest_record_key, raw_key
+from pipeline.contract.errors import InvalidInput
+from pipeline.contract.layout import RAW
 from pipeline.contract.months import Month
+from pipeline.contract.ingest_record import IngestRecord
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.parquet_check import TAIL_BYTES, ParquetStreamCheck, require_pyarrow
+from pipeline.jobs.parquet_check import (
+    TAIL_BYTES,
+    ParquetStreamCheck,
+    check_decodes,
+    require_pyarrow,
+)
+from pipeline.jobs.published import published_run
 from pipeline.jobs.source import CHUNK_SIZE, RetryPolicy, SourceInfo, open_source
 
 PROGRESS = "download"
@@ -42,42 +53,25 @@ class IngestOptions:
     today: Month | None = None
 
 
-@dataclass(frozen=True)
-class IngestRecord:
-    """`layout.ingest_record_key`: what ingest saw and wrote, in the shared contract's keys."""
-
-    source: str
-    bytes: int
-    etag: str | None
-    last_modified: str | None
-    rows: int
-    row_groups: int
-    sha256: str
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=2).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> IngestRecord | None:
-        """The record, or None if it is not one (then nothing is trusted from it)."""
-        try:
-            fields = json.loads(data)
-            return cls(**{name: fields[name] for name in cls.__dataclass_fields__})
-        except (ValueError, TypeError, KeyError):
-            return None
-
-
 def run_step(ctx: StepContext) -> dict[str, Any]:
     """The IngestRaw step (pipeline.contract.steps.STEPS): default options."""
     return ingest(ctx)
 
 
 def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, Any]:
-    """Stream ctx.source (default: TLC's URL for the month) to the raw zone; return the figures:
-    the record's fields, `raw` (where the file is), `unchanged` and `attempts`.
+    """Stream ctx.source (default: TLC's URL for the month) into the run's candidate in the raw
+    zone; return the figures: the record's fields, `raw` (where the file is), `unchanged` and
+    `attempts`. The published month's file is never touched: publish switches to this one.
     """
     options = options or IngestOptions()
+    keys = ctx.keys  # a bad run id fails here, before anything is fetched
     require_pyarrow()  # the footer check needs it: say so now, not after the download
+    published = published_run(ctx.lake, ctx.dataset, ctx.month)
+    if published is not None and published.run_id == ctx.run_id:
+        raise InvalidInput(
+            "run id", ctx.run_id, f"a new run: {ctx.run_id} is {ctx.dataset.name} {ctx.month}'s "
+            "published run, whose files a run may not write again"
+        )
     source = open_source(
         ctx.source or ctx.dataset.source_url(ctx.month),
         policy=options.retry,
@@ -86,31 +80,42 @@ def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, 
         month=ctx.month,
         today=options.today,
     )
-    key = raw_key(ctx.dataset, ctx.month)
-    record_key = ingest_record_key(ctx.dataset, ctx.month)
-    prior = None if options.force else _record_in_place(ctx.lake, key, record_key, source.name)
+    prior = None
+    if published is not None and not options.force:
+        prior = _record_in_place(ctx.lake, published, source.name)
     # The check knows the dataset: a parquet file without its required columns is refused too.
     check = ParquetStreamCheck(source.name, options.tail_bytes, ctx.dataset)
-    receiver = _RawReceiver(ctx, key, check)
+    receiver = _RawReceiver(ctx, keys.raw_key, check)
     try:
         fetch = source.stream(
             receiver,
             if_none_match=_strong(prior.etag) if prior else None,
             skip_if=functools.partial(_unchanged, prior) if prior else None,
         )
-        if fetch.skipped and prior is not None:
+        if fetch.skipped and prior is not None and published is not None:
             receiver.abort()
-            return _figures(ctx, key, prior, unchanged=True, attempts=fetch.attempts)
+            # The candidate holds the published file again: the run's keys are its own.
+            ctx.lake.copy(RAW, published.raw_key, keys.raw_key)
+            ctx.lake.write_bytes(RAW, keys.ingest_record_key, prior.to_json())
+            return _figures(ctx, keys.raw_key, prior, unchanged=True, attempts=fetch.attempts)
         record = receiver.finish(fetch.info)
-        # No record while the file changes: a crash before the new record is written must
-        # never leave the old record vouching for the new file.
-        ctx.lake.delete_prefix(RAW, record_key)
         receiver.commit()
+        _check_whole_file(ctx, keys, source.name, receiver.facts)
     except BaseException:
         receiver.abort()
+        ctx.lake.delete_prefix(RAW, keys.raw_prefix)  # the candidate only: nothing published
         raise
-    ctx.lake.write_bytes(RAW, record_key, record.to_json())
-    return _figures(ctx, key, record, unchanged=False, attempts=fetch.attempts)
+    ctx.lake.write_bytes(RAW, keys.ingest_record_key, record.to_json())
+    return _figures(ctx, keys.raw_key, record, unchanged=False, attempts=fetch.attempts)
+
+
+def _check_whole_file(ctx: StepContext, keys: Any, where: str, facts: Any) -> None:
+    """Decode the candidate's every row group (DamagedFile): the footer alone vouches for
+    nothing in between."""
+    ctx.report("checking", 0, facts.rows)
+    with ctx.lake.open_reader(RAW, keys.raw_key) as file:
+        check_decodes(file, where, ctx.dataset, facts)
+    ctx.report("checking", facts.rows, facts.rows)
 
 
 def _figures(
@@ -124,13 +129,14 @@ def _figures(
     }
 
 
-def _record_in_place(lake: Any, key: str, record_key: str, source: str) -> IngestRecord | None:
-    """The record of the file now in raw, if it came from `source` and raw still has it whole."""
-    if not lake.exists(RAW, record_key):
+def _record_in_place(lake: Any, published: Any, source: str) -> IngestRecord | None:
+    """The published file's record, if it came from `source` and raw still has the file whole."""
+    if not lake.exists(RAW, published.ingest_record_key):
         return None
-    record = IngestRecord.from_json(lake.read_bytes(RAW, record_key))
+    record = IngestRecord.from_json(lake.read_bytes(RAW, published.ingest_record_key))
     if record is None or record.source != source:
         return None
+    key = published.raw_key
     sizes = [obj.size for obj in lake.list(RAW, key) if obj.key == key]
     return record if sizes == [record.bytes] else None
 
@@ -162,6 +168,7 @@ class _RawReceiver:
         self.received = 0
         self.total: int | None = None
         self._writer: Any = None
+        self.facts: Any = None
         self._hash = hashlib.sha256()
 
     def expect(self, total: int | None) -> None:
@@ -189,7 +196,7 @@ class _RawReceiver:
                 f"{info.source} gave {self.received:,} bytes but announced {info.size:,}"
                 " — a truncated file, refused"
             )
-        facts = self.check.finish()
+        facts = self.facts = self.check.finish()
         return IngestRecord(
             source=info.source,
             bytes=self.received,

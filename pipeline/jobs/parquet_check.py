@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.contract.datasets import Dataset
-from pipeline.contract.errors import MissingColumn, NotParquet, PipelineError
+from pipeline.contract.errors import (
+    AmbiguousColumns,
+    DamagedFile,
+    MissingColumn,
+    NotParquet,
+    PipelineError,
+)
 
 MAGIC = b"PAR1"
 # The smallest parquet file: magic, an (empty) footer's 4-byte length, magic.
@@ -158,9 +165,27 @@ class ParquetStreamCheck:
                 " bytes kept to check it (raise tail_bytes if the file is genuine)"
             )
         facts = _read_footer(self.where, tail[-8 - footer_size :])
+        check_distinct_columns(self.where, facts.column_names)
         if self.dataset is not None:
             check_required_columns(self.where, self.dataset, facts.column_names)
         return facts
+
+
+def check_distinct_columns(where: str, column_names: tuple[str, ...]) -> None:
+    """Raise AmbiguousColumns for names that differ only in case (`Airport_fee`, `airport_fee`):
+    Spark resolves names without case and cannot read such a file, so no engine may."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for name in column_names:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            clashes.append(f"{other!r} and {name!r}")
+    if clashes:
+        raise AmbiguousColumns(
+            f"{where} has columns whose names differ only in case: {', '.join(clashes)}; Spark "
+            "(the engine Glue runs) matches names without case and cannot tell them apart, so "
+            "the file is refused on every engine: ask the source for a corrected file"
+        )
 
 
 def check_required_columns(where: str, dataset: Dataset, column_names: tuple[str, ...]) -> None:
@@ -199,3 +224,46 @@ def _read_footer(where: str, footer_and_length: bytes) -> ParquetFacts:
         columns=metadata.num_columns,
         column_names=names,
     )
+
+
+def check_decodes(file: Any, where: str, dataset: Dataset, facts: ParquetFacts) -> None:
+    """Prove the whole file decodes: every row group of the dataset's required columns, each
+    holding the rows its footer entry says, adding up to the footer's row count. Raises
+    DamagedFile naming the row group and column that failed (a corrupt page, a bad
+    compression block), before the file can become the month's raw file.
+
+    One row group of a few columns is in memory at a time (TLC's groups are ~1M rows).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(file)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise DamagedFile(f"{where} cannot be opened as parquet: {error}") from None
+    names = parquet.schema_arrow.names
+    columns = [c.find_in(names) for c in dataset.columns if c.required]
+    wanted = [name for name in columns if name is not None]
+    decoded = 0
+    for group in range(parquet.metadata.num_row_groups):
+        expected = parquet.metadata.row_group(group).num_rows
+        for name in wanted:
+            try:
+                rows = parquet.read_row_group(group, columns=[name]).num_rows
+            except (pa.ArrowException, OSError, ValueError) as error:
+                raise DamagedFile(
+                    f"{where} is damaged: row group {group + 1} of {parquet.num_row_groups}, "
+                    f"column {name!r}, does not decode ({error}); refused, the published month "
+                    "is unchanged"
+                ) from None
+            if rows != expected:
+                raise DamagedFile(
+                    f"{where} is damaged: row group {group + 1}, column {name!r}, holds {rows:,} "
+                    f"rows where its footer says {expected:,}; refused"
+                )
+        decoded += expected
+    if decoded != facts.rows:
+        raise DamagedFile(
+            f"{where} is damaged: its row groups hold {decoded:,} rows where its footer says "
+            f"{facts.rows:,}; refused"
+        )

@@ -10,12 +10,13 @@ Python 3.9, boto3 imported only by the S3 implementation.
 from __future__ import annotations
 
 import builtins
+import io
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import ZONES
@@ -29,6 +30,7 @@ PART_SIZE = 8 * 1024 * 1024
 class ObjectInfo:
     key: str
     size: int
+    modified: float = 0.0  # POSIX seconds of the last write (S3's LastModified, a file's mtime)
 
 
 class Writer(Protocol):
@@ -55,6 +57,14 @@ class Lake(Protocol):
     def delete_prefix(self, zone: str, prefix: str) -> int: ...
 
     def open_writer(self, zone: str, key: str) -> Writer: ...
+
+    def open_reader(self, zone: str, key: str) -> BinaryIO:
+        """A seekable binary file of the object (pyarrow reads a parquet file's parts from it)."""
+        ...
+
+    def copy(self, zone: str, source_key: str, key: str) -> None:
+        """Put a copy of `source_key` at `key`, whole (S3: a server-side copy)."""
+        ...
 
 
 def _check_zone(zone: str) -> None:
@@ -98,8 +108,9 @@ class LocalLake:
         found = []
         for path in sorted(folder.rglob("*")):
             key = path.relative_to(base).as_posix()
-            if path.is_file() and key.startswith(prefix):
-                found.append(ObjectInfo(key, path.stat().st_size))
+            if path.is_file() and key.startswith(prefix) and not _is_partial(path):
+                stat = path.stat()
+                found.append(ObjectInfo(key, stat.st_size, stat.st_mtime))
         return found
 
     def delete_prefix(self, zone: str, prefix: str) -> int:
@@ -113,6 +124,31 @@ class LocalLake:
 
     def open_writer(self, zone: str, key: str) -> Writer:
         return _LocalWriter(self.path(zone, key))
+
+    def open_reader(self, zone: str, key: str) -> BinaryIO:
+        path = self.path(zone, key)
+        if not path.is_file():
+            raise MissingInput(f"{path} does not exist")
+        return path.open("rb")
+
+    def copy(self, zone: str, source_key: str, key: str) -> None:
+        source = self.path(zone, source_key)
+        if not source.is_file():
+            raise MissingInput(f"{source} does not exist")
+        writer = self.open_writer(zone, key)
+        try:
+            with source.open("rb") as file:
+                while chunk := file.read(PART_SIZE):
+                    writer.write(chunk)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.commit()
+
+
+def _is_partial(path: Path) -> bool:
+    """A writer's temporary file (`.<name>.<random>.part`), never an object of the lake."""
+    return path.name.startswith(".") and path.name.endswith(".part")
 
 
 class _LocalWriter:
@@ -240,7 +276,8 @@ class S3Lake:
         found = []
         for page in paginator.paginate(Bucket=self.bucket(zone), Prefix=prefix):
             for obj in page.get("Contents", []):
-                found.append(ObjectInfo(obj["Key"], obj["Size"]))
+                modified = obj["LastModified"].timestamp() if "LastModified" in obj else 0.0
+                found.append(ObjectInfo(obj["Key"], obj["Size"], modified))
         return found
 
     def delete_prefix(self, zone: str, prefix: str) -> int:
@@ -252,6 +289,56 @@ class S3Lake:
 
     def open_writer(self, zone: str, key: str) -> Writer:
         return _MultipartWriter(self.s3, self.bucket(zone), key)
+
+    def open_reader(self, zone: str, key: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        try:
+            size = self.s3.head_object(Bucket=self.bucket(zone), Key=key)["ContentLength"]
+        except ClientError as error:
+            if is_missing_key(error):
+                raise MissingInput(f"{self.uri(zone, key)} does not exist") from None
+            raise
+        return io.BufferedReader(_S3RangeReader(self.s3, self.bucket(zone), key, size), PART_SIZE)
+
+    def copy(self, zone: str, source_key: str, key: str) -> None:
+        # CopyObject takes objects up to 5 GB in one request; TLC's largest month is under 1 GB.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+        bucket = self.bucket(zone)
+        self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
+
+
+class _S3RangeReader(io.RawIOBase):
+    """A seekable read-only file over one S3 object: each read is a ranged GET."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, size: int) -> None:
+        self._s3, self._bucket, self._key, self._size = s3, bucket, key, size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        if self._position >= self._size or len(buffer) == 0:
+            return 0
+        last = min(self._size, self._position + len(buffer)) - 1
+        body = self._s3.get_object(
+            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-{last}"
+        )["Body"].read()
+        buffer[: len(body)] = body
+        self._position += len(body)
+        return len(body)
 
 
 class _MultipartWriter:

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from pipeline.contract.datasets import ColumnType, Dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
-from pipeline.contract.layout import PROCESSED, counts_key, is_part_file, processed_prefix
+from pipeline.contract import ledger
+from pipeline.contract.layout import PROCESSED, RunKeys, is_part_file
 from pipeline.contract.months import Month
 from pipeline.contract.rules import clean_sql
+from pipeline.jobs.published import read_counts
 from pipeline.storage.lake import Lake, ObjectInfo
 
 
@@ -39,12 +40,15 @@ class LoadResult:
     expected_rows: int
     part_files: tuple[str, ...]
     seconds: float
+    # The run was in the ledger already (a publish repeated after its commit): nothing changed.
+    already_published: bool = False
 
     def figures(self) -> dict[str, Any]:
         """JSON-safe, for the step's result and the state machine's output."""
         return {
             "dataset": self.dataset,
             "month": self.month,
+            "already_published": self.already_published,
             "rows_deleted": self.rows_deleted,
             "rows_inserted": self.rows_inserted,
             "expected_rows": self.expected_rows,
@@ -72,6 +76,8 @@ class MonthCheck:
     expected: int | None = None  # rows transform wrote (its counts JSON), when readable
     quarantined: int | None = None
     expected_clean: int | None = None  # its rows_clean (counts of the first version lack it)
+    run_id: str | None = None  # the published run (the ledger's), None for a legacy month
+    published_at: str | None = None
 
     @property
     def check(self) -> str:
@@ -91,6 +97,8 @@ class MonthCheck:
             if self.expected_clean is not None:
                 row["expected_clean"] = self.expected_clean
             row["status"] = self.check
+        if self.run_id is not None:
+            row.update(run_id=self.run_id, published_at=self.published_at)
         return row
 
 
@@ -112,13 +120,37 @@ class VerifyReport:
 CountsReader = Callable[[Month], "dict[str, Any] | None"]
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A ledger row as `verify` and `months` read it back (`pipeline.contract.ledger`)."""
+
+    dataset: str
+    month: Month
+    run_id: str
+    published_at: str
+    engine: str
+    source: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_replaced: int
+    forced: bool
+    findings: str
+
+
 def check_months(
-    counts: Iterable[MonthCount], transform_counts: CountsReader | None
+    counts: Iterable[MonthCount],
+    published_counts: CountsReader | None,
+    ledger: dict[Month, LedgerEntry] | None = None,
 ) -> list[MonthCheck]:
-    """Join the warehouse's rows per month with transform's counts (when it can read them)."""
+    """Join the warehouse's rows per month with what was published: the month's latest ledger
+    row, and the published counts in the lake (when it can read them); a legacy month has only
+    the latter."""
     checked = []
+    ledger = ledger or {}
     for count in counts:
-        found = transform_counts(count.month) if transform_counts is not None else None
+        found = published_counts(count.month) if published_counts is not None else None
+        entry = ledger.get(count.month)
         month = MonthCheck(str(count.month), int(count.rows), count.clean_rows)
         if found is not None:
             clean = found.get("rows_clean")
@@ -127,6 +159,16 @@ def check_months(
                 expected=int(found["rows_loaded"]),
                 quarantined=int(found["rows_quarantined"]),
                 expected_clean=None if clean is None else int(clean),
+            )
+        if entry is not None:
+            # The ledger row was written with the month's rows: it is what the month must hold.
+            month = dataclasses.replace(
+                month,
+                expected=entry.rows_loaded,
+                quarantined=entry.rows_quarantined,
+                run_id=entry.run_id,
+                published_at=entry.published_at,
+                expected_clean=month.expected_clean if found is not None else None,
             )
         checked.append(month)
     return checked
@@ -148,8 +190,15 @@ class Warehouse(Protocol):
         """Load `taxi_zones` from the lake's zone lookup, unless the warehouse holds it already."""
         ...
 
-    def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
-        """Replace the rows of `month` with transform's part files, in one checked transaction."""
+    def publish_month(
+        self, dataset: Dataset, month: Month, lake: Lake, keys: RunKeys, row: ledger.LedgerRow
+    ) -> LoadResult:
+        """Replace the rows of `month` with the run's part files and add its ledger row, in one
+        checked transaction; a run already in the ledger changes nothing."""
+        ...
+
+    def ledger(self, dataset: Dataset | None = None) -> list[LedgerEntry]:
+        """The ledger's rows (one dataset's, or all), newest publish first."""
         ...
 
     def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
@@ -169,41 +218,14 @@ class LoadInput:
         return tuple(part.key for part in self.part_files)
 
 
-def read_transform_counts(dataset: Dataset, month: Month, lake: Lake) -> dict[str, Any] | None:
-    """Transform's counts JSON for the month, or None when transform has not written one.
-
-    The one reader of that file (the load, local runs, `verify` on a stack). A refused read is
-    raised, not taken for "none", so a missing permission is not mistaken for a month never
-    transformed; a file that is not the counts of this month is a `MissingInput`.
-    """
-    key = counts_key(dataset, month)
-    uri = lake.uri(PROCESSED, key)
-    try:
-        data = lake.read_bytes(PROCESSED, key)
-    except MissingInput:
-        return None
-    try:
-        counts = json.loads(data)
-    except ValueError as error:
-        raise MissingInput(f"{uri} is not JSON ({error}); run transform again") from None
-    if not isinstance(counts, dict):
-        raise MissingInput(f"{uri} is not a JSON object; run transform again")
-    if counts.get("dataset") != dataset.name or counts.get("month") != str(month):
-        raise MissingInput(
-            f"{uri} holds counts for {counts.get('dataset')} "
-            f"{counts.get('month')}, not {dataset.name} {month}; run transform for {month} again"
-        )
-    return counts
-
-
-def read_load_input(dataset: Dataset, month: Month, lake: Lake) -> LoadInput:
-    """Read and check transform's counts JSON and part files; raises before any side effect."""
-    counts = read_transform_counts(dataset, month, lake)
-    uri = lake.uri(PROCESSED, counts_key(dataset, month))
+def read_load_input(lake: Lake, keys: RunKeys) -> LoadInput:
+    """Read and check the run's counts JSON and part files; raises before any side effect."""
+    counts = read_counts(lake, keys)
+    uri = lake.uri(PROCESSED, keys.counts_key)
     if counts is None:
         raise MissingInput(
-            f"no transform output for {dataset.name} {month}: {uri} does not exist; "
-            "run transform first"
+            f"no transform output for run {keys.run_id} of {keys.dataset.name} {keys.month}: "
+            f"{uri} does not exist; run the month again"
         )
     rows, parts = counts.get("rows_loaded"), counts.get("part_files")
     valid_rows = isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0
@@ -211,27 +233,27 @@ def read_load_input(dataset: Dataset, month: Month, lake: Lake) -> LoadInput:
     if not (valid_rows and valid_parts):
         raise MissingInput(
             f"{uri} lacks a valid rows_loaded (a count >= 0) or part_files (a list of keys); "
-            "run transform again"
+            "run the month again"
         )
-    return LoadInput(rows, _find_part_files(dataset, month, lake, counts))
+    return LoadInput(rows, _find_part_files(lake, keys, counts))
 
 
 def _find_part_files(
-    dataset: Dataset, month: Month, lake: Lake, counts: dict[str, Any]
+    lake: Lake, keys: RunKeys, counts: dict[str, Any]
 ) -> tuple[ObjectInfo, ...]:
-    prefix = processed_prefix(dataset, month)
+    prefix = keys.processed_prefix
     present = {obj.key: obj for obj in lake.list(PROCESSED, prefix)}
     found = []
     for key in counts["part_files"]:
         if not (key.startswith(prefix) and is_part_file(key)):
             raise MissingInput(
                 f"counts JSON lists {key!r}, which is not a part-*.parquet file under "
-                f"{lake.uri(PROCESSED, prefix)}; run transform again"
+                f"{lake.uri(PROCESSED, prefix)}; run the month again"
             )
         if key not in present:
             raise MissingInput(
                 f"part file {lake.uri(PROCESSED, key)} listed by transform's counts is missing; "
-                "run transform again"
+                "run the month again"
             )
         found.append(present[key])
     return tuple(found)
@@ -357,3 +379,61 @@ def count_mismatch_message(dataset: Dataset, month: Month, expected: int, found:
         f"{dataset.table} {month}: transform wrote {expected} rows (counts JSON rows_loaded) but "
         f"the load inserted {found}; rolled back, the month's previous rows are intact"
     )
+
+
+def sql_text(text: str, dialect: Dialect) -> str:
+    """A string literal. Redshift reads a backslash in a literal as an escape, DuckDB does not."""
+    quoted = text.replace("'", "''")
+    if dialect is Dialect.REDSHIFT:
+        quoted = quoted.replace("\\", "\\\\")
+    return f"'{quoted}'"
+
+
+def create_ledger_sql(dialect: Dialect) -> str:
+    columns = ",\n".join(
+        f"  {name} {dialect.type_name(kind)}{' NOT NULL' if name != 'findings' else ''}"
+        for name, kind in ledger.COLUMNS
+    )
+    return f"CREATE TABLE IF NOT EXISTS {ledger.TABLE} (\n{columns}\n)"
+
+
+def ledger_insert_sql(row: ledger.LedgerRow, rows_replaced: str, dialect: Dialect) -> str:
+    """The publish's ledger row; `rows_replaced` is SQL (a number, or a count of the month)."""
+    def value(name: str) -> str:
+        if name == "rows_replaced":
+            return rows_replaced
+        field = getattr(row, name)
+        if isinstance(field, bool):
+            return "true" if field else "false"
+        if isinstance(field, int):
+            return str(field)
+        if name == "source_month":
+            return f"CAST({sql_text(field, dialect)} AS DATE)"
+        if name == "published_at":
+            return f"CAST({sql_text(field, dialect)} AS TIMESTAMP)"
+        return sql_text(str(field), dialect)
+
+    values = ", ".join(value(name) for name in ledger.NAMES)
+    return f"INSERT INTO {ledger.TABLE} ({', '.join(ledger.NAMES)}) VALUES ({values})"
+
+
+def ledger_run_sql(run_id: str, dialect: Dialect) -> str:
+    """The ledger rows of one run (a publish repeated after its commit finds its own)."""
+    return f"SELECT COUNT(*) FROM {ledger.TABLE} WHERE run_id = {sql_text(run_id, dialect)}"
+
+
+def ledger_select_sql(dataset: Dataset | None, dialect: Dialect, limit: int | None = None) -> str:
+    where = "" if dataset is None else f" WHERE dataset = {sql_text(dataset.name, dialect)}"
+    sql = (
+        f"SELECT {', '.join(ledger.NAMES)} FROM {ledger.TABLE}{where} "
+        "ORDER BY published_at DESC, run_id DESC"
+    )
+    return sql + (f" LIMIT {int(limit)}" if limit else "")
+
+
+def latest_per_month(entries: Iterable[LedgerEntry]) -> dict[Month, LedgerEntry]:
+    """Each month's newest publish, from entries newest first."""
+    latest: dict[Month, LedgerEntry] = {}
+    for entry in entries:
+        latest.setdefault(entry.month, entry)
+    return latest

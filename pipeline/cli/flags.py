@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month, month_range, validate_month
@@ -63,3 +64,31 @@ def months_of(args: argparse.Namespace, dataset_first: Month) -> list[Month]:
     if not (args.year and args.month):
         raise InvalidInput("month", None, "give --year and --month, or --from and --to")
     return [validate_month(args.year, args.month, first=dataset_first)]
+
+
+def audit_flags(parser: argparse.ArgumentParser) -> None:
+    """`--force-publish` and a flag per audit threshold (`AuditThresholds`: the one definition)."""
+    parser.add_argument(
+        "--force-publish",
+        action="store_true",
+        help="publish even when the audit refuses the month (the ledger records it as forced)",
+    )
+    for spec, default in AuditThresholds().specs():
+        parser.add_argument(
+            spec.flag, type=float, default=None, metavar="X",
+            help=f"{spec.help} (default {default:g})",
+        )  # fmt: skip
+
+
+def thresholds_of(args: argparse.Namespace) -> AuditThresholds:
+    """The thresholds the flags give (InvalidInput naming the flag's bad value)."""
+    given = {}
+    for spec, _ in AuditThresholds().specs():
+        value = getattr(args, spec.flag[2:].replace("-", "_"), None)
+        if value is not None:
+            given[spec.config] = value
+    try:
+        return AuditThresholds().with_config(given)
+    except InvalidInput as error:
+        flag = next(s.flag for s, _ in AuditThresholds().specs() if s.config in error.what)
+        raise InvalidInput(flag, error.value, error.valid) from None

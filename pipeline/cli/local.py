@@ -13,9 +13,11 @@ from pipeline.cli import flags
 from pipeline.cli.progress import ConsoleObserver
 from pipeline.cli.render import quality_table, verify_table
 from pipeline.contract.datasets import get_dataset
-from pipeline.contract.errors import InvalidInput
+from pipeline.contract.errors import InvalidInput, MonthRefused
+from pipeline.contract.steps import step_named
 from pipeline.local.runner import DEFAULT_WORKDIR, LocalPipeline, verify_local
 
+AUDIT_JOB = step_named("audit_month").job
 EXIT_FAILED = 1
 COMMANDS = ("demo", "local", "verify")
 
@@ -34,6 +36,7 @@ def add_parsers(commands: Any) -> None:
     local.add_argument("--source", help="URL or path of the month's file (default: TLC's URL)")
     local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     flags.engine_flag(local)
+    flags.audit_flags(local)
     flags.common(local)
 
     verify = commands.add_parser("verify", help="row counts per month in the warehouse")
@@ -58,21 +61,48 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
     months = flags.months_of(args, dataset.first_month)
     if args.source and len(months) > 1:
         raise InvalidInput("--source", args.source, "a single file serves a single month")
+    thresholds = flags.thresholds_of(args)
     observer = ConsoleObserver(console, quiet=args.quiet)
     # The engine is checked here (InvalidInput), the workdir's lock taken by `locked`: both
     # before anything is written.
-    pipeline = LocalPipeline(args.workdir, engine=args.engine, observer=observer)
+    pipeline = LocalPipeline(
+        args.workdir, engine=args.engine, observer=observer, thresholds=thresholds,
+        force_publish=args.force_publish,
+    )  # fmt: skip
     try:
         with pipeline.locked(dataset, months):
             for month in months:
-                run = pipeline.run_month(dataset, month, args.source)
-                counts = pipeline.transform_counts(run.dataset, run.month)
-                if counts is not None:
-                    console.print(quality_table(counts))
-                console.print(f"{run.dataset.name} {run.month}: done in {run.seconds:.1f}s")
+                try:
+                    run = pipeline.run_month(dataset, month, args.source)
+                except MonthRefused as refused:
+                    observer.close()
+                    _print_counts(console, pipeline.run_counts(dataset, month, refused.result))
+                    raise
+                _print_counts(console, pipeline.run_counts(dataset, month, run))
+                _print_audit(console, run.figures(AUDIT_JOB))
+                console.print(
+                    f"{run.dataset.name} {run.month}: published run {run.run_id} in "
+                    f"{run.seconds:.1f}s"
+                )
     finally:
         observer.close()
     return 0
+
+
+def _print_counts(console: Console, counts: dict[str, Any] | None) -> None:
+    if counts is not None:
+        console.print(quality_table(counts))
+
+
+def _print_audit(console: Console, figures: dict[str, Any]) -> None:
+    """The audit's verdict when it has something to say (warnings, a forced publish)."""
+    for finding in figures.get("findings", []):
+        console.print(
+            f"{finding['severity']}: {finding['rule']}: {finding['message']}",
+            highlight=False, soft_wrap=True, markup=False,
+        )  # fmt: skip
+    if figures.get("verdict") == "forced":
+        console.print("forced: published despite the refusals above (--force-publish)")
 
 
 _REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")

@@ -9,6 +9,8 @@ print one line, with no traceback. Exit codes:
   AWS call, no Pulumi CLI or stack, an unpublished month): any `PipelineError` but bad input;
 - 2: bad input (`InvalidInput`: a bad month, flag or combination of flags), found before any
   side effect; argparse's own usage errors exit 2 too;
+- 3: refused by the audit (`MonthRefused`): a `refused: <dataset> <month>` line and a line per
+  finding; nothing was published, the published month is intact;
 - 130: interrupted (Ctrl-C); an execution already started keeps running in AWS, and the
   message gives the `watch` command that follows it again.
 """
@@ -21,10 +23,11 @@ import sys
 from rich.console import Console
 
 from pipeline.cli import local
-from pipeline.contract.errors import InvalidInput, PipelineError
+from pipeline.contract.errors import InvalidInput, MonthRefused, PipelineError
 
 EXIT_FAILED = 1  # a step failed, a check found a difference, AWS or the stack unavailable
 EXIT_BAD_INPUT = 2  # `InvalidInput`: nothing ran (a bad month, flag or mix of flags)
+EXIT_REFUSED = 3  # `MonthRefused`: the audit refused the month; nothing was published
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.cli import stack  # boto3 is imported only for the commands on a stack
 
         return stack.run(args, console)
+    except MonthRefused as refused:
+        for line in refused.lines:
+            errors.print(line, highlight=False, soft_wrap=True, markup=False)
+        return EXIT_REFUSED
     except PipelineError as error:
         # soft_wrap: one line, whole, whatever the width (for grep and CI logs).
         errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)

@@ -18,14 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.contract.counts import NO_PICKUP, PICKUP_RULE
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
-from pipeline.contract.rules import RULE_NAMES
 
 REFUSE = "refuse"
 WARN = "warn"
-PICKUP_RULE = RULE_NAMES[0]  # pickup_in_month: the rule that tells a month's file from another's
-NO_PICKUP = "none"  # the `other_months` key of rows with no pickup time at all
 
 
 @dataclass(frozen=True)
@@ -256,8 +254,11 @@ def _warnings(
         median = statistics.median(h.rows_loaded for h in history)
         low, high = median * t.history_low, median * t.history_high
         if median and not low <= loaded <= high:
-            months = f"{history[-1].month} to {history[0].month}" if len(history) > 1 else str(
-                history[0].month)
+            months = (
+                f"{history[-1].month} to {history[0].month}"
+                if len(history) > 1
+                else str(history[0].month)
+            )
             found.append(Finding("history_band", WARN,
                 f"{loaded:,} loaded rows, {loaded / median:.0%} of the median {median:,.0f} of "
                 f"the {len(history)} published months {months} (band {t.history_low:g}x to "
@@ -267,8 +268,11 @@ def _warnings(
     unknown = dict(counts.get("unknown_columns") or {})
     if history and unknown:
         before = history[0]
-        new = {n: t_ for n, t_ in unknown.items() if n not in (before.counts.get("unknown_columns")
-                                                               or {})}
+        new = {
+            n: t_
+            for n, t_ in unknown.items()
+            if n not in (before.counts.get("unknown_columns") or {})
+        }
         if new:
             listed = ", ".join(f"{n} ({kind})" for n, kind in sorted(new.items()))
             found.append(Finding("new_columns", WARN,

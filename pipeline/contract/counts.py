@@ -10,14 +10,18 @@ be mapped. Every engine assembles it here from the aggregates of
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import WriteMismatch
 from pipeline.contract.months import Month
 from pipeline.contract.normalise import Normalisation
-from pipeline.contract.rules import RULE_NAMES
+from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
+from pipeline.contract.sql import Engine
+
+PICKUP_RULE = RULE_NAMES[0]  # pickup_in_month
+NO_PICKUP = "none"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,10 @@ class TransformCounts:
     unknown_columns: dict[str, str]  # file column -> its type, for columns the dataset lacks
     unmapped_values: dict[str, int]  # column -> rows whose value could not be mapped (> 0 only)
     part_files: list[str] = field(default_factory=list)  # lake keys in the processed zone
+    # When most rows fail `pickup_in_month`: the months their pickups fall in (at most
+    # OTHER_MONTHS_SHOWN, the most rows first; NO_PICKUP for rows without a pickup time), so the
+    # audit can name the month the file holds. Empty otherwise.
+    other_months: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -67,6 +75,28 @@ def counts_from(
         unmapped_values=unmapped,
         part_files=part_files,
     )
+
+
+OTHER_MONTHS_SHOWN = 3
+
+
+def needs_other_months(values: Mapping[str, int]) -> bool:
+    """Whether most rows fell outside the month (only then is `other_months` computed)."""
+    return int(values[f"rejected:{PICKUP_RULE}"] or 0) * 2 > int(values["rows_in"] or 0)
+
+
+def other_months_sql(dataset: Dataset, engine: Engine, relation: str) -> str:
+    """The months the out-of-month pickups of the tagged rows in `relation` fall in."""
+    month = engine.month_text(engine.quote(dataset.pickup_column))
+    return (
+        f"SELECT {month} AS m, count(*) AS n FROM {relation} "
+        f"WHERE {engine.quote(REJECT_REASON)} = '{PICKUP_RULE}' "
+        f"GROUP BY {month} ORDER BY n DESC, m LIMIT {OTHER_MONTHS_SHOWN}"
+    )
+
+
+def other_months_from(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    return {NO_PICKUP if month is None else str(month): int(n) for month, n in rows}
 
 
 def check_written(written: int, expected: int, what: str, where: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipeline.contract.datasets import CODE_PREFIX, Column, Dataset
-from pipeline.contract.errors import MissingColumn
+from pipeline.contract.errors import AmbiguousColumns, MissingColumn
 from pipeline.contract.months import Month
 from pipeline.contract.rules import REJECT_REASON, RULE_NAMES, clean_sql, reject_reason_sql
 from pipeline.contract.sql import Engine
@@ -120,6 +120,24 @@ def _unmapped(
     return f"coalesce({present} AND {converted} IS NULL, false)"
 
 
+def check_distinct_columns(where: str, column_names: tuple[str, ...]) -> None:
+    """Raise AmbiguousColumns for names that differ only in case (`Airport_fee`, `airport_fee`):
+    Spark resolves names without case and cannot read such a file, so no engine may; DuckDB
+    would load the first and report the second as unknown. Neither is right for a month."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for name in column_names:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            clashes.append(f"{other!r} and {name!r}")
+    if clashes:
+        raise AmbiguousColumns(
+            f"{where} has columns whose names differ only in case: {', '.join(clashes)}; Spark "
+            "(the engine Glue runs) matches names without case and cannot tell them apart, so "
+            "the file is refused on every engine: ask the source for a corrected file"
+        )
+
+
 def normalisation(
     dataset: Dataset,
     month: Month,
@@ -131,8 +149,10 @@ def normalisation(
     """The file (`file_types`: its columns in order) -> `dataset.table_columns` less the flags.
 
     Raises MissingColumn, naming the column, the file and the names looked for, when a required
-    column is absent; an absent optional column becomes null.
+    column is absent; an absent optional column becomes null. Raises AmbiguousColumns for two
+    columns whose names differ only in case (both engines, whatever ingest let through).
     """
+    check_distinct_columns(source, tuple(file_types))
     columns, unmapped = [], []
     for column in dataset.columns:
         name = column.find_in(file_types)

@@ -85,9 +85,7 @@ def _within(stamp: str, now: datetime) -> bool:
     return now - datetime.fromisoformat(stamp) < timedelta(days=PREVIOUS_RUN_DAYS)
 
 
-def runs_to_remove(
-    runs: Mapping[str, float], publication: Publication, now: datetime
-) -> list[str]:
+def runs_to_remove(runs: Mapping[str, float], publication: Publication, now: datetime) -> list[str]:
     """Which of a month's runs publish removes: `runs` maps each run id found in the lake to
     its newest write (POSIX seconds). Kept: the published run, the superseded runs within their
     retention, and runs written in the last UNPUBLISHED_RUN_DAYS days (refused, or running)."""

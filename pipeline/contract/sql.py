@@ -65,3 +65,9 @@ class Engine(str, enum.Enum):
         if self is Engine.SPARK:
             return f"CAST(timestamp_micros({sql} div 1000) AS TIMESTAMP_NTZ)"
         return f"make_timestamp({sql} // 1000)"
+
+    def month_text(self, sql: str) -> str:
+        """A timestamp's month as `YYYY-MM` text (null for null)."""
+        if self is Engine.SPARK:
+            return f"date_format({sql}, 'yyyy-MM')"
+        return f"strftime({sql}, '%Y-%m')"

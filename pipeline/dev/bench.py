@@ -213,7 +213,7 @@ def run_duckdb(
     pipeline = LocalPipeline(workdir / "duckdb", engine=Engine.DUCKDB, observer=meter)
     with serve_folder(file.parent) as base_url:
         pipeline.run_month(dataset, month, source=f"{base_url}/{file.name}")
-    counts = pipeline.transform_counts(dataset, month) or {}
+    counts = pipeline.published_counts(dataset, month) or {}
     steps = Row("DuckDB: the three steps in one process", sum(r.seconds for r in meter.rows),
                 None, max(r.peak_rss or 0 for r in meter.rows))  # fmt: skip
     reference = run_reference(workdir, dataset, month)
@@ -241,7 +241,7 @@ def run_spark(
         with serve_folder(file.parent) as base_url:
             for _ in range(2):
                 pipeline.run_month(dataset, month, source=f"{base_url}/{file.name}")
-        counts = pipeline.transform_counts(dataset, month) or {}
+        counts = pipeline.published_counts(dataset, month) or {}
         tunings = run_tunings(workdir, dataset, month, spark) if tune else []
     finally:
         pipeline.close()

@@ -87,7 +87,7 @@ def run_demo(
             say(f"Serving it at {url}; running the pipeline in {workdir} "
                 f"({pipeline.engine.value} engine)")  # fmt: skip
             run = pipeline.run_month(YELLOW, DEMO_MONTH, source=url)
-        counts = pipeline.transform_counts(YELLOW, DEMO_MONTH)
+        counts = pipeline.published_counts(YELLOW, DEMO_MONTH)
         report = verify_local(workdir, YELLOW)
     expected = synthetic.expected_counts(summary)
     matches = counts is not None and all(counts[key] == value for key, value in expected.items())

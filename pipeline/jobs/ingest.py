@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from pipeline.contract.errors import NotParquet
-from pipeline.contract.errors import InvalidInput
+from pipeline.contract.errors import InvalidInput, NotParquet
+from pipeline.contract.ingest_record import IngestRecord
 from pipeline.contract.layout import RAW
 from pipeline.contract.months import Month
-from pipeline.contract.ingest_record import IngestRecord
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.parquet_check import (
     TAIL_BYTES,
@@ -69,8 +67,10 @@ def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, 
     published = published_run(ctx.lake, ctx.dataset, ctx.month)
     if published is not None and published.run_id == ctx.run_id:
         raise InvalidInput(
-            "run id", ctx.run_id, f"a new run: {ctx.run_id} is {ctx.dataset.name} {ctx.month}'s "
-            "published run, whose files a run may not write again"
+            "run id",
+            ctx.run_id,
+            f"a new run: {ctx.run_id} is {ctx.dataset.name} {ctx.month}'s "
+            "published run, whose files a run may not write again",
         )
     source = open_source(
         ctx.source or ctx.dataset.source_url(ctx.month),

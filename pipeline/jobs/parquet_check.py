@@ -18,12 +18,12 @@ from typing import Any
 
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import (
-    AmbiguousColumns,
     DamagedFile,
     MissingColumn,
     NotParquet,
     PipelineError,
 )
+from pipeline.contract.normalise import check_distinct_columns
 
 MAGIC = b"PAR1"
 # The smallest parquet file: magic, an (empty) footer's 4-byte length, magic.
@@ -169,23 +169,6 @@ class ParquetStreamCheck:
         if self.dataset is not None:
             check_required_columns(self.where, self.dataset, facts.column_names)
         return facts
-
-
-def check_distinct_columns(where: str, column_names: tuple[str, ...]) -> None:
-    """Raise AmbiguousColumns for names that differ only in case (`Airport_fee`, `airport_fee`):
-    Spark resolves names without case and cannot read such a file, so no engine may."""
-    seen: dict[str, str] = {}
-    clashes = []
-    for name in column_names:
-        other = seen.setdefault(name.lower(), name)
-        if other != name:
-            clashes.append(f"{other!r} and {name!r}")
-    if clashes:
-        raise AmbiguousColumns(
-            f"{where} has columns whose names differ only in case: {', '.join(clashes)}; Spark "
-            "(the engine Glue runs) matches names without case and cannot tell them apart, so "
-            "the file is refused on every engine: ask the source for a corrected file"
-        )
 
 
 def check_required_columns(where: str, dataset: Dataset, column_names: tuple[str, ...]) -> None:

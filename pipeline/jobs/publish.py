@@ -100,9 +100,7 @@ def _ingest_record(lake: Any, keys: layout.RunKeys) -> IngestRecord:
     return record
 
 
-def _point(
-    ctx: StepContext, counts: dict[str, Any], row: LedgerRow, now: datetime
-) -> Publication:
+def _point(ctx: StepContext, counts: dict[str, Any], row: LedgerRow, now: datetime) -> Publication:
     """Write the month's pointer to the run (kept as it is when it already names the run)."""
     previous = read_publication(ctx.lake, ctx.dataset, ctx.month)
     if previous is not None and previous.run_id == ctx.run_id:

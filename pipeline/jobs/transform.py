@@ -11,12 +11,20 @@ DuckDB engine runs too: the engines differ in I/O, never in what a row becomes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.contract import layout
-from pipeline.contract.counts import TransformCounts, check_written, counts_from
+from pipeline.contract.counts import (
+    TransformCounts,
+    check_written,
+    counts_from,
+    needs_other_months,
+    other_months_from,
+    other_months_sql,
+)
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import MissingInput
 from pipeline.contract.months import Month
@@ -214,57 +222,85 @@ def run_step(ctx: StepContext) -> dict[str, Any]:
     return transform_month(ctx, SHIPPED)
 
 
+def hadoop_literal(path: str) -> str:
+    """`path` as a Hadoop glob matching only itself: Spark globs every path it reads (a workdir
+    named `w[1]` would read `w1`'s file); a backslash makes a glob character literal."""
+    return "".join(f"\\{char}" if char in "[]*?{}\\" else char for char in path)
+
+
+def _read_raw(spark: Any, source: str) -> DataFrame:
+    """The raw file, its columns' names as they are: with Spark's default case-insensitive
+    resolution a file with `Airport_fee` and `airport_fee` fails to read at all, where the
+    contract must see both to refuse it (AmbiguousColumns), as on DuckDB."""
+    previous = spark.conf.get(_CASE_SENSITIVE, "false")
+    spark.conf.set(_CASE_SENSITIVE, "true")
+    try:
+        frame = spark.read.parquet(hadoop_literal(source))
+        frame.schema  # noqa: B018 (resolves the schema while names are case-sensitive)
+    finally:
+        spark.conf.set(_CASE_SENSITIVE, previous)
+    return frame
+
+
+_CASE_SENSITIVE = "spark.sql.caseSensitive"
+
+
 def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, Any]:
-    """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
+    """The run's raw file -> its processed parts, quarantine parts and counts JSON (all under
+    the run's keys: nothing published is touched)."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    dataset, month, lake = ctx.dataset, ctx.month, ctx.lake
+    dataset, month, lake, keys = ctx.dataset, ctx.month, ctx.lake, ctx.keys
     spark = configure(ctx.spark)
-    raw_key = layout.raw_key(dataset, month)
-    source = lake.uri(layout.RAW, raw_key)
-    if not lake.exists(layout.RAW, raw_key):
+    source = lake.uri(layout.RAW, keys.raw_key)
+    if not lake.exists(layout.RAW, keys.raw_key):
         raise MissingInput(f"{source} does not exist: ingest {dataset.name} {month} first")
-    # Reads only the footer: a missing required column fails here, before any side effect.
-    frame = spark.read.parquet(source)
+    # Reads only the footer: a missing required column fails here, before any write.
+    frame = _read_raw(spark, source)
     plan = plan_for(frame, dataset, month, source=source)
     normalised = frame.selectExpr(*plan.select_list(ENGINE))
-    # Old counts go before any part is replaced: a transform that fails from here on leaves no
-    # counts, so the load refuses to run instead of checking new parts against old counts.
-    lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
+    # A run's counts are written last: a transform that fails leaves none, so the audit and
+    # publish refuse the run.
+    lake.delete_prefix(layout.PROCESSED, keys.counts_key)
 
-    raw_bytes = sum(obj.size for obj in lake.list(layout.RAW, raw_key) if obj.key == raw_key)
+    raw_bytes = sum(
+        obj.size for obj in lake.list(layout.RAW, keys.raw_key) if obj.key == keys.raw_key
+    )
     tagged = _maybe_cache(spark, apply_rules(normalised, dataset, month), options)
     try:
         observation, observed = _observe_counts(tagged, dataset, plan)
         if not options.count_while_writing:
             observed.count()  # the alternative: a job of its own fills the cache and counts
-        prefix = layout.processed_prefix(dataset, month)
         table = [name for name, _ in dataset.table_columns]
         good = observed.filter(F.col(REJECT_REASON).isNull()).select(*table)
         # The rows are counted during this write, so its files are sized from the raw file.
-        _write(good, lake.uri(layout.PROCESSED, prefix), raw_bytes // RAW_BYTES_PER_ROW, options)
+        _write(good, lake.uri(layout.PROCESSED, keys.processed_prefix),
+               raw_bytes // RAW_BYTES_PER_ROW, options)  # fmt: skip
         values = _observed(observation)
         loaded, rows_in = values["rows_loaded"], values["rows_in"]
         quarantined = rows_in - loaded
         ctx.report("rows written", loaded, rows_in)
-        quarantine_prefix = layout.quarantine_prefix(dataset, month)
         if quarantined:
             bad = tagged.filter(F.col(REJECT_REASON).isNotNull()).select(*table, REJECT_REASON)
             counted = Observation()
-            uri = lake.uri(layout.PROCESSED, quarantine_prefix)
+            uri = lake.uri(layout.PROCESSED, keys.quarantine_prefix)
             _write(bad.observe(counted, F.count(F.lit(1)).alias("rows")), uri, quarantined,
                    options)  # fmt: skip
             check_written(int(counted.get["rows"]), quarantined, "the quarantine", uri)
-        else:
-            lake.delete_prefix(layout.PROCESSED, quarantine_prefix)
+        others = {}
+        if needs_other_months(values):
+            tagged.createOrReplaceTempView("tagged")
+            sql = other_months_sql(dataset, ENGINE, "tagged")
+            others = other_months_from(tuple(r) for r in spark.sql(sql).collect())
         ctx.report("rows written", rows_in, rows_in)
     finally:
         tagged.unpersist()
 
-    counts = counts_from(dataset, month, values, plan, _part_keys(lake, prefix))
-    lake.write_bytes(layout.PROCESSED, layout.counts_key(dataset, month), counts.to_json().encode())
-    return step_figures(counts, len(_part_keys(lake, quarantine_prefix)))
+    counts = counts_from(dataset, month, values, plan, _part_keys(lake, keys.processed_prefix))
+    counts = dataclasses.replace(counts, other_months=others)
+    lake.write_bytes(layout.PROCESSED, keys.counts_key, counts.to_json().encode())
+    return step_figures(counts, len(_part_keys(lake, keys.quarantine_prefix)))
 
 
 def step_figures(counts: TransformCounts, quarantine_files: int) -> dict[str, Any]:

@@ -18,11 +18,19 @@ replacing the raw file meanwhile.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from pipeline.contract import layout
-from pipeline.contract.counts import TransformCounts, check_written, counts_from
+from pipeline.contract.counts import (
+    TransformCounts,
+    check_written,
+    counts_from,
+    needs_other_months,
+    other_months_from,
+    other_months_sql,
+)
 from pipeline.contract.errors import MissingInput
 from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
@@ -30,7 +38,7 @@ from pipeline.contract.sql import Engine
 from pipeline.contract.types import SourceType
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.transform import COMPRESSION, step_figures
-from pipeline.warehouse.duckdb import DuckDBSettings
+from pipeline.warehouse.duckdb import DuckDBSettings, literal_path
 
 ENGINE = Engine.DUCKDB
 # About ROWS_PER_PART_FILE rows of the Spark transform's parts.
@@ -80,11 +88,15 @@ def connect(settings: DuckDBSettings | None = None) -> Any:
 
 
 def plan_for(connection: Any, ctx: StepContext, source: str) -> Normalisation:
-    described = connection.execute(
-        f"DESCRIBE SELECT * FROM read_parquet({_literal(source)}, hive_partitioning = false)"
-    ).fetchall()
+    described = connection.execute(f"DESCRIBE SELECT * FROM {read_raw(source)}").fetchall()
     types = {row[0]: source_type(row[1]) for row in described}
     return normalisation(ctx.dataset, ctx.month, types, ENGINE, source=source)
+
+
+def read_raw(path: str) -> str:
+    # The raw key holds `year=YYYY/month=MM/`: not columns of the file. The path is read
+    # literally (a workdir named `w[1]` is not a pattern).
+    return f"read_parquet({_literal(literal_path(path))}, hive_partitioning = false)"
 
 
 def _copy(connection: Any, query: str, folder: str, expected: int, what: str) -> None:
@@ -103,22 +115,20 @@ def _part_keys(lake: Any, prefix: str) -> list[str]:
 
 
 def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> TransformCounts:
-    """Raw file of (ctx.dataset, ctx.month) -> processed parts, quarantine parts, counts JSON."""
-    dataset, month, lake = ctx.dataset, ctx.month, ctx.lake
-    raw_key = layout.raw_key(dataset, month)
-    source = lake.uri(layout.RAW, raw_key)
-    if not lake.exists(layout.RAW, raw_key):
+    """The run's raw file -> its processed parts, quarantine parts and counts JSON (all under
+    the run's keys: nothing published is touched)."""
+    dataset, month, lake, keys = ctx.dataset, ctx.month, ctx.lake, ctx.keys
+    source = lake.uri(layout.RAW, keys.raw_key)
+    if not lake.exists(layout.RAW, keys.raw_key):
         raise MissingInput(f"{source} does not exist: ingest {dataset.name} {month} first")
     connection = connect(settings)
     try:
-        # Reads only the footer: a missing required column fails here, before any side effect.
+        # Reads only the footer: a missing required column fails here, before any write.
         plan = plan_for(connection, ctx, source)
-        # Old counts go first: a transform that fails from here on leaves none, so the load
-        # refuses to run instead of checking new parts against old counts.
-        lake.delete_prefix(layout.PROCESSED, layout.counts_key(dataset, month))
-        # The raw key holds `year=YYYY/month=MM/`: not columns of the file.
-        raw = f"read_parquet({_literal(source)}, hive_partitioning = false)"
-        normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {raw}"
+        # A run's counts are written last: a transform that fails leaves none, so the audit
+        # and publish refuse the run.
+        lake.delete_prefix(layout.PROCESSED, keys.counts_key)
+        normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {read_raw(source)}"
         connection.execute(
             f"CREATE TEMP VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
             f"FROM ({normalised})"
@@ -131,28 +141,29 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
         ctx.report("rows counted", values["rows_in"], values["rows_in"])
         table = ", ".join(ENGINE.quote(name) for name, _ in dataset.table_columns)
         reason = ENGINE.quote(REJECT_REASON)
-        prefix = layout.processed_prefix(dataset, month)
         loaded, quarantined = values["rows_loaded"], values["rows_in"] - values["rows_loaded"]
-        lake.delete_prefix(layout.PROCESSED, prefix)
         _copy(connection, f"SELECT {table} FROM tagged WHERE {reason} IS NULL",
-              lake.uri(layout.PROCESSED, prefix), loaded, "loadable rows")  # fmt: skip
+              lake.uri(layout.PROCESSED, keys.processed_prefix), loaded,
+              "loadable rows")  # fmt: skip
         ctx.report("rows written", loaded, values["rows_in"])
-        quarantine = layout.quarantine_prefix(dataset, month)
-        lake.delete_prefix(layout.PROCESSED, quarantine)
         if quarantined:
             _copy(connection, f"SELECT {table}, {reason} FROM tagged WHERE {reason} IS NOT NULL",
-                  lake.uri(layout.PROCESSED, quarantine), quarantined,
+                  lake.uri(layout.PROCESSED, keys.quarantine_prefix), quarantined,
                   "quarantined rows")  # fmt: skip
+        others = {}
+        if needs_other_months(values):
+            sql = other_months_sql(dataset, ENGINE, "tagged")
+            others = other_months_from(connection.execute(sql).fetchall())
         ctx.report("rows written", values["rows_in"], values["rows_in"])
     finally:
         connection.close()
-    counts = counts_from(dataset, month, values, plan, _part_keys(lake, prefix))
-    lake.write_bytes(layout.PROCESSED, layout.counts_key(dataset, month), counts.to_json().encode())
+    counts = counts_from(dataset, month, values, plan, _part_keys(lake, keys.processed_prefix))
+    counts = dataclasses.replace(counts, other_months=others)
+    lake.write_bytes(layout.PROCESSED, keys.counts_key, counts.to_json().encode())
     return counts
 
 
 def run_step(ctx: StepContext, settings: DuckDBSettings | None = None) -> dict[str, Any]:
     """The TransformTrips step on DuckDB (what `local --engine duckdb` runs)."""
     counts = transform(ctx, settings)
-    quarantine = layout.quarantine_prefix(ctx.dataset, ctx.month)
-    return step_figures(counts, len(_part_keys(ctx.lake, quarantine)))
+    return step_figures(counts, len(_part_keys(ctx.lake, ctx.keys.quarantine_prefix)))

@@ -15,14 +15,17 @@ into `<workdir>/duckdb-tmp/`, removed at the end of the run.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.contract import layout
+from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
@@ -31,10 +34,11 @@ from pipeline.contract.steps import SPARK, STEPS, Step, step_named
 from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.entries import entry_for
+from pipeline.jobs.published import published_counts, read_counts
 from pipeline.local import lock as workdir_lock
 from pipeline.local.engines import DEFAULT_ENGINE, Entry, engine_named, transform_entry
 from pipeline.storage.lake import LocalLake
-from pipeline.warehouse.base import VerifyReport, check_months, read_transform_counts
+from pipeline.warehouse.base import VerifyReport, check_months, latest_per_month
 from pipeline.warehouse.duckdb import DEFAULT_MEMORY_LIMIT, DuckDBSettings
 
 DEFAULT_WORKDIR = Path(".local")
@@ -59,11 +63,18 @@ class StepRun:
     figures: dict[str, Any]
 
 
+def new_run_id(now: datetime | None = None) -> str:
+    """`local-20241107T101500Z-3fa2c1`: a local run's id, unique, sortable by start time."""
+    moment = now or datetime.now(timezone.utc)
+    return f"local-{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
 @dataclass
 class MonthRun:
     dataset: Dataset
     month: Month
     steps: list[StepRun] = field(default_factory=list)
+    run_id: str = ""
 
     @property
     def seconds(self) -> float:
@@ -102,6 +113,8 @@ class LocalPipeline:
         spark_factory: Callable[[], Any] | None = None,
         observer: Observer | None = None,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        thresholds: AuditThresholds | None = None,
+        force_publish: bool = False,
     ) -> None:
         self.engine = engine_named(engine)  # InvalidInput before anything is touched
         self.workdir = Path(workdir)
@@ -114,6 +127,8 @@ class LocalPipeline:
         self._warehouse: Any = None
         self._lock: workdir_lock.Lock | None = None
         self.observer = observer or Observer()
+        self.thresholds = thresholds or AuditThresholds()
+        self.force_publish = force_publish
 
     @property
     def spark(self) -> Any:
@@ -173,10 +188,23 @@ class LocalPipeline:
         # The Spark step's code is the engine's; the other steps' are the same for every engine.
         return self._transform if step.kind == SPARK else entry_for(step.job)
 
-    def run_month(self, dataset: Dataset, month: Month, source: str | None = None) -> MonthRun:
-        """Walk STEPS in order for one month, holding the workdir; the first failure stops it."""
+    def run_month(
+        self,
+        dataset: Dataset,
+        month: Month,
+        source: str | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> MonthRun:
+        """Walk STEPS in order for one month, holding the workdir; the first failure stops it.
+
+        The run writes its candidate under its own id (a new one by default); the audit's
+        refusal (MonthRefused) stops it before publish, with nothing published changed."""
         with self.locked(dataset, [month]):
-            result = MonthRun(dataset, month)
+            # A reader holding the warehouse (a DuckDB shell) would fail the publish at the
+            # end: fail now, before anything is written.
+            self.warehouse.check_writable()
+            result = MonthRun(dataset, month, run_id=run_id or new_run_id())
             for step in STEPS:
                 if step.job == LOAD_JOB:
                     publish_zone_lookup(self.lake)
@@ -184,6 +212,7 @@ class LocalPipeline:
                     dataset=dataset,
                     month=month,
                     lake=self.lake,
+                    run_id=result.run_id,
                     source=source,
                     warehouse=self.warehouse,
                     # Only Spark's step pays for the JVM; later months reuse the session.
@@ -191,6 +220,9 @@ class LocalPipeline:
                         self.spark if step.kind == SPARK and self.engine is Engine.SPARK else None
                     ),
                     progress=self.observer.progress,
+                    force_publish=self.force_publish,
+                    thresholds=self.thresholds,
+                    engine=self.engine.value,
                 )
                 self.observer.step_started(step, dataset, month)
                 started = time.perf_counter()
@@ -209,8 +241,13 @@ class LocalPipeline:
     def month_counts(self, dataset: Dataset) -> list[Any]:
         return self.warehouse.month_counts(dataset)
 
-    def transform_counts(self, dataset: Dataset, month: Month) -> dict[str, Any] | None:
-        return read_transform_counts(dataset, month, self.lake)
+    def run_counts(self, dataset: Dataset, month: Month, run: Any) -> dict[str, Any] | None:
+        """The counts of one run (a MonthRun, or anything with a `run_id`), published or not."""
+        return read_counts(self.lake, layout.RunKeys(dataset, month, run.run_id))
+
+    def published_counts(self, dataset: Dataset, month: Month) -> dict[str, Any] | None:
+        published = published_counts(self.lake, dataset, month)
+        return None if published is None else dict(published.counts)
 
     def close(self) -> None:
         if self._warehouse is not None and hasattr(self._warehouse, "close"):
@@ -226,7 +263,9 @@ def verify_local(workdir: Path, dataset: Dataset) -> VerifyReport:
     pipeline = LocalPipeline(workdir)
     try:
         months = check_months(
-            pipeline.month_counts(dataset), lambda month: pipeline.transform_counts(dataset, month)
+            pipeline.month_counts(dataset),
+            lambda month: pipeline.published_counts(dataset, month),
+            latest_per_month(pipeline.warehouse.ledger(dataset)),
         )
     finally:
         pipeline.close()

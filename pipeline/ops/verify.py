@@ -6,10 +6,11 @@ from typing import Any, Callable
 
 from pipeline.contract.datasets import Dataset, get_dataset
 from pipeline.contract.months import Month
+from pipeline.jobs.published import published_counts
 from pipeline.ops.aws import Progress, Runtime, aws_call
 from pipeline.ops.stack import StackOutputs, StackTarget
 from pipeline.storage.lake import S3Lake
-from pipeline.warehouse.base import CountsReader, VerifyReport, check_months, read_transform_counts
+from pipeline.warehouse.base import CountsReader, VerifyReport, check_months
 
 
 def redshift_warehouse(
@@ -78,6 +79,7 @@ def _counts_reader(
             progress(f"reading transform's counts for {month}", done, total)
         done += 1
         with aws_call(f"reading transform's counts from s3://{bucket}"):
-            return read_transform_counts(dataset, month, lake)
+            published = published_counts(lake, dataset, month)
+            return None if published is None else dict(published.counts)
 
     return read

@@ -305,7 +305,9 @@ class S3Lake:
         # CopyObject takes objects up to 5 GB in one request; TLC's largest month is under 1 GB.
         # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
         bucket = self.bucket(zone)
-        self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
+        self.s3.copy_object(
+            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key}
+        )
 
 
 class _S3RangeReader(io.RawIOBase):

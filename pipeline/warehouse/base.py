@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from pipeline.contract import ledger
 from pipeline.contract.datasets import ColumnType, Dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
-from pipeline.contract import ledger
 from pipeline.contract.layout import PROCESSED, RunKeys, is_part_file
 from pipeline.contract.months import Month
 from pipeline.contract.rules import clean_sql
@@ -238,9 +238,7 @@ def read_load_input(lake: Lake, keys: RunKeys) -> LoadInput:
     return LoadInput(rows, _find_part_files(lake, keys, counts))
 
 
-def _find_part_files(
-    lake: Lake, keys: RunKeys, counts: dict[str, Any]
-) -> tuple[ObjectInfo, ...]:
+def _find_part_files(lake: Lake, keys: RunKeys, counts: dict[str, Any]) -> tuple[ObjectInfo, ...]:
     prefix = keys.processed_prefix
     present = {obj.key: obj for obj in lake.list(PROCESSED, prefix)}
     found = []
@@ -399,6 +397,7 @@ def create_ledger_sql(dialect: Dialect) -> str:
 
 def ledger_insert_sql(row: ledger.LedgerRow, rows_replaced: str, dialect: Dialect) -> str:
     """The publish's ledger row; `rows_replaced` is SQL (a number, or a count of the month)."""
+
     def value(name: str) -> str:
         if name == "rows_replaced":
             return rows_replaced

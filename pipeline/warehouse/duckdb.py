@@ -23,21 +23,29 @@ from typing import Any
 
 from pipeline.contract import zones
 from pipeline.contract.datasets import Dataset
-from pipeline.contract.errors import CountMismatch, StatementFailed
-from pipeline.contract.layout import PROCESSED
+from pipeline.contract.errors import CountMismatch, StatementFailed, WarehouseBusy
+from pipeline.contract.layout import PROCESSED, RunKeys
+from pipeline.contract.ledger import NAMES as LEDGER_NAMES
+from pipeline.contract.ledger import TABLE as LEDGER_TABLE
+from pipeline.contract.ledger import LedgerRow
 from pipeline.contract.months import Month
 from pipeline.storage.lake import Lake
 from pipeline.warehouse.base import (
     Dialect,
+    LedgerEntry,
     LoadResult,
     MonthCount,
     ZonesResult,
     clean_view_sql,
     count_mismatch_message,
     count_month_sql,
+    create_ledger_sql,
     create_table_sql,
     delete_month_sql,
     has_flags,
+    ledger_insert_sql,
+    ledger_run_sql,
+    ledger_select_sql,
     migration_sql,
     month_counts_sql,
     read_load_input,
@@ -82,10 +90,16 @@ class DuckDBSettings:
             connection.execute(f"SET temp_directory = {_quote(str(self.temp_directory))}")
 
 
+def literal_path(path: str) -> str:
+    """`path` as a DuckDB file pattern matching only itself: DuckDB globs every path it reads
+    (`w[1]` would match `w1`), and a one-character class (`[[]`, `[*]`, `[?]`) is literal."""
+    return "".join(f"[{char}]" if char in "[*?" else char for char in path)
+
+
 def parquet_source(files: list[str]) -> str:
     # The lake's keys hold `year=YYYY/month=MM/`: without hive_partitioning = false DuckDB would
     # add `year` and `month` columns that are not in the part files (nor in Redshift's COPY).
-    paths = ", ".join(_quote(f) for f in files)
+    paths = ", ".join(_quote(literal_path(f)) for f in files)
     return f"read_parquet([{paths}], hive_partitioning = false)"
 
 
@@ -111,28 +125,47 @@ class DuckDBWarehouse:
         self.path = Path(path)
         self.settings = settings or DuckDBSettings()
 
-    def _connect(self) -> Any:
+    def _connect(self, read_only: bool = False) -> Any:
+        """A connection; read-only ones (verify, months) return None when there is no file."""
         import duckdb
 
+        if read_only and not self.path.is_file():
+            return None
         # The file (and its folder) appear when the warehouse is first used, so constructing one
         # writes nothing: a local run refused before its load leaves the workdir as it was.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            connection = duckdb.connect(str(self.path))
-        except duckdb.Error as error:  # typically the file is locked by another process
+            connection = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as error:  # the file is locked by another process
+            raise WarehouseBusy(
+                f"the warehouse {self.path} is open in another process ({_holder(error)}): close "
+                "it (a DuckDB shell, a notebook, a `make sql`), then run again; nothing was "
+                "changed"
+            ) from None
+        except duckdb.Error as error:
             raise StatementFailed(f"cannot open the warehouse {self.path}: {error}") from error
         self.settings.apply(connection)
         return connection
 
-    def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
+    def check_writable(self) -> None:
+        """WarehouseBusy when another process holds the file open (a run needs it alone)."""
+        if self.path.exists():
+            self._connect().close()
+
+    def publish_month(
+        self, dataset: Dataset, month: Month, lake: Lake, keys: RunKeys, row: LedgerRow
+    ) -> LoadResult:
         started = time.perf_counter()
-        load = read_load_input(dataset, month, lake)
+        load = read_load_input(lake, keys)
         files = [lake.uri(PROCESSED, key) for key in load.keys]
         connection = self._connect()
         try:
             if files:
                 _check_columns(connection, dataset, files)
-            deleted, inserted = self._replace(connection, dataset, month, files, load.expected_rows)
+            deleted, inserted, already = self._replace(
+                connection, dataset, month, files, load.expected_rows, row
+            )
         finally:
             connection.close()
         return LoadResult(
@@ -143,11 +176,18 @@ class DuckDBWarehouse:
             expected_rows=load.expected_rows,
             part_files=load.keys,
             seconds=time.perf_counter() - started,
+            already_published=already,
         )
 
     def _replace(
-        self, connection: Any, dataset: Dataset, month: Month, files: list[str], expected: int
-    ) -> tuple[int, int]:
+        self,
+        connection: Any,
+        dataset: Dataset,
+        month: Month,
+        files: list[str],
+        expected: int,
+        row: LedgerRow,
+    ) -> tuple[int, int, bool]:
         import duckdb
 
         # An earlier version's table gains today's columns first, each change committed on its
@@ -163,6 +203,10 @@ class DuckDBWarehouse:
         connection.execute("BEGIN TRANSACTION")
         try:
             connection.execute(create_table_sql(dataset, Dialect.DUCKDB))
+            connection.execute(create_ledger_sql(Dialect.DUCKDB))
+            if connection.execute(ledger_run_sql(row.run_id, Dialect.DUCKDB)).fetchone()[0]:
+                connection.execute("ROLLBACK")
+                return 0, 0, True
             view = clean_view_sql(dataset)
             if view is not None:
                 connection.execute(view)
@@ -173,6 +217,7 @@ class DuckDBWarehouse:
             found = connection.execute(count_month_sql(dataset, month)).fetchone()[0]
             if found != expected:
                 raise CountMismatch(count_mismatch_message(dataset, month, expected, found))
+            connection.execute(ledger_insert_sql(row, str(deleted), Dialect.DUCKDB))
             connection.execute("COMMIT")
         except duckdb.Error as error:
             _rollback(connection)
@@ -183,7 +228,19 @@ class DuckDBWarehouse:
         except BaseException:
             _rollback(connection)
             raise
-        return deleted, inserted
+        return deleted, inserted, False
+
+    def ledger(self, dataset: Dataset | None = None, limit: int | None = None) -> list[LedgerEntry]:
+        connection = self._connect(read_only=True)
+        if connection is None:
+            return []
+        try:
+            if not _table_exists(connection, LEDGER_TABLE):
+                return []
+            rows = connection.execute(ledger_select_sql(dataset, Dialect.DUCKDB, limit)).fetchall()
+        finally:
+            connection.close()
+        return [_ledger_entry(dict(zip(LEDGER_NAMES, values))) for values in rows]
 
     def refresh_zones(self, lake: Lake) -> ZonesResult:
         """Load `taxi_zones` from the lake's lookup in one transaction, unless it is current."""
@@ -223,7 +280,9 @@ class DuckDBWarehouse:
         return ZonesResult(refreshed=True, rows=lookup.rows)
 
     def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
-        connection = self._connect()
+        connection = self._connect(read_only=True)
+        if connection is None:
+            return []
         try:
             existing = _columns(connection, dataset)
             clean = has_flags(dataset, existing)
@@ -244,8 +303,37 @@ def _insert_zones_sql(uri: str) -> str:
         f'CAST("{source_names[name]}" AS {Dialect.DUCKDB.type_name(kind)}) AS {name}'
         for name, kind in zones.TABLE_COLUMNS
     )
-    source = f"read_csv({_quote(uri)}, header = true, all_varchar = true)"
+    source = f"read_csv({_quote(literal_path(uri))}, header = true, all_varchar = true)"
     return f"INSERT INTO {zones.TABLE} SELECT {columns} FROM {source}"
+
+
+def _holder(error: Exception) -> str:
+    """DuckDB's lock error names the holder: `... Conflicting lock is held in <program> (PID n)`."""
+    text = str(error)
+    mark = "Conflicting lock is held in "
+    return text[text.index(mark) + len(mark) :].split("\n")[0].strip(". ") if mark in text else text
+
+
+def _table_exists(connection: Any, table: str) -> bool:
+    return bool(connection.execute(table_columns_sql(table)).fetchall())
+
+
+def _ledger_entry(values: dict[str, Any]) -> LedgerEntry:
+    day = values["source_month"]
+    return LedgerEntry(
+        dataset=values["dataset"],
+        month=Month(day.year, day.month),
+        run_id=values["run_id"],
+        published_at=values["published_at"].isoformat(sep=" ", timespec="seconds"),
+        engine=values["engine"],
+        source=values["source"],
+        rows_in=int(values["rows_in"]),
+        rows_loaded=int(values["rows_loaded"]),
+        rows_quarantined=int(values["rows_quarantined"]),
+        rows_replaced=int(values["rows_replaced"]),
+        forced=bool(values["forced"]),
+        findings=values["findings"] or "[]",
+    )
 
 
 def _columns(connection: Any, dataset: Dataset) -> list[str]:

@@ -49,7 +49,9 @@ from rich.table import Table
 
 from pipeline.contract.datasets import YELLOW, Dataset, get_dataset
 from pipeline.contract.errors import InvalidInput
-from pipeline.contract.layout import RAW, raw_key
+from pipeline.contract.errors import MissingInput
+from pipeline.contract.layout import RAW, RunKeys
+from pipeline.jobs.published import published_run
 from pipeline.contract.months import Month
 from pipeline.contract.sql import Engine
 from pipeline.contract.steps import Step
@@ -256,11 +258,19 @@ def run_spark(
     return [*first, total], second, tunings, counts
 
 
+# The run id of the transforms the bench runs by themselves (the reference, the tunings).
+BENCH_RUN = "bench"
+
+
 def _ingested(workdir: Path, dataset: Dataset, month: Month, name: str) -> LocalLake:
     """A lake of its own holding a hard link to the raw file the DuckDB run ingested."""
-    raw = LocalLake(workdir / "duckdb" / "lake").path(RAW, raw_key(dataset, month))
+    ingested = LocalLake(workdir / "duckdb" / "lake")
+    published = published_run(ingested, dataset, month)
+    if published is None:
+        raise MissingInput(f"the DuckDB run published no {dataset.name} {month} to measure")
+    raw = ingested.path(RAW, published.raw_key)
     lake = LocalLake(workdir / name / "lake")
-    target = lake.path(RAW, raw_key(dataset, month))
+    target = lake.path(RAW, RunKeys(dataset, month, BENCH_RUN).raw_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         os.link(raw, target)
@@ -274,7 +284,7 @@ def run_reference(workdir: Path, dataset: Dataset, month: Month) -> Row:
     runs = []
     for _ in range(REFERENCE_RUNS):
         with measured() as figures:
-            counts = duckdb_transform.transform(StepContext(dataset, month, lake))
+            counts = duckdb_transform.transform(StepContext(dataset, month, lake, run_id=BENCH_RUN))
         runs.append((figures["seconds"], int(figures["peak_rss"]), counts))
     seconds, peak, counts = sorted(runs, key=lambda item: item[0])[len(runs) // 2]
     return Row(REFERENCE, seconds, counts.rows_in, peak)
@@ -330,7 +340,7 @@ def run_tunings(workdir: Path, dataset: Dataset, month: Month, spark: Any) -> li
     shipped = None
     for tuning in TUNINGS:
         with tuned(spark, tuning), measured() as figures:
-            context = StepContext(dataset, month, lake, spark=spark)
+            context = StepContext(dataset, month, lake, run_id=BENCH_RUN, spark=spark)
             result = transform.transform_month(context, tuning.options)
         shipped = shipped or figures["seconds"]
         change = figures["seconds"] / shipped - 1

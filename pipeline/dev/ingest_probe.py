@@ -40,7 +40,7 @@ def peak_rss() -> int:
 def main(argv: list[str]) -> int:
     url, lake_dir, *dataset = argv
     chosen = get_dataset(dataset[0]) if dataset else YELLOW
-    context = StepContext(chosen, PROBE_MONTH, LocalLake(lake_dir), source=url)
+    context = StepContext(chosen, PROBE_MONTH, LocalLake(lake_dir), run_id="probe", source=url)
     started = time.perf_counter()
     figures = ingest(context, IngestOptions(force=True))
     seconds = time.perf_counter() - started

@@ -11,23 +11,23 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from pipeline.contract import layout
 from pipeline.contract.datasets import GREEN, YELLOW, get_dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
-from pipeline.contract.layout import PROCESSED, counts_key
+from pipeline.contract.layout import PROCESSED, RunKeys
 from pipeline.contract.months import Month
-from pipeline.storage.lake import LocalLake, ObjectInfo, S3Lake
+from pipeline.storage.lake import LocalLake, S3Lake
 from pipeline.warehouse.base import (
     Dialect,
     create_table_sql,
     delete_month_sql,
     month_counts_sql,
     read_load_input,
-    read_transform_counts,
 )
+from pipeline.jobs.published import read_counts
 
 SEPT = Month(2024, 9)
-PART = "yellow/year=2024/month=09/part-00000-x.snappy.parquet"
+RUN = RunKeys(YELLOW, SEPT, "yellow-2024-09-manual-20241101T120000Z")
+PART = RUN.processed_prefix + "part-00000-x.snappy.parquet"
 
 
 def test_duckdb_table_has_the_contract_columns_in_duckdb_types():
@@ -82,7 +82,7 @@ def test_verify_limit_must_be_a_positive_count(limit):
 
 
 def write_counts(lake: LocalLake, counts: object) -> None:
-    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), json.dumps(counts).encode())
+    lake.write_bytes(PROCESSED, RUN.counts_key, json.dumps(counts).encode())
 
 
 def valid_counts(**changes: object) -> dict:
@@ -103,9 +103,10 @@ def test_load_input_is_the_listed_part_files_with_sizes(lake):
     lake.write_bytes(PROCESSED, PART.replace("part-00000-x", "part-00009-stale"), b"old")
     write_counts(lake, valid_counts())
 
-    load = read_load_input(YELLOW, SEPT, lake)
+    load = read_load_input(lake, RUN)
 
-    assert (load.expected_rows, load.part_files) == (3, (ObjectInfo(PART, 5),))
+    parts = tuple((part.key, part.size) for part in load.part_files)
+    assert (load.expected_rows, parts) == (3, ((PART, 5),))
 
 
 @pytest.mark.parametrize(
@@ -123,22 +124,23 @@ def test_malformed_counts_are_missing_input(lake, counts):
     write_counts(lake, counts)
 
     with pytest.raises(MissingInput):
-        read_load_input(YELLOW, SEPT, lake)
+        read_load_input(lake, RUN)
 
 
 def test_counts_that_are_not_json_are_missing_input(lake):
-    lake.write_bytes(PROCESSED, counts_key(YELLOW, SEPT), b"{truncated")
+    lake.write_bytes(PROCESSED, RUN.counts_key, b"{truncated")
 
     with pytest.raises(MissingInput, match="not JSON"):
-        read_load_input(YELLOW, SEPT, lake)
+        read_load_input(lake, RUN)
 
 
 @pytest.mark.parametrize(
     "key",
     [
-        "quarantine/yellow/year=2024/month=09/part-00000-x.snappy.parquet",
-        "yellow/year=2024/month=08/part-00000-x.snappy.parquet",
-        "yellow/year=2024/month=09/_counts.json",
+        RUN.quarantine_prefix + "part-00000-x.snappy.parquet",
+        RunKeys(YELLOW, SEPT, "another-run").processed_prefix + "part-00000-x.snappy.parquet",
+        "yellow/year=2024/month=09/part-00000-x.snappy.parquet",  # the legacy month's
+        RUN.counts_key,
     ],
 )
 def test_only_part_files_of_the_month_can_be_loaded(lake, key):
@@ -146,14 +148,14 @@ def test_only_part_files_of_the_month_can_be_loaded(lake, key):
     write_counts(lake, valid_counts(part_files=[key]))
 
     with pytest.raises(MissingInput, match="not a part-"):
-        read_load_input(YELLOW, SEPT, lake)
+        read_load_input(lake, RUN)
 
 
 def counts_request(month: Month) -> dict:
-    return {"Bucket": "processed", "Key": layout.counts_key(get_dataset("yellow"), month)}
+    return {"Bucket": "processed", "Key": RunKeys(get_dataset("yellow"), month, "r").counts_key}
 
 
-def test_transform_counts_on_s3_missing_is_none_refused_is_raised_foreign_is_refused():
+def test_run_counts_on_s3_missing_is_none_refused_is_raised_foreign_is_refused():
     s3 = boto3.client("s3", region_name="us-east-1")
     lake = S3Lake("raw", "processed", s3=s3)
     yellow = get_dataset("yellow")
@@ -168,11 +170,11 @@ def test_transform_counts_on_s3_missing_is_none_refused_is_raised_foreign_is_ref
         stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
         stub.add_response("get_object", body("2024-05"), counts_request(Month(2024, 6)))
 
-        assert read_transform_counts(yellow, Month(2024, 9), lake)["rows_loaded"] == 5
-        assert read_transform_counts(yellow, Month(2024, 8), lake) is None
+        assert read_counts(lake, RunKeys(yellow, Month(2024, 9), "r"))["rows_loaded"] == 5
+        assert read_counts(lake, RunKeys(yellow, Month(2024, 8), "r")) is None
         with pytest.raises(ClientError, match="AccessDenied"):
-            read_transform_counts(yellow, Month(2024, 7), lake)
+            read_counts(lake, RunKeys(yellow, Month(2024, 7), "r"))
         with pytest.raises(
             MissingInput, match="holds counts for yellow 2024-05, not yellow 2024-06"
         ):
-            read_transform_counts(yellow, Month(2024, 6), lake)
+            read_counts(lake, RunKeys(yellow, Month(2024, 6), "r"))

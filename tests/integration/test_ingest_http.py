@@ -26,6 +26,8 @@ import pytest
 from pipeline.contract import datasets
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import (
+    AmbiguousColumns,
+    DamagedFile,
     InvalidInput,
     MissingColumn,
     NotParquet,
@@ -33,10 +35,14 @@ from pipeline.contract.errors import (
     SourceNotPublished,
     SourceUnavailable,
 )
-from pipeline.contract.layout import RAW, ingest_record_key, raw_key
+from pipeline.contract import layout
+from pipeline.contract.layout import RAW, RunKeys
 from pipeline.contract.months import Month
+from pipeline.contract.publication import Publication
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.ingest import IngestOptions, ingest, run_step
+from pipeline.jobs.ingest import IngestOptions, run_step
+from pipeline.jobs.ingest import ingest as ingest_step
+from pipeline.jobs.published import published_run
 from pipeline.jobs.source import RetryPolicy
 from pipeline.storage.lake import LocalLake
 
@@ -158,12 +164,22 @@ class SpyLake(LocalLake):
         super().__init__(root)
         self.writes: list[int] = []
         self.writers = 0
+        self.copies = 0
+        self.copying = False
         self.on_write: Any = None
+
+    def copy(self, zone: str, source_key: str, key: str) -> None:
+        self.copies += 1
+        self.copying = True
+        try:
+            super().copy(zone, source_key, key)
+        finally:
+            self.copying = False
 
     def open_writer(self, zone: str, key: str):
         writer = super().open_writer(zone, key)
-        if (zone, key) != (RAW, raw_key(YELLOW, MONTH)):
-            return writer  # the ingest record
+        if zone != RAW or not key.endswith(YELLOW.file_name(MONTH)) or self.copying:
+            return writer  # the ingest record, or a copy of the published file
         self.writers += 1
         spy = self
 
@@ -199,22 +215,49 @@ def options(sleeps):
     return IngestOptions(retry=policy, chunk_size=CHUNK, sleep=sleeps.append)
 
 
+_RUNS = iter(range(1, 1000))
+
+
 def context(lake, source, progress=None) -> StepContext:
-    return StepContext(dataset=YELLOW, month=MONTH, lake=lake, source=source, progress=progress)
+    """A new run of the month (each ingest writes a candidate of its own)."""
+    return StepContext(
+        dataset=YELLOW, month=MONTH, lake=lake, run_id=f"run-{next(_RUNS)}", source=source,
+        progress=progress,
+    )  # fmt: skip
+
+
+def ingest(ctx: StepContext, options: IngestOptions | None = None) -> dict[str, Any]:
+    """Ingest, then publish the run as the later steps would when it passes (the pointer) and
+    drop the run it replaced, so each test reads "the month's raw file" as readers do."""
+    figures = ingest_step(ctx, options)
+    before = published_run(ctx.lake, YELLOW, MONTH)
+    pointer = Publication("yellow", str(MONTH), ctx.run_id, "2024-11-01T00:00:00+00:00",
+                          "duckdb", False, {}, "", 0, "")  # fmt: skip
+    ctx.lake.write_bytes("processed", layout.published_key(YELLOW, MONTH), pointer.to_json())
+    if before is not None:
+        ctx.lake.delete_prefix(RAW, before.raw_prefix)
+    return figures
+
+
+def published(lake) -> RunKeys:
+    keys = published_run(lake, YELLOW, MONTH)
+    assert keys is not None, "no published run"
+    return keys
 
 
 def raw_bytes(lake) -> bytes:
-    return lake.read_bytes(RAW, raw_key(YELLOW, MONTH))
+    return lake.read_bytes(RAW, published(lake).raw_key)
 
 
 def record(lake) -> dict[str, Any]:
-    return json.loads(lake.read_bytes(RAW, ingest_record_key(YELLOW, MONTH)))
+    return json.loads(lake.read_bytes(RAW, published(lake).ingest_record_key))
 
 
 def leftovers(lake) -> list[str]:
-    """Everything in the raw zone's month folder (temporary files included)."""
-    folder = lake.path(RAW, raw_key(YELLOW, MONTH)).parent
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    """Every file of the month's runs in the raw zone (temporary files included): a refused
+    run leaves none, so only the published run's remain."""
+    folder = lake.path(RAW, layout.runs_prefix(YELLOW, MONTH))
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
 
 def test_streams_in_chunks_and_records_what_arrived(origin, lake, options):
@@ -229,8 +272,11 @@ def test_streams_in_chunks_and_records_what_arrived(origin, lake, options):
     assert raw_bytes(lake) == data
     assert len(lake.writes) >= len(data) // CHUNK
     assert max(lake.writes) <= CHUNK  # never the whole file in one write
-    assert progress[-1] == ("download", len(data), len(data))
-    assert [done for _, done, _ in progress] == sorted(done for _, done, _ in progress)
+    downloads = [step for step in progress if step[0] == "download"]
+    assert downloads[-1] == ("download", len(data), len(data))
+    assert [done for _, done, _ in downloads] == sorted(done for _, done, _ in downloads)
+    # then every row group is decoded before the candidate is accepted
+    assert progress[-1] == ("checking", 40, 40)
     expected = {
         "source": origin.base + PATH,
         "bytes": len(data),
@@ -241,7 +287,7 @@ def test_streams_in_chunks_and_records_what_arrived(origin, lake, options):
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     assert record(lake) == expected
-    raw = lake.uri(RAW, raw_key(YELLOW, MONTH))
+    raw = lake.uri(RAW, published(lake).raw_key)
     assert figures == {**expected, "raw": raw, "unchanged": False, "attempts": 1}
     assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]
 
@@ -533,7 +579,9 @@ def test_unchanged_source_is_not_downloaded_again_unless_forced(origin, lake, op
     assert again["unchanged"] is True
     assert again["rows"] == 10
     assert again["bytes"] == len(data)
-    assert lake.writers == writers  # 304: nothing written
+    assert lake.writers == writers  # 304: nothing downloaded, the published file copied
+    assert lake.copies == 1
+    assert raw_bytes(lake) == data
     forced = ingest(context(lake, origin.base + PATH), replace(options, force=True))
     assert "If-None-Match" not in origin.requests[-1]
     assert forced["unchanged"] is False
@@ -543,7 +591,7 @@ def test_unchanged_source_is_not_downloaded_again_unless_forced(origin, lake, op
 def test_unchanged_needs_the_raw_file_the_record_describes(origin, lake, options):
     origin.files[PATH] = make_parquet(rows=10)
     ingest(context(lake, origin.base + PATH), options)
-    os.remove(lake.path(RAW, raw_key(YELLOW, MONTH)))
+    os.remove(lake.path(RAW, published(lake).raw_key))
 
     figures = ingest(context(lake, origin.base + PATH), options)
 
@@ -605,3 +653,61 @@ def test_a_proxy_in_the_environment_is_still_used_for_other_hosts(
     assert [r["path"] for r in origin.requests] == [url]
     assert figures["source"] == url
     assert raw_bytes(lake) == origin.files[url]
+
+
+def damaged_parquet(rows: int = 4000) -> bytes:
+    """A snappy parquet file whose header and footer are intact but whose third row group's
+    pickup pages are overwritten: what a bad disk or a broken re-publication gives."""
+    table = pa.table(trip_columns(rows))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="snappy", row_group_size=rows // 4)
+    data = bytearray(buffer.getvalue())
+    chunk = pq.ParquetFile(io.BytesIO(bytes(data))).metadata.row_group(2).column(0)
+    start = chunk.data_page_offset
+    data[start + 8 : start + chunk.total_compressed_size - 8] = b"\xff" * (
+        chunk.total_compressed_size - 16
+    )
+    return bytes(data)
+
+
+def test_a_damaged_file_is_refused_naming_what_is_damaged_and_nothing_changes(
+    origin, lake, options
+):
+    good = make_parquet(rows=8)
+    origin.files[PATH] = good
+    ingest(context(lake, origin.base + PATH), options)
+    before = record(lake)
+    origin.files[PATH] = damaged_parquet()
+
+    with pytest.raises(DamagedFile) as refused:
+        ingest(context(lake, origin.base + PATH), options)
+
+    message = str(refused.value)
+    assert origin.base + PATH in message
+    assert "row group 3 of 4, column 'tpep_pickup_datetime', does not decode" in message
+    assert (raw_bytes(lake), record(lake)) == (good, before)
+    assert leftovers(lake) == ["_ingest.json", YELLOW.file_name(MONTH)]  # no candidate left
+
+
+def test_columns_differing_only_in_case_are_refused_before_they_replace_anything(
+    origin, lake, options
+):
+    columns = {**trip_columns(5), "Airport_fee": [1.25] * 5, "airport_fee": [0.0] * 5}
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    origin.files[PATH] = buffer.getvalue()
+
+    with pytest.raises(AmbiguousColumns, match="'Airport_fee' and 'airport_fee'"):
+        ingest(context(lake, origin.base + PATH), options)
+
+    assert leftovers(lake) == []
+
+
+def test_a_run_may_not_write_the_published_run_again(origin, lake, options):
+    origin.files[PATH] = make_parquet(rows=8)
+    first = context(lake, origin.base + PATH)
+    ingest(first, options)
+
+    with pytest.raises(InvalidInput, match="published run"):
+        ingest_step(replace(first), options)
+    assert raw_bytes(lake) == origin.files[PATH]

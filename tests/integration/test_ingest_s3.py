@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +19,7 @@ from moto import mock_aws
 
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import NotParquet
-from pipeline.contract.layout import ingest_record_key, raw_key
+from pipeline.contract.layout import RunKeys
 from pipeline.contract.months import Month
 from pipeline.dev import synthetic
 from pipeline.jobs.context import StepContext
@@ -28,7 +29,8 @@ from pipeline.storage.lake import S3Lake
 
 RAW_BUCKET, PROCESSED_BUCKET = "tlc-elt-raw-test", "tlc-elt-processed-test"
 MONTH = Month(2024, 9)
-KEY = raw_key(YELLOW, MONTH)
+RUN = RunKeys(YELLOW, MONTH, "yellow-2024-09-manual-20241101T120000Z")
+KEY = RUN.raw_key
 MIB = 1024 * 1024
 
 
@@ -81,9 +83,9 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(lake_module, "PART_SIZE", 5 * MIB)
 
 
-def ctx(s3, source: Path) -> StepContext:
+def ctx(s3, source: Path, run_id: str = RUN.run_id) -> StepContext:
     lake = S3Lake(RAW_BUCKET, PROCESSED_BUCKET, s3=s3)
-    return StepContext(dataset=YELLOW, month=MONTH, lake=lake, source=str(source))
+    return StepContext(dataset=YELLOW, month=MONTH, lake=lake, run_id=run_id, source=str(source))
 
 
 def objects(s3) -> list[str]:
@@ -105,7 +107,7 @@ def test_large_file_goes_up_in_parts_with_its_record(s3, small_parts, parts_sent
     assert len(parts_sent) == 3
     assert pending_uploads(s3) == []
     record = json.loads(
-        s3.get_object(Bucket=RAW_BUCKET, Key=ingest_record_key(YELLOW, MONTH))["Body"].read()
+        s3.get_object(Bucket=RAW_BUCKET, Key=RUN.ingest_record_key)["Body"].read()
     )
     assert record == {
         "source": str((tmp_path / "month.parquet").resolve()),
@@ -137,10 +139,10 @@ def test_refusal_leaves_the_previous_month_file_and_record(s3, small_parts, tmp_
     (tmp_path / "page.parquet").write_bytes(b"<html><body>Service Unavailable</body></html>" * 10)
 
     with pytest.raises(NotParquet, match="an HTML page"):
-        ingest(ctx(s3, tmp_path / "page.parquet"))
+        ingest(ctx(s3, tmp_path / "page.parquet", run_id="a-later-run"))
 
     assert s3.get_object(Bucket=RAW_BUCKET, Key=KEY)["Body"].read() == good
-    assert sorted(objects(s3)) == sorted([KEY, ingest_record_key(YELLOW, MONTH)])
+    assert sorted(objects(s3)) == sorted([KEY, RUN.ingest_record_key])
     assert pending_uploads(s3) == []
 
 
@@ -155,7 +157,7 @@ def test_glue_script_ingests_into_the_raw_bucket(script, s3, tmp_path, capsys, s
         "--JOB_ID", "j_1", "--job-bookmark-option", "job-bookmark-disable",  # Glue's own
         "--dataset", "yellow", "--year", "2024", "--month", "9",
         "--raw_bucket", RAW_BUCKET, "--processed_bucket", PROCESSED_BUCKET,
-        "--source", str(sample5),
+        "--run_id", RUN.run_id, "--source", str(sample5),
     ]  # fmt: skip
 
     figures = script.main(argv, s3=s3)
@@ -168,17 +170,35 @@ def test_glue_script_ingests_into_the_raw_bucket(script, s3, tmp_path, capsys, s
 
 
 class CountingS3:
-    """Just enough of an S3 client for ingest; keeps no body, only counts what was sent."""
+    """Just enough of an S3 client for ingest; keeps the uploaded parts on disk (not in this
+    process's memory, which the test measures) and serves ingest's ranged reads back from it."""
 
-    def __init__(self) -> None:
+    def __init__(self, spool: Path) -> None:
         self.part_bytes = 0
         self.parts = 0
         self.completed = False
+        self.spool = spool
+        spool.write_bytes(b"")
+
+    def head_object(self, *, Key: str, **_: object) -> dict:
+        if not self.completed or not Key.endswith(".parquet"):
+            raise _missing("HeadObject")
+        return {"ContentLength": self.spool.stat().st_size}
+
+    def get_object(self, *, Key: str, Range: str = "", **_: object) -> dict:
+        if not (self.completed and Key.endswith(".parquet") and Range):
+            raise _missing("GetObject")  # no month published yet
+        first, last = (int(n) for n in Range.removeprefix("bytes=").split("-"))
+        with self.spool.open("rb") as file:
+            file.seek(first)
+            return {"Body": io.BytesIO(file.read(last - first + 1))}
 
     def create_multipart_upload(self, **_: object) -> dict:
         return {"UploadId": "u-1"}
 
     def upload_part(self, *, Body: bytes, **_: object) -> dict:
+        with self.spool.open("ab") as file:
+            file.write(Body)
         self.part_bytes += len(Body)
         self.parts += 1
         return {"ETag": f'"e{self.parts}"'}
@@ -201,15 +221,20 @@ class CountingS3:
         return _Empty()
 
 
+def _missing(operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": "NoSuchKey"}, "ResponseMetadata": {"HTTPStatusCode": 404}},
+                       operation)  # fmt: skip
+
+
 def test_ingest_memory_stays_flat_as_the_file_grows(tmp_path):
     peaks = {}
     for mib in (8, 64):
         source = tmp_path / f"{mib}.parquet"
         size = synthetic.write_payload_file(source, YELLOW, mib)
-        client = CountingS3()
+        client = CountingS3(tmp_path / "spool")
         context = StepContext(
             dataset=YELLOW, month=MONTH, lake=S3Lake(RAW_BUCKET, PROCESSED_BUCKET, s3=client),
-            source=str(source),
+            run_id=f"run-{mib}", source=str(source),
         )  # fmt: skip
         tracemalloc.start()
         try:

@@ -52,7 +52,7 @@ class AuditThresholds:
         "refuse a month whose quarantined share of its rows is above this")  # fmt: skip
     max_shrink: float = _threshold(
         0.10, "maxShrink", 0.0, 1.0,
-        "refuse a replacement with this share fewer loaded rows than the published month")  # fmt: skip
+        "refuse a replacement with this share fewer loaded rows than the published")  # fmt: skip
     history_low: float = _threshold(
         0.5, "historyLow", 0.0, 1.0,
         "warn when loaded rows are below this times the median of the previous months")  # fmt: skip

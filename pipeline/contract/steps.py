@@ -2,9 +2,10 @@
 
 `components.asl` builds one Task state per step (state name, Glue job, arguments) and the local
 runner walks the same list, calling the job code that `pipeline.jobs.entries` names for each
-step; each Glue script in `scripts/` calls that same function. Write-audit-publish: ingest and transform write the run's candidate aside, the audit judges it,
-and only the publish step changes what readers see. The list is data: it names no
-code, so the contract imports nothing above it. Standard library only: the Pulumi program and
+step; each Glue script in `scripts/` calls that same function. Write-audit-publish: ingest and
+transform write the run's candidate aside, the audit judges it, and only the publish step
+changes what readers see. The list is data: it names no code, so the contract imports nothing
+above it. Standard library only: the Pulumi program and
 the trigger Lambda import this module.
 """
 

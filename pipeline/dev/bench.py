@@ -48,10 +48,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.contract.datasets import YELLOW, Dataset, get_dataset
-from pipeline.contract.errors import InvalidInput
-from pipeline.contract.errors import MissingInput
+from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import RAW, RunKeys
-from pipeline.jobs.published import published_run
 from pipeline.contract.months import Month
 from pipeline.contract.sql import Engine
 from pipeline.contract.steps import Step
@@ -59,6 +57,7 @@ from pipeline.dev import synthetic
 from pipeline.dev.demo import DEMO_MONTH, serve_folder
 from pipeline.jobs import transform
 from pipeline.jobs.context import StepContext
+from pipeline.jobs.published import published_run
 from pipeline.local import duckdb_transform
 from pipeline.local.runner import LocalPipeline, Observer, StepRun
 from pipeline.storage.lake import LocalLake

@@ -260,9 +260,11 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     frame = _read_raw(spark, source)
     plan = plan_for(frame, dataset, month, source=source)
     normalised = frame.selectExpr(*plan.select_list(ENGINE))
-    # A run's counts are written last: a transform that fails leaves none, so the audit and
-    # publish refuse the run.
-    lake.delete_prefix(layout.PROCESSED, keys.counts_key)
+    # The run's own candidate, from an earlier attempt of this run, goes first (never anything
+    # published: that is another run's). Its counts are written last: a transform that fails
+    # leaves none, so the audit and publish refuse the run.
+    for prefix in (keys.processed_prefix, keys.quarantine_prefix):
+        lake.delete_prefix(layout.PROCESSED, prefix)
 
     raw_bytes = sum(
         obj.size for obj in lake.list(layout.RAW, keys.raw_key) if obj.key == keys.raw_key

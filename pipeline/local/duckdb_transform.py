@@ -32,7 +32,13 @@ from pipeline.contract.counts import (
     other_months_sql,
 )
 from pipeline.contract.errors import MissingInput
-from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
+from pipeline.contract.normalise import (
+    Normalisation,
+    check_distinct_columns,
+    count_expressions,
+    normalisation,
+    tagging,
+)
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import SourceType
@@ -88,6 +94,11 @@ def connect(settings: DuckDBSettings | None = None) -> Any:
 
 
 def plan_for(connection: Any, ctx: StepContext, source: str) -> Normalisation:
+    import pyarrow.parquet as pq
+
+    # DuckDB renames a second name that differs only in case (`airport_fee_1`): the footer's
+    # own names decide, as on Spark.
+    check_distinct_columns(source, tuple(pq.read_schema(source).names))
     described = connection.execute(f"DESCRIBE SELECT * FROM {read_raw(source)}").fetchall()
     types = {row[0]: source_type(row[1]) for row in described}
     return normalisation(ctx.dataset, ctx.month, types, ENGINE, source=source)
@@ -125,9 +136,11 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
     try:
         # Reads only the footer: a missing required column fails here, before any write.
         plan = plan_for(connection, ctx, source)
-        # A run's counts are written last: a transform that fails leaves none, so the audit
-        # and publish refuse the run.
-        lake.delete_prefix(layout.PROCESSED, keys.counts_key)
+        # The run's own candidate, from an earlier attempt of this run, goes first (never anything
+        # published: that is another run's). Its counts are written last: a transform that fails
+        # leaves none, so the audit and publish refuse the run.
+        for prefix in (keys.processed_prefix, keys.quarantine_prefix):
+            lake.delete_prefix(layout.PROCESSED, prefix)
         normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {read_raw(source)}"
         connection.execute(
             f"CREATE TEMP VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "

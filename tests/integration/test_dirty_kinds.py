@@ -22,6 +22,9 @@ from pipeline.jobs.context import StepContext
 from pipeline.local import duckdb_transform
 from pipeline.storage.lake import LocalLake
 
+# The run every step of these tests reads and writes (`layout.RunKeys`).
+RUN_ID = "test-run"
+
 DISTANCE, FARE, TOTAL = ("flag_non_positive_distance", "flag_non_positive_fare",
                          "flag_non_positive_total")  # fmt: skip
 # kind -> (an era whose files hold it, the reject_reason, the flags of a loaded row)
@@ -53,15 +56,15 @@ def test_a_planted_kind_lands_in_its_place(tmp_path, kind):
     dataset, month = DATASETS[era.dataset], era.first_month
     rates = dataclasses.replace(synthetic.CLEAN, **{kind.value: 0.01})
     lake = LocalLake(tmp_path)
-    raw = lake.path(layout.RAW, layout.raw_key(dataset, month))
+    raw = lake.path(layout.RAW, layout.RunKeys(dataset, month, RUN_ID).raw_key)
     summary = synthetic.write_month(raw, dataset, month, ROWS, seed=7, era=era, rates=rates)
     planted = summary.dirty[kind.value]
     assert planted == 20
 
-    counts = duckdb_transform.transform(StepContext(dataset, month, lake))
+    counts = duckdb_transform.transform(StepContext(dataset, month, lake, run_id=RUN_ID))
 
-    quarantined = _rows(lake, layout.quarantine_prefix(dataset, month))
-    loaded = _rows(lake, layout.processed_prefix(dataset, month))
+    quarantined = _rows(lake, layout.RunKeys(dataset, month, RUN_ID).quarantine_prefix)
+    loaded = _rows(lake, layout.RunKeys(dataset, month, RUN_ID).processed_prefix)
     if reason is not None:
         assert [row["reject_reason"] for row in quarantined] == [reason] * planted
         assert len(loaded) == ROWS - planted

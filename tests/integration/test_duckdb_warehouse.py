@@ -322,9 +322,7 @@ def test_month_counts_newest_first_with_limit_and_datasets_apart(lake, warehouse
     assert warehouse.month_counts(GREEN) == [MonthCount(SEPT, 6, 6)]
 
 
-def test_the_publish_step_returns_json_safe_figures_and_a_repeat_changes_nothing(
-    lake, warehouse
-):
+def test_the_publish_step_returns_json_safe_figures_and_a_repeat_changes_nothing(lake, warehouse):
     keys = write_month(lake, YELLOW, SEPT, trip_rows(YELLOW, SEPT, 3))
     run = _LATEST[("yellow", SEPT)]
     record = IngestRecord("https://x/yellow.parquet?sig=1", 10, None, None, 3, 1, "ab" * 32)

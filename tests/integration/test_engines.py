@@ -21,7 +21,7 @@ import pytest
 
 from pipeline.contract import layout
 from pipeline.contract.datasets import DATASETS, FHV, FHVHV, YELLOW, Dataset
-from pipeline.contract.errors import MissingColumn
+from pipeline.contract.errors import AmbiguousColumns, MissingColumn
 from pipeline.contract.months import Month
 from pipeline.contract.sql import Engine
 from pipeline.dev import synthetic
@@ -31,6 +31,9 @@ from pipeline.jobs.context import StepContext
 from pipeline.local import duckdb_transform as duckdb_engine
 from pipeline.local.runner import LocalPipeline
 from pipeline.storage.lake import LocalLake
+
+# The run every step of these tests reads and writes (`layout.RunKeys`).
+RUN_ID = "test-run"
 
 ROWS = 2_000  # every dirty kind an era allows is planted at least once from 1,000 rows
 
@@ -51,17 +54,24 @@ def _planted_kinds(dataset: Dataset, era: synthetic.Era) -> set[str]:
 
 def _run(run_step, root: Path, dataset: Dataset, month: Month, source: Path, spark=None):
     lake = LocalLake(root)
-    raw = lake.path(layout.RAW, layout.raw_key(dataset, month))
+    raw = lake.path(layout.RAW, layout.RunKeys(dataset, month, RUN_ID).raw_key)
     raw.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, raw)
-    figures = run_step(StepContext(dataset, month, lake, spark=spark))
-    counts = json.loads(lake.read_bytes(layout.PROCESSED, layout.counts_key(dataset, month)))
+    figures = run_step(StepContext(dataset, month, lake, run_id=RUN_ID, spark=spark))
+    counts = json.loads(
+        lake.read_bytes(layout.PROCESSED, layout.RunKeys(dataset, month, RUN_ID).counts_key)
+    )
     return (
         figures,
         counts,
-        _rows(lake, layout.processed_prefix(dataset, month)),
-        _rows(lake, layout.quarantine_prefix(dataset, month)),
+        _rows(lake, layout.RunKeys(dataset, month, RUN_ID).processed_prefix),
+        _rows(lake, layout.RunKeys(dataset, month, RUN_ID).quarantine_prefix),
     )
+
+
+def _loaded(root: Path, dataset: Dataset) -> list[dict]:
+    prefix = layout.RunKeys(dataset, Month(2024, 9), RUN_ID).processed_prefix
+    return pq.read_table(LocalLake(root).path(layout.PROCESSED, prefix)).to_pylist()
 
 
 def _rows(lake: LocalLake, prefix: str) -> tuple[pa.Schema | None, Counter]:
@@ -158,11 +168,11 @@ def test_a_missing_required_column_is_refused_by_both_before_any_side_effect(spa
     pq.write_table(pa.table({"tpep_pickup_datetime": pa.array([0], pa.timestamp("us"))}), source)
     for name, run_step in (("spark", spark_engine.run_step), ("duckdb", duckdb_engine.run_step)):
         lake = LocalLake(tmp_path / name)
-        raw = lake.path(layout.RAW, layout.raw_key(YELLOW, Month(2024, 9)))
+        raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, Month(2024, 9), RUN_ID).raw_key)
         raw.parent.mkdir(parents=True)
         shutil.copyfile(source, raw)
         with pytest.raises(MissingColumn, match="required 'dropoff_datetime'"):
-            run_step(StepContext(YELLOW, Month(2024, 9), lake, spark=spark))
+            run_step(StepContext(YELLOW, Month(2024, 9), lake, run_id=RUN_ID, spark=spark))
         assert not (tmp_path / name / layout.PROCESSED).exists()
 
 
@@ -183,7 +193,7 @@ def test_for_hire_text_codes_and_overlong_text_are_counted_alike(spark, tmp_path
     assert counts["unmapped_values"] == {"dispatching_base_num": 1, "access_a_ride_flag": 1}
     assert counts["flagged"] == {"flag_non_positive_distance": 1, "flag_non_positive_fare": 1}
     assert counts["rows_clean"] == 2
-    loaded = pq.read_table(tmp_path / "duckdb" / layout.PROCESSED / "fhvhv").to_pylist()
+    loaded = _loaded(tmp_path / "duckdb", FHVHV)
     by_fare = {row["base_passenger_fare"]: row for row in loaded}
     assert by_fare[7.0]["dispatching_base_num"] == long_base[:64]
     assert [by_fare[f]["access_a_ride_flag"] for f in (9.0, -4.0, 7.0, 8.0)] == [
@@ -209,7 +219,7 @@ def test_fhv_missing_dropoff_passes_and_ids_stored_as_doubles_load_as_integers(s
     assert counts["rejected"] == {"pickup_in_month": 0, "dropoff_not_before_pickup": 1}
     assert counts["flagged"] == {}
     assert counts["rows_clean"] == 2
-    loaded = pq.read_table(tmp_path / "duckdb" / layout.PROCESSED / "fhv").to_pylist()
+    loaded = _loaded(tmp_path / "duckdb", FHV)
     ids = sorted((r["pickup_location_id"] or 0, r["dropoff_datetime"] is None) for r in loaded)
     assert ids == [(0, False), (132, True)]
 
@@ -233,7 +243,7 @@ def test_the_local_pipeline_on_either_engine_loads_the_same_warehouse_rows(spark
             workdir = tmp_path / engine.value
             pipeline = LocalPipeline(workdir, engine=engine, spark_factory=lambda: spark)
             pipeline.run_month(dataset, month, f"{base_url}/{source.name}")
-            counts[engine] = pipeline.transform_counts(dataset, month)
+            counts[engine] = pipeline.published_counts(dataset, month)
             assert not (workdir / "run.lock").exists()  # released
     assert _warehouse_rows(tmp_path / "spark", dataset) == _warehouse_rows(
         tmp_path / "duckdb", dataset
@@ -244,3 +254,44 @@ def test_the_local_pipeline_on_either_engine_loads_the_same_warehouse_rows(spark
     )
     without_keys = [{k: v for k, v in c.items() if k != "part_files"} for c in counts.values()]
     assert without_keys[0] == without_keys[1]
+
+
+def test_columns_differing_only_in_case_are_refused_by_both_naming_them(spark, tmp_path):
+    source = tmp_path / "both_fees.parquet"
+    times = pa.array([1_725_148_800_000_000], pa.timestamp("us"))
+    pq.write_table(pa.table({
+        "tpep_pickup_datetime": times, "tpep_dropoff_datetime": times, "trip_distance": [1.0],
+        "fare_amount": [5.0], "total_amount": [6.0], "Airport_fee": [1.25], "airport_fee": [0.0],
+    }), source)  # fmt: skip
+    for name, run_step in (("spark", spark_engine.run_step), ("duckdb", duckdb_engine.run_step)):
+        lake = LocalLake(tmp_path / name)
+        raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, Month(2024, 9), RUN_ID).raw_key)
+        raw.parent.mkdir(parents=True)
+        shutil.copyfile(source, raw)
+        with pytest.raises(AmbiguousColumns, match="'Airport_fee' and 'airport_fee'"):
+            run_step(StepContext(YELLOW, Month(2024, 9), lake, run_id=RUN_ID, spark=spark))
+        assert not (tmp_path / name / layout.PROCESSED).exists()
+
+
+@pytest.mark.parametrize("folder", ["w[1]", "w*", "w?"])
+def test_a_workdir_with_glob_characters_is_read_literally_by_both(spark, tmp_path, folder):
+    """A decoy folder the pattern would match (`w1`) holds another month's file: neither engine
+    may read it."""
+    month = Month(2024, 9)
+    decoy = tmp_path / "w1"
+    decoy_raw = LocalLake(decoy).path(layout.RAW, layout.RunKeys(YELLOW, month, RUN_ID).raw_key)
+    decoy_raw.parent.mkdir(parents=True)
+    synthetic.write_month(decoy_raw, YELLOW, month, 300, seed=9)
+    source = tmp_path / "mine.parquet"
+    synthetic.write_month(source, YELLOW, month, 40, seed=3)
+    for engine, run_step in (("spark", spark_engine.run_step), ("duckdb", duckdb_engine.run_step)):
+        root = tmp_path / engine / folder
+        figures, *_ = _run(run_step, root, YELLOW, month, source, spark)
+        assert figures["rows_in"] == 40, engine
+
+
+def test_both_engines_name_the_month_a_wrong_file_holds(spark, tmp_path):
+    source = tmp_path / "august.parquet"
+    synthetic.write_month(source, YELLOW, Month(2024, 8), 500, seed=4)
+    counts = assert_engines_agree(spark, tmp_path, YELLOW, Month(2024, 9), source)
+    assert max(counts["other_months"].items(), key=lambda item: item[1])[0] == "2024-08"

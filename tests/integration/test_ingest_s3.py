@@ -106,9 +106,7 @@ def test_large_file_goes_up_in_parts_with_its_record(s3, small_parts, parts_sent
     assert stored["ETag"].endswith('-3"')  # S3's ETag of a 3-part multipart upload
     assert len(parts_sent) == 3
     assert pending_uploads(s3) == []
-    record = json.loads(
-        s3.get_object(Bucket=RAW_BUCKET, Key=RUN.ingest_record_key)["Body"].read()
-    )
+    record = json.loads(s3.get_object(Bucket=RAW_BUCKET, Key=RUN.ingest_record_key)["Body"].read())
     assert record == {
         "source": str((tmp_path / "month.parquet").resolve()),
         "bytes": len(data),

@@ -28,6 +28,9 @@ from pipeline.jobs.transform import apply_rules, contract_schema, normalise, run
 from pipeline.storage.arrow import arrow_type
 from pipeline.storage.lake import LocalLake
 
+# The run every step of these tests reads and writes (`layout.RunKeys`).
+RUN_ID = "test-run"
+
 EVERY_KIND = synthetic.DirtyRates(
     pickup_2002=0.005, pickup_2008=0.005, pickup_next_month=0.005, dropoff_before_pickup=0.005,
     zero_distance=0.01, reversal=0.01, flex_fare=0.01, zero_total=0.005, null_block=0.05,
@@ -279,7 +282,7 @@ def test_rule_edges_first_failing_rule_and_flags(spark, rule_edge_cases):
 
 def _lake_with_month(tmp_path, month, rows, seed, rates=EVERY_KIND):
     lake = LocalLake(tmp_path / "lake")
-    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, month, RUN_ID).raw_key)
     summary = synthetic.write_month(raw, YELLOW, month, rows, seed=seed, rates=rates)
     return lake, summary
 
@@ -305,20 +308,22 @@ def _check_contract_file(path) -> None:
 def test_run_step_writes_parts_quarantine_and_counts_then_reruns_cleanly(spark, tmp_path):
     september, august = Month(2024, 9), Month(2024, 8)
     lake, _ = _lake_with_month(tmp_path, august, 500, seed=1)
-    run_step(StepContext(YELLOW, august, lake, spark=spark))
-    august_before = _snapshot(lake, layout.processed_prefix(YELLOW, august))
+    run_step(StepContext(YELLOW, august, lake, run_id=RUN_ID, spark=spark))
+    august_before = _snapshot(lake, layout.RunKeys(YELLOW, august, RUN_ID).processed_prefix)
     _, summary = _lake_with_month(tmp_path, september, 2_000, seed=2)
 
     reports = []
-    context = StepContext(YELLOW, september, lake, spark=spark,
+    context = StepContext(YELLOW, september, lake, run_id=RUN_ID, spark=spark,
                           progress=lambda *args: reports.append(args))  # fmt: skip
     figures = run_step(context)
 
-    counts = json.loads(lake.read_bytes(layout.PROCESSED, layout.counts_key(YELLOW, september)))
+    counts = json.loads(
+        lake.read_bytes(layout.PROCESSED, layout.RunKeys(YELLOW, september, RUN_ID).counts_key)
+    )
     expected = synthetic.expected_counts(summary)
     assert {key: counts[key] for key in expected} == expected
     assert list(counts["rejected"]) == list(RULE_NAMES)
-    parts = [o.key for o in lake.list(layout.PROCESSED, layout.processed_prefix(YELLOW, september))
+    parts = [o.key for o in lake.list(layout.PROCESSED, layout.RunKeys(YELLOW, september, RUN_ID).processed_prefix)
              if layout.is_part_file(o.key)]  # fmt: skip
     assert counts["part_files"] == parts
     assert len(parts) == 1
@@ -333,7 +338,7 @@ def test_run_step_writes_parts_quarantine_and_counts_then_reruns_cleanly(spark, 
     assert types["source_month"] == "DATE"
 
     quarantine = pq.read_table(
-        lake.path(layout.PROCESSED, layout.quarantine_prefix(YELLOW, september))
+        lake.path(layout.PROCESSED, layout.RunKeys(YELLOW, september, RUN_ID).quarantine_prefix)
     )
     assert quarantine.column_names == [*YELLOW.column_names, REJECT_REASON]
     reasons = quarantine[REJECT_REASON].to_pylist()
@@ -349,39 +354,46 @@ def test_run_step_writes_parts_quarantine_and_counts_then_reruns_cleanly(spark, 
 
     # Rerun on a clean, different file: parts replaced, quarantine emptied, August untouched.
     _lake_with_month(tmp_path, september, 700, seed=3, rates=synthetic.CLEAN)
-    run_step(StepContext(YELLOW, september, lake, spark=spark))
-    counts = json.loads(lake.read_bytes(layout.PROCESSED, layout.counts_key(YELLOW, september)))
+    run_step(StepContext(YELLOW, september, lake, run_id=RUN_ID, spark=spark))
+    counts = json.loads(
+        lake.read_bytes(layout.PROCESSED, layout.RunKeys(YELLOW, september, RUN_ID).counts_key)
+    )
     assert counts["rows_in"] == counts["rows_loaded"] == 700
     assert counts["rows_quarantined"] == 0
     assert counts["rejected"] == dict.fromkeys(RULE_NAMES, 0)
     assert set(counts["part_files"]).isdisjoint(parts)
     assert sum(pq.read_metadata(lake.path(layout.PROCESSED, k)).num_rows
                for k in counts["part_files"]) == 700  # fmt: skip
-    assert lake.list(layout.PROCESSED, layout.quarantine_prefix(YELLOW, september)) == []
-    assert _snapshot(lake, layout.processed_prefix(YELLOW, august)) == august_before
+    assert (
+        lake.list(layout.PROCESSED, layout.RunKeys(YELLOW, september, RUN_ID).quarantine_prefix)
+        == []
+    )
+    assert _snapshot(lake, layout.RunKeys(YELLOW, august, RUN_ID).processed_prefix) == august_before
 
 
 def test_missing_required_column_fails_before_any_side_effect(spark, tmp_path):
     month = Month(2024, 9)
     lake, _ = _lake_with_month(tmp_path, month, 50, seed=4)
-    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, month, RUN_ID).raw_key)
     pq.write_table(pq.read_table(raw).drop_columns(["trip_distance"]), raw)
     stale = b'{"rows_loaded": 1}'
-    lake.write_bytes(layout.PROCESSED, layout.counts_key(YELLOW, month), stale)
+    lake.write_bytes(layout.PROCESSED, layout.RunKeys(YELLOW, month, RUN_ID).counts_key, stale)
 
     with pytest.raises(MissingColumn) as failure:
-        run_step(StepContext(YELLOW, month, lake, spark=spark))
+        run_step(StepContext(YELLOW, month, lake, run_id=RUN_ID, spark=spark))
     message = str(failure.value)
     assert "'trip_distance'" in message
     assert str(raw.resolve()) in message
     assert "looked for trip_distance" in message
-    assert lake.read_bytes(layout.PROCESSED, layout.counts_key(YELLOW, month)) == stale
+    assert (
+        lake.read_bytes(layout.PROCESSED, layout.RunKeys(YELLOW, month, RUN_ID).counts_key) == stale
+    )
 
 
 def test_missing_raw_file_is_missing_input(spark, tmp_path):
     lake = LocalLake(tmp_path / "lake")
     with pytest.raises(MissingInput, match="ingest yellow 2024-09 first"):
-        run_step(StepContext(YELLOW, Month(2024, 9), lake, spark=spark))
+        run_step(StepContext(YELLOW, Month(2024, 9), lake, run_id=RUN_ID, spark=spark))
 
 
 def test_a_raw_file_replaced_between_the_two_reads_fails_the_month_without_counts(spark, tmp_path):
@@ -389,7 +401,7 @@ def test_a_raw_file_replaced_between_the_two_reads_fails_the_month_without_count
     # the same name, other rows) must not leave counts that describe rows nobody wrote.
     lake = LocalLake(tmp_path / "lake")
     month = Month(2024, 5)
-    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, month, RUN_ID).raw_key)
     original = synthetic.write_month(raw, YELLOW, month, 20_000, seed=3, rates=EVERY_KIND)
     replacement = tmp_path / "replacement.parquet"
     other = synthetic.write_month(
@@ -407,20 +419,22 @@ def test_a_raw_file_replaced_between_the_two_reads_fails_the_month_without_count
             shutil.copyfile(replacement, raw)
 
     with pytest.raises(WriteMismatch, match=r"the quarantine: .* rows written .* counted"):
-        run_step(StepContext(YELLOW, month, lake, spark=spark, progress=progress))
-    assert not lake.exists(layout.PROCESSED, layout.counts_key(YELLOW, month))
+        run_step(StepContext(YELLOW, month, lake, run_id=RUN_ID, spark=spark, progress=progress))
+    assert not lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, month, RUN_ID).counts_key)
 
 
 def test_run_step_counts_what_it_writes_reading_the_source_per_write(spark, tmp_path):
     lake = LocalLake(tmp_path / "lake")
     month = Month(2024, 5)
-    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, month))
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, month, RUN_ID).raw_key)
     summary = synthetic.write_month(raw, YELLOW, month, 20_000, seed=3, rates=EVERY_KIND)
     reports = []
-    figures = run_step(StepContext(YELLOW, month, lake, spark=spark,
+    figures = run_step(StepContext(YELLOW, month, lake, run_id=RUN_ID, spark=spark,
                                    progress=lambda *report: reports.append(report)))  # fmt: skip
     assert figures["rows_in"] == summary.rows
     assert figures["rejected"] == summary.expected_rejected
-    quarantine = pq.read_table(lake.path(layout.PROCESSED, layout.quarantine_prefix(YELLOW, month)))
+    quarantine = pq.read_table(
+        lake.path(layout.PROCESSED, layout.RunKeys(YELLOW, month, RUN_ID).quarantine_prefix)
+    )
     assert quarantine.num_rows == summary.expected_quarantined
     assert reports[0] == ("rows written", summary.expected_loaded, summary.rows)

@@ -18,6 +18,9 @@ from pipeline.jobs.context import StepContext
 from pipeline.local import duckdb_transform
 from pipeline.storage.lake import LocalLake
 
+# The run every step of these tests reads and writes (`layout.RunKeys`).
+RUN_ID = "test-run"
+
 MONTH = Month(2024, 1)
 
 
@@ -25,7 +28,7 @@ def _ingested(tmp_path, rows: int) -> LocalLake:
     lake = LocalLake(tmp_path / "lake")
     source = tmp_path / "source.parquet"
     synthetic.write_month(source, YELLOW, MONTH, rows, seed=2)
-    raw = lake.path(layout.RAW, layout.raw_key(YELLOW, MONTH))
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, MONTH, RUN_ID).raw_key)
     raw.parent.mkdir(parents=True)
     shutil.copyfile(source, raw)
     return lake
@@ -37,8 +40,8 @@ def lake(tmp_path) -> LocalLake:
 
 
 def test_a_write_that_differs_from_the_counts_fails_and_leaves_no_counts(lake, monkeypatch):
-    counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake))
-    assert lake.exists(layout.PROCESSED, layout.counts_key(YELLOW, MONTH))
+    counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
+    assert lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)
     real = duckdb_transform.count_expressions
 
     def one_row_more(dataset, plan, engine):  # as if the file changed between two scans
@@ -47,11 +50,11 @@ def test_a_write_that_differs_from_the_counts_fails_and_leaves_no_counts(lake, m
 
     monkeypatch.setattr(duckdb_transform, "count_expressions", one_row_more)
     with pytest.raises(WriteMismatch) as failed:
-        duckdb_transform.transform(StepContext(YELLOW, MONTH, lake))
+        duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
     assert f"{counts.rows_loaded:,} rows written" in str(failed.value)
     assert f"but {counts.rows_loaded + 1:,} counted" in str(failed.value)
     # The load refuses a month without counts: nothing is loaded from these parts.
-    assert not lake.exists(layout.PROCESSED, layout.counts_key(YELLOW, MONTH))
+    assert not lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)
 
 
 def test_the_parts_have_the_tables_columns_and_large_row_groups(tmp_path):
@@ -59,7 +62,7 @@ def test_the_parts_have_the_tables_columns_and_large_row_groups(tmp_path):
 
     # More rows than two of DuckDB's default row groups (122,880 rows) on each of two threads.
     lake = _ingested(tmp_path, 600_000)
-    counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake))
+    counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
     assert counts.part_files
     files = [pq.ParquetFile(lake.path(layout.PROCESSED, key)).metadata for key in counts.part_files]
     assert all(f.schema.to_arrow_schema().names == list(YELLOW.column_names) for f in files)

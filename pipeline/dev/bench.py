@@ -215,7 +215,7 @@ def run_duckdb(
     with serve_folder(file.parent) as base_url:
         pipeline.run_month(dataset, month, source=f"{base_url}/{file.name}")
     counts = pipeline.published_counts(dataset, month) or {}
-    steps = Row("DuckDB: the three steps in one process", sum(r.seconds for r in meter.rows),
+    steps = Row("DuckDB: the steps in one process", sum(r.seconds for r in meter.rows),
                 None, max(r.peak_rss or 0 for r in meter.rows))  # fmt: skip
     reference = run_reference(workdir, dataset, month)
     process.rows = steps.rows = reference.rows

@@ -40,11 +40,12 @@ def test_bench_reports_both_engines_the_reference_and_the_ratios(tmp_path):
     assert figures["counts_agree"] is True
     steps = {step["what"]: step for step in figures["steps"]}
     names = list(steps)
-    assert names[:6] == [MONTH_PROCESS, "DuckDB: IngestRaw", "DuckDB: TransformTrips",
-                         "DuckDB: LoadWarehouse", "DuckDB: the three steps in one process",
-                         REFERENCE]  # fmt: skip
-    assert names[6:10] == ["Spark: JVM start (SparkSession)", "Spark: IngestRaw",
-                           "Spark: TransformTrips", "Spark: LoadWarehouse"]  # fmt: skip
+    assert names[:7] == [MONTH_PROCESS, "DuckDB: IngestRaw", "DuckDB: TransformTrips",
+                         "DuckDB: AuditMonth", "DuckDB: PublishMonth",
+                         "DuckDB: the steps in one process", REFERENCE]  # fmt: skip
+    assert names[7:12] == ["Spark: JVM start (SparkSession)", "Spark: IngestRaw",
+                           "Spark: TransformTrips", "Spark: AuditMonth",
+                           "Spark: PublishMonth"]  # fmt: skip
     assert "Spark: whole month (JVM start + steps)" in names
     assert "Spark: TransformTrips (again)" in names
     # The fresh process's peak RSS is its own (kernel's), far above nothing, and it loaded rows.

@@ -21,12 +21,12 @@ import pytest
 import pipeline.warehouse.duckdb as duckdb_warehouse
 from pipeline.contract.datasets import GREEN, YELLOW, ColumnType, Dataset
 from pipeline.contract.errors import CountMismatch, MissingInput, StatementFailed, WarehouseBusy
-from pipeline.contract.layout import PROCESSED, RunKeys, is_part_file
 from pipeline.contract.ingest_record import IngestRecord
+from pipeline.contract.layout import PROCESSED, RunKeys, is_part_file
 from pipeline.contract.ledger import LedgerRow
 from pipeline.contract.months import Month
-from pipeline.jobs.context import StepContext
 from pipeline.jobs.audit import judge
+from pipeline.jobs.context import StepContext
 from pipeline.jobs.publish import run_step
 from pipeline.local.runner import publish_zone_lookup
 from pipeline.storage.arrow import processed_schema

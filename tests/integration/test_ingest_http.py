@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.contract import datasets
+from pipeline.contract import datasets, layout
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import (
     AmbiguousColumns,
@@ -35,7 +35,6 @@ from pipeline.contract.errors import (
     SourceNotPublished,
     SourceUnavailable,
 )
-from pipeline.contract import layout
 from pipeline.contract.layout import RAW, RunKeys
 from pipeline.contract.months import Month
 from pipeline.contract.publication import Publication

@@ -172,7 +172,7 @@ def test_ingest_says_at_start_when_pyarrow_cannot_be_imported(monkeypatch, tmp_p
 
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` raises ImportError
     context = StepContext(
-        YELLOW, Month(2024, 9), LocalLake(tmp_path), source="http://127.0.0.1:9/x"
+        YELLOW, Month(2024, 9), LocalLake(tmp_path), run_id="r1", source="http://127.0.0.1:9/x"
     )
 
     with pytest.raises(PipelineError, match="pyarrow, which cannot be imported") as refused:

@@ -15,6 +15,7 @@ from pipeline.contract.datasets import GREEN, YELLOW, get_dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import PROCESSED, RunKeys
 from pipeline.contract.months import Month
+from pipeline.jobs.published import read_counts
 from pipeline.storage.lake import LocalLake, S3Lake
 from pipeline.warehouse.base import (
     Dialect,
@@ -23,7 +24,6 @@ from pipeline.warehouse.base import (
     month_counts_sql,
     read_load_input,
 )
-from pipeline.jobs.published import read_counts
 
 SEPT = Month(2024, 9)
 RUN = RunKeys(YELLOW, SEPT, "yellow-2024-09-manual-20241101T120000Z")

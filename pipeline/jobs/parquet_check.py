@@ -236,8 +236,8 @@ def check_decodes(file: Any, where: str, dataset: Dataset, facts: ParquetFacts) 
             except (pa.ArrowException, OSError, ValueError) as error:
                 raise DamagedFile(
                     f"{where} is damaged: row group {group + 1} of {parquet.num_row_groups}, "
-                    f"column {name!r}, does not decode ({error}); refused, the published month "
-                    "is unchanged"
+                    f"column {name!r}, does not decode ({' '.join(str(error).split())}); "
+                    "refused, the published month is unchanged"
                 ) from None
             if rows != expected:
                 raise DamagedFile(

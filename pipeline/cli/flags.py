@@ -53,7 +53,7 @@ def stack_flags(parser: argparse.ArgumentParser) -> None:
 
 def months_of(args: argparse.Namespace, dataset_first: Month) -> list[Month]:
     """`--year/--month`, or `--from/--to`, validated for the dataset; a mix is refused."""
-    if args.start or args.end:
+    if getattr(args, "start", None) or getattr(args, "end", None):
         if args.year or args.month:
             raise InvalidInput("arguments", "--year/--month with --from/--to", "give one or other")
         if not (args.start and args.end):

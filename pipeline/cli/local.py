@@ -19,7 +19,7 @@ from pipeline.local.runner import DEFAULT_WORKDIR, LocalPipeline, verify_local
 
 AUDIT_JOB = step_named("audit_month").job
 EXIT_FAILED = 1
-COMMANDS = ("demo", "local", "verify")
+COMMANDS = ("demo", "local", "verify", "rollback")
 
 
 def add_parsers(commands: Any) -> None:
@@ -39,6 +39,15 @@ def add_parsers(commands: Any) -> None:
     flags.audit_flags(local)
     flags.common(local)
 
+    rollback = commands.add_parser(
+        "rollback", help="publish a month's previous run again (kept 30 days after replaced)"
+    )
+    flags.month_flags(rollback, ranged=False)
+    flags.dataset_flag(rollback)
+    rollback.add_argument("--run", help="the run to publish (default: the one replaced last)")
+    rollback.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    flags.common(rollback)
+
     verify = commands.add_parser("verify", help="row counts per month in the warehouse")
     verify.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
     flags.stack_flags(verify)
@@ -52,7 +61,8 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    handlers = {"demo": run_demo_command, "local": run_local, "verify": run_verify}
+    handlers = {"demo": run_demo_command, "local": run_local, "verify": run_verify,
+                "rollback": run_rollback}  # fmt: skip
     return handlers[args.command](args, console)
 
 
@@ -103,6 +113,20 @@ def _print_audit(console: Console, figures: dict[str, Any]) -> None:
         )  # fmt: skip
     if figures.get("verdict") == "forced":
         console.print("forced: published despite the refusals above (--force-publish)")
+
+
+def run_rollback(args: argparse.Namespace, console: Console) -> int:
+    dataset = get_dataset(args.dataset)
+    (month,) = flags.months_of(args, dataset.first_month)
+    observer = ConsoleObserver(console, quiet=args.quiet)
+    pipeline = LocalPipeline(args.workdir, observer=observer)
+    try:
+        run = pipeline.rollback(dataset, month, args.run)
+    finally:
+        observer.close()
+        pipeline.close()
+    console.print(f"{dataset.name} {month}: published run {run.run_id} again")
+    return 0
 
 
 _REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")

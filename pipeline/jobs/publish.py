@@ -14,6 +14,7 @@ Python 3.9 (Glue Python Shell).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -85,6 +86,36 @@ def publish(ctx: StepContext, now: Clock = lambda: datetime.now(timezone.utc)) -
         "previous_run": publication.previous_run,
         "runs_removed": removed,
     }
+
+
+def reconcile(
+    lake: Any, warehouse: Any, dataset: Any, month: Any, now: datetime | None = None
+) -> str | None:
+    """Point the lake at the month the warehouse holds, if a publish stopped between its commit
+    and its pointer (a killed process, a lost Glue worker): the ledger's newest run for the
+    month is what readers of the warehouse see, so the lake follows it. Returns the run it
+    pointed to, or None when the two already agree. Safe to call at any time."""
+    entry = next((e for e in warehouse.ledger(dataset) if e.month == month), None)
+    if entry is None:
+        return None
+    publication = read_publication(lake, dataset, month)
+    if publication is not None and publication.run_id == entry.run_id:
+        return None
+    keys = layout.RunKeys(dataset, month, entry.run_id)
+    counts = read_counts(lake, keys)
+    if counts is None:  # the run's files are gone: nothing to point at
+        return None
+    ctx = StepContext(dataset=dataset, month=month, lake=lake, run_id=entry.run_id)
+    row = LedgerRow(
+        dataset=entry.dataset, source_month=month.first_day.isoformat(), run_id=entry.run_id,
+        published_at=entry.published_at, engine=entry.engine, source=entry.source,
+        source_bytes=0, source_sha256="", rows_in=entry.rows_in, rows_loaded=entry.rows_loaded,
+        rows_quarantined=entry.rows_quarantined, forced=entry.forced, findings=entry.findings,
+    )  # fmt: skip
+    record = _ingest_record(lake, keys)
+    row = dataclasses.replace(row, source_bytes=record.bytes, source_sha256=record.sha256)
+    _point(ctx, counts, row, now or datetime.now(timezone.utc))
+    return entry.run_id
 
 
 def _ingest_record(lake: Any, keys: layout.RunKeys) -> IngestRecord:

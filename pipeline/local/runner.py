@@ -29,12 +29,14 @@ from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
+from pipeline.contract.publication import LEGACY_RUN, PREVIOUS_RUN_DAYS
 from pipeline.contract.sql import Engine
 from pipeline.contract.steps import SPARK, STEPS, Step, step_named
 from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.entries import entry_for
-from pipeline.jobs.published import published_counts, read_counts
+from pipeline.jobs.publish import reconcile
+from pipeline.jobs.published import published_counts, read_counts, read_publication
 from pipeline.local import lock as workdir_lock
 from pipeline.local.engines import DEFAULT_ENGINE, Entry, engine_named, transform_entry
 from pipeline.storage.lake import LocalLake
@@ -204,6 +206,13 @@ class LocalPipeline:
             # A reader holding the warehouse (a DuckDB shell) would fail the publish at the
             # end: fail now, before anything is written.
             self.warehouse.check_writable()
+            # A publish killed between its commit and its pointer: the lake follows the ledger.
+            repointed = reconcile(self.lake, self.warehouse, dataset, month)
+            if repointed is not None:
+                self.observer.notice(
+                    f"{dataset.name} {month}: the lake now points at run {repointed}, which the "
+                    "warehouse holds (a publish had stopped before pointing the lake at it)"
+                )
             result = MonthRun(dataset, month, run_id=run_id or new_run_id())
             for step in STEPS:
                 if step.job == LOAD_JOB:
@@ -231,6 +240,40 @@ class LocalPipeline:
                 result.steps.append(run)
                 self.observer.step_finished(run)
             return result
+
+    def rollback(self, dataset: Dataset, month: Month, run_id: str | None = None) -> MonthRun:
+        """Publish an earlier run of the month again (default: the run the current publication
+        replaced, kept PREVIOUS_RUN_DAYS days): only the publish step runs, on that run's files
+        and verdict; the ledger gets a row for it like any publish."""
+        with self.locked(dataset, [month], command="rollback"):
+            self.warehouse.check_writable()
+            target = run_id or self._previous_run(dataset, month)
+            publish_zone_lookup(self.lake)
+            step = step_named(LOAD_JOB)
+            context = StepContext(
+                dataset=dataset, month=month, lake=self.lake, run_id=target,
+                warehouse=self.warehouse, progress=self.observer.progress,
+                engine=self.engine.value,
+            )  # fmt: skip
+            result = MonthRun(dataset, month, run_id=target)
+            self.observer.step_started(step, dataset, month)
+            started = time.perf_counter()
+            run = StepRun(step, 0.0, entry_for(step.job)(context))
+            run.seconds = time.perf_counter() - started
+            result.steps.append(run)
+            self.observer.step_finished(run)
+            return result
+
+    def _previous_run(self, dataset: Dataset, month: Month) -> str:
+        publication = read_publication(self.lake, dataset, month)
+        previous = publication.previous_run if publication is not None else None
+        if previous is None or previous == LEGACY_RUN:
+            raise InvalidInput(
+                "rollback", f"{dataset.name} {month}",
+                "a month published at least twice by this version, whose previous run is kept "
+                f"{PREVIOUS_RUN_DAYS} days (give --run RUN_ID for another kept run)",
+            )  # fmt: skip
+        return previous
 
     def run_months(
         self, dataset: Dataset, months: list[Month], source: str | None = None

@@ -416,9 +416,13 @@ def ledger_insert_sql(row: ledger.LedgerRow, rows_replaced: str, dialect: Dialec
     return f"INSERT INTO {ledger.TABLE} ({', '.join(ledger.NAMES)}) VALUES ({values})"
 
 
-def ledger_run_sql(run_id: str, dialect: Dialect) -> str:
-    """The ledger rows of one run (a publish repeated after its commit finds its own)."""
-    return f"SELECT COUNT(*) FROM {ledger.TABLE} WHERE run_id = {sql_text(run_id, dialect)}"
+def latest_run_sql(dataset: Dataset, month: Month, dialect: Dialect) -> str:
+    """The run the month's newest ledger row names: a publish repeated after its commit finds
+    its own and changes nothing; an older run may be published again (a rollback)."""
+    return (
+        f"SELECT run_id FROM {ledger.TABLE} WHERE dataset = {sql_text(dataset.name, dialect)} "
+        f"AND source_month = {month_literal(month)} ORDER BY published_at DESC LIMIT 1"
+    )
 
 
 def ledger_select_sql(dataset: Dataset | None, dialect: Dialect, limit: int | None = None) -> str:

@@ -43,8 +43,8 @@ from pipeline.warehouse.base import (
     create_table_sql,
     delete_month_sql,
     has_flags,
+    latest_run_sql,
     ledger_insert_sql,
-    ledger_run_sql,
     ledger_select_sql,
     migration_sql,
     month_counts_sql,
@@ -204,7 +204,8 @@ class DuckDBWarehouse:
         try:
             connection.execute(create_table_sql(dataset, Dialect.DUCKDB))
             connection.execute(create_ledger_sql(Dialect.DUCKDB))
-            if connection.execute(ledger_run_sql(row.run_id, Dialect.DUCKDB)).fetchone()[0]:
+            latest = connection.execute(latest_run_sql(dataset, month, Dialect.DUCKDB)).fetchone()
+            if latest is not None and latest[0] == row.run_id:
                 connection.execute("ROLLBACK")
                 return 0, 0, True
             view = clean_view_sql(dataset)

@@ -29,7 +29,7 @@ from pipeline.contract import layout
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.months import Month
 from pipeline.dev import synthetic
-from pipeline.jobs.published import published_run
+from pipeline.jobs.published import published_run, read_publication
 from pipeline.storage.lake import LocalLake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +176,8 @@ def test_a_damaged_file_is_one_error_line_and_changes_nothing(published, tmp_pat
     assert run_local(workdir, damaged(folder)) == EXIT_FAILED
 
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err
+    assert err.startswith("error: ")
+    assert "\n" not in err
     assert "damaged.parquet is damaged: row group 2 of 4" in err
     assert "Traceback" not in err
     assert snapshot(workdir) == before
@@ -281,3 +282,63 @@ def test_a_run_killed_midway_changes_nothing_readers_trust(published, tmp_path, 
     assert run_local(workdir, source) == 0
     assert snapshot(workdir)["run"] != before["run"]
     verify_passes(workdir, capsys)
+
+
+def test_a_publish_killed_after_its_commit_is_completed_by_the_next_run(
+    published, tmp_path, capsys
+):
+    """Killed between the warehouse's commit and the lake's pointer: the warehouse and its
+    ledger hold the new month (verify passes on them), and the next run points the lake at it
+    before it does anything else."""
+    workdir, before = published
+    source = tmp_path / "next" / YELLOW.file_name(JANUARY)
+    synthetic.write_month(source, YELLOW, JANUARY, ROWS, seed=22)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_AT, "pipeline.jobs.publish._point", "1", "local",
+         "--year", "2024", "--month", "1", "--source", str(source), "--workdir", str(workdir),
+         "--quiet"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as con:
+        (killed_run,) = con.execute(
+            "SELECT run_id FROM tlc_elt_loads ORDER BY published_at DESC LIMIT 1"
+        ).fetchone()
+    assert killed_run != before["run"]
+    lake = LocalLake(workdir / "lake")
+    assert published_run(lake, YELLOW, JANUARY).run_id == before["run"]  # the lake lags
+
+    assert run_local(workdir, source) == 0
+
+    # The killed run was made the month's run first, then replaced by this one.
+    assert read_publication(lake, YELLOW, JANUARY).previous_run == killed_run
+    verify_passes(workdir, capsys)
+
+
+def test_rollback_publishes_the_previous_run_again(published, tmp_path, capsys):
+    workdir, before = published
+    folder = tmp_path / "forced"
+    folder.mkdir()
+    assert run_local(workdir, subset(folder), "--force-publish") == 0
+    assert snapshot(workdir)["run"] != before["run"]
+
+    code = main(["rollback", "--year", "2024", "--month", "1", "--workdir", str(workdir),
+                 "--quiet"])  # fmt: skip
+
+    assert code == 0
+    after = snapshot(workdir)
+    assert (after["run"], after["month"], after["files"]) == (
+        before["run"], before["month"], before["files"],
+    )  # fmt: skip
+    assert [row[2] for row in after["ledger"]][-1] == before["run"]  # a publish of its own
+    assert len(after["ledger"]) == 3
+    verify_passes(workdir, capsys)
+
+
+def test_rollback_without_a_previous_run_is_bad_input(published, capsys):
+    workdir, before = published
+    code = main(["rollback", "--year", "2024", "--month", "1", "--workdir", str(workdir)])
+    assert code == 2
+    assert "published at least twice" in capsys.readouterr().err
+    assert snapshot(workdir) == before

@@ -220,8 +220,8 @@ class CountingS3:
 
 
 def _missing(operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": "NoSuchKey"}, "ResponseMetadata": {"HTTPStatusCode": 404}},
-                       operation)  # fmt: skip
+    error = {"Error": {"Code": "NoSuchKey"}, "ResponseMetadata": {"HTTPStatusCode": 404}}
+    return ClientError(error, operation)
 
 
 def test_ingest_memory_stays_flat_as_the_file_grows(tmp_path):

@@ -323,7 +323,8 @@ def test_run_step_writes_parts_quarantine_and_counts_then_reruns_cleanly(spark, 
     expected = synthetic.expected_counts(summary)
     assert {key: counts[key] for key in expected} == expected
     assert list(counts["rejected"]) == list(RULE_NAMES)
-    parts = [o.key for o in lake.list(layout.PROCESSED, layout.RunKeys(YELLOW, september, RUN_ID).processed_prefix)
+    run = layout.RunKeys(YELLOW, september, RUN_ID)
+    parts = [o.key for o in lake.list(layout.PROCESSED, run.processed_prefix)
              if layout.is_part_file(o.key)]  # fmt: skip
     assert counts["part_files"] == parts
     assert len(parts) == 1

@@ -1,4 +1,4 @@
-"""The audit's rules as a table of cases (pipeline.contract.audit): pure, counts in, findings out."""
+"""The audit's rules as a table of cases (pipeline.contract.audit): counts in, findings out."""
 
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ def counts(loaded: int, quarantined: int = 0, **extra) -> dict:
 def history(*rows: int, unknown: dict | None = None) -> list[PublishedCounts]:
     """Published months before April 2020, newest first."""
     return [
-        PublishedCounts(
-            APRIL.plus(-i), f"run-{i}", {**counts(n), "unknown_columns": unknown or {}}
-        )  # fmt: skip
+        PublishedCounts(APRIL.plus(-i), f"run-{i}", {**counts(n), "unknown_columns": unknown or {}})
         for i, n in enumerate(rows, 1)
     ]
 

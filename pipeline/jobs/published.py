@@ -97,3 +97,13 @@ def published_history(
 
 def run_label(run_id: str | None) -> str:
     return run_id or LEGACY_RUN
+
+
+def published_months(lake: Any, dataset: Dataset, last: Month) -> list[layout.RunKeys]:
+    """The published run of every month of the dataset up to `last` that has one."""
+    runs = []
+    for month in dataset.first_month.until(last):
+        keys = published_run(lake, dataset, month)
+        if keys is not None:
+            runs.append(keys)
+    return runs

@@ -440,3 +440,7 @@ def latest_per_month(entries: Iterable[LedgerEntry]) -> dict[Month, LedgerEntry]
     for entry in entries:
         latest.setdefault(entry.month, entry)
     return latest
+
+
+def quarantine_view_name(dataset: Dataset) -> str:
+    return f"{dataset.name}_quarantine"

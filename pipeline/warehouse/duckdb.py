@@ -24,11 +24,13 @@ from typing import Any
 from pipeline.contract import zones
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import CountMismatch, StatementFailed, WarehouseBusy
-from pipeline.contract.layout import PROCESSED, RunKeys
+from pipeline.contract.layout import PROCESSED, RunKeys, is_part_file
 from pipeline.contract.ledger import NAMES as LEDGER_NAMES
 from pipeline.contract.ledger import TABLE as LEDGER_TABLE
 from pipeline.contract.ledger import LedgerRow
 from pipeline.contract.months import Month
+from pipeline.contract.rules import REJECT_REASON
+from pipeline.jobs.published import published_months
 from pipeline.storage.lake import Lake
 from pipeline.warehouse.base import (
     Dialect,
@@ -48,6 +50,7 @@ from pipeline.warehouse.base import (
     ledger_select_sql,
     migration_sql,
     month_counts_sql,
+    quarantine_view_name,
     read_load_input,
     table_columns_sql,
 )
@@ -159,12 +162,13 @@ class DuckDBWarehouse:
         started = time.perf_counter()
         load = read_load_input(lake, keys)
         files = [lake.uri(PROCESSED, key) for key in load.keys]
+        quarantine = quarantine_view_sql(dataset, lake, keys)
         connection = self._connect()
         try:
             if files:
                 _check_columns(connection, dataset, files)
             deleted, inserted, already = self._replace(
-                connection, dataset, month, files, load.expected_rows, row
+                connection, dataset, month, files, load.expected_rows, row, quarantine
             )
         finally:
             connection.close()
@@ -187,6 +191,7 @@ class DuckDBWarehouse:
         files: list[str],
         expected: int,
         row: LedgerRow,
+        quarantine: str | None = None,
     ) -> tuple[int, int, bool]:
         import duckdb
 
@@ -219,6 +224,8 @@ class DuckDBWarehouse:
             if found != expected:
                 raise CountMismatch(count_mismatch_message(dataset, month, expected, found))
             connection.execute(ledger_insert_sql(row, str(deleted), Dialect.DUCKDB))
+            if quarantine is not None:
+                connection.execute(quarantine)
             connection.execute("COMMIT")
         except duckdb.Error as error:
             _rollback(connection)
@@ -306,6 +313,32 @@ def _insert_zones_sql(uri: str) -> str:
     )
     source = f"read_csv({_quote(literal_path(uri))}, header = true, all_varchar = true)"
     return f"INSERT INTO {zones.TABLE} SELECT {columns} FROM {source}"
+
+
+def quarantine_view_sql(dataset: Dataset, lake: Lake, publishing: RunKeys) -> str:
+    """`<dataset>_quarantine`: every published month's quarantined rows with `reject_reason`,
+    read from the lake's parts (the warehouse keeps no copy), `publishing` taking its month's
+    place. Made again by every publish, in its transaction, so it follows what is published."""
+    runs = [
+        r for r in published_months(lake, dataset, publishing.month) if r.month != publishing.month
+    ]
+    parts = [
+        lake.uri(PROCESSED, obj.key)
+        for keys in [*runs, publishing]
+        for obj in lake.list(PROCESSED, keys.quarantine_prefix)
+        if is_part_file(obj.key)
+    ]
+    view = quarantine_view_name(dataset)
+    if parts:
+        return f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {parquet_source(parts)}"
+    columns = ", ".join(
+        f"CAST(NULL AS {Dialect.DUCKDB.type_name(kind)}) AS {name}"
+        for name, kind in dataset.table_columns
+    )
+    return (
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {columns}, "
+        f"CAST(NULL AS VARCHAR) AS {REJECT_REASON} WHERE false"
+    )
 
 
 def _holder(error: Exception) -> str:

@@ -59,7 +59,11 @@ def snapshot(workdir: Path) -> dict:
             "FROM yellow_trips t WHERE source_month = '2024-01-01'"
         ).fetchone()
         ledger = con.execute("SELECT * FROM tlc_elt_loads ORDER BY published_at").fetchall()
-    return {"run": keys.run_id, "files": files, "month": month, "ledger": ledger}
+        # The quarantine view reads the published run's quarantine parts from the lake.
+        (quarantined,) = con.execute("SELECT count(*) FROM yellow_quarantine").fetchone()
+    assert quarantined == (ledger[-1][10] if ledger else 0)
+    return {"run": keys.run_id, "files": files, "month": month, "ledger": ledger,
+            "quarantined": quarantined}  # fmt: skip
 
 
 def verify_passes(workdir: Path, capsys) -> list[dict]:

@@ -21,10 +21,10 @@ FINDINGS_WIDTH = 65535
 COLUMNS: tuple[tuple[str, ColumnType], ...] = (
     ("dataset", ColumnType.STRING),
     ("source_month", ColumnType.DATE),
-    ("run_id", ColumnType.STRING),
+    ("run_id", ColumnType.TEXT),  # an execution name has up to 80 characters
     ("published_at", ColumnType.TIMESTAMP),
     ("engine", ColumnType.STRING),
-    ("source", ColumnType.STRING),
+    ("source", ColumnType.TEXT),  # a URL or a path: any length
     ("source_bytes", ColumnType.BIGINT),
     ("source_sha256", ColumnType.STRING),
     ("rows_in", ColumnType.BIGINT),

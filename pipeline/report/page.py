@@ -44,9 +44,10 @@ h2 { font-size: 18px; margin: 0 0 10px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .card h3 { margin: 0 0 6px; font-size: 16px; }
-.card dl { margin: 0; display: grid; grid-template-columns: auto 1fr; gap: 2px 10px;
+.card dl { margin: 0; display: grid; grid-template-columns: 1fr auto; gap: 2px 10px;
            font-size: 13.5px; }
-.card dt { color: var(--muted); white-space: nowrap; }
+.card dt { color: var(--muted); }
+.card .span { margin: -4px 0 6px; color: var(--muted); font-size: 13px; }
 .card dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums;
            white-space: nowrap; }
 .attention { margin: 12px 0 0; padding-left: 20px; }
@@ -202,17 +203,19 @@ def _card(data: ReportData, dataset: str, cells: list[dict[str, str]]) -> str:
     published = [r for (d, _), r in data.latest_publishes().items() if d == dataset]
     latest: LedgerRow | None = max(published, key=lambda r: r.source_month, default=None)
     warnings = sum(f.get("severity") == "warn" for row in published for f in row.findings)
-    items = [("months", f"{data.first_month(dataset) or '-'} to {data.last_month}")]
-    items += [(state.value, str(states.count(state.value))) for state in Coverage]
-    items.append(("warnings, all months", str(warnings)))
+    items = [(state.value, str(states.count(state.value))) for state in Coverage]
+    items.append(("warnings", str(warnings)))
     if latest is not None:
         share = latest.rows_quarantined / latest.rows_in if latest.rows_in else 0
-        quarantine = f"{_number(latest.rows_quarantined)} ({share:.2%})"
-        items += [("latest published", latest.source_month),
+        items += [("latest month", latest.source_month),
                   ("its rows loaded", _number(latest.rows_loaded)),
-                  ("its quarantine", quarantine)]  # fmt: skip
+                  ("its quarantine", f"{share:.2%}")]  # fmt: skip
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items)
-    return f'<div class="card"><h3>{escape(dataset)}</h3><dl>{body}</dl></div>'
+    span = f"{data.first_month(dataset) or '-'} to {data.last_month}"
+    return (
+        f'<div class="card"><h3>{escape(dataset)}</h3><p class="span">{escape(span)}</p>'
+        f"<dl>{body}</dl></div>"
+    )
 
 
 def _spans(months: list[str]) -> list[str]:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("setup", "setup-java", "setup-browser", "test", "test-fast", "lint", "demo", "local",
-           "preview", "up", "destroy", "run", "status", "verify", "backfill", "logs", "bench")  # fmt: skip
+TARGETS = ("setup", "setup-java", "setup-browser", "test", "test-fast", "lint", "demo",
+           "local", "preview", "up", "destroy", "run", "status", "verify", "backfill", "logs",
+           "bench")  # fmt: skip
 JAVA_SETUP = "-m pipeline.local.java --require"
 
 

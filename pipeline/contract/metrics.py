@@ -101,3 +101,11 @@ def publishes_query(dataset: str, namespace: str, now: datetime) -> dict:
         "StartTime": now - timedelta(days=FRESHNESS_HORIZON_DAYS),
         "EndTime": now,
     }  # fmt: skip
+
+
+REFUSED_METRIC = "MonthsRefused"  # put by the audit step when it refuses a month, per dataset
+
+
+def refused_metric_data(dataset: str, at: datetime) -> dict:
+    return {"MetricName": REFUSED_METRIC, "Dimensions": _dimensions(dataset), "Timestamp": at,
+            "Value": 1.0, "Unit": "Count"}  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.contract.metrics import month_metric_data
+from pipeline.contract.metrics import month_metric_data, refused_metric_data
 
 
 def put_month_metrics(
@@ -30,3 +30,11 @@ def put_month_metrics(
     )
     cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
     return data
+
+
+def put_refusal(cloudwatch: Any, namespace: str, dataset: str, now: datetime | None = None) -> dict:
+    """One `MonthsRefused` data point: the dashboard's refused executions (the audit step calls
+    it when it refuses a month; wired with the audit of issue 18)."""
+    point = refused_metric_data(dataset, now or datetime.now(timezone.utc))
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=[point])
+    return point

@@ -20,7 +20,7 @@ from pipeline.contract.metrics import (
     MonthMetric,
     metric_namespace,
 )
-from pipeline.jobs.metrics import put_month_metrics
+from pipeline.jobs.metrics import put_month_metrics, put_refusal
 
 REGION = "us-east-1"
 NAMESPACE = metric_namespace("dev")
@@ -53,6 +53,11 @@ def test_a_published_month_puts_its_four_metrics_per_dataset(cloudwatch):
     assert stored(cloudwatch, "RowsLoaded", "yellow") == []
     listed = cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]
     assert {m["MetricName"] for m in listed} == {metric.value for metric in MonthMetric}
+
+
+def test_a_refusal_puts_one_data_point(cloudwatch):
+    put_refusal(cloudwatch, NAMESPACE, "fhv", now=NOW)
+    assert stored(cloudwatch, "MonthsRefused", "fhv") == [1.0]
 
 
 def test_freshness_puts_the_days_since_each_datasets_last_publish(cloudwatch):

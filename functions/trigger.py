@@ -12,6 +12,11 @@ once, so only an override sent more than 90 days later could start that month ag
 re-run goes through the CLI (`python -m pipeline start`), whose `manual-<timestamp>` names never
 collide.
 
+`freshness` (a daily schedule, `components.monitoring`): `{"action": "freshness", "namespace":
+"tlc-elt/prod", "datasets": ["yellow"]}` -> per dataset, the days since its last publish (the
+days with a `RowsLoaded` data point, `pipeline.contract.metrics`), put as `DaysSinceLastPublish`,
+which the missing-data alarm watches: a CloudWatch alarm sees at most 7 days, a month is longer.
+
 `expand` (the backfill machine's first state): `{"from": "2024-01", "to": "2024-06"}` or
 `{"months": ["2024-01", {"year": "2024", "month": "03"}]}` -> the validated months, each with the
 name of its child execution.
@@ -33,13 +38,20 @@ from typing import Any
 from pipeline.contract.datasets import DEFAULT_DATASET, Dataset, get_dataset
 from pipeline.contract.errors import InvalidInput, PipelineError
 from pipeline.contract.executions import Trigger, execution_name, month_input
+from pipeline.contract.metrics import (
+    NAMESPACE_ROOT,
+    days_since_publish,
+    freshness_metric_data,
+    publishes_query,
+)
 from pipeline.contract.months import Month, month_range, scheduled_month, validate_month
 
 STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
-START, EXPAND = "start", "expand"
+START, EXPAND, FRESHNESS = "start", "expand", "freshness"
 START_KEYS = ("action", "dataset", "year", "month", "scheduledTime")
 EXPAND_KEYS = ("action", "input", "startedAt")
 BACKFILL_KEYS = ("from", "to", "months", "dataset")
+FRESHNESS_KEYS = ("action", "namespace", "datasets")
 
 # ISO 8601 as Scheduler (`2024-11-05T06:00:00Z`) and Step Functions (`...T06:00:00.123Z`) write it.
 _TIMESTAMP = re.compile(
@@ -162,6 +174,26 @@ def expand(event: Mapping[str, Any], now: datetime) -> dict:
     return {"months": items}
 
 
+def freshness(event: Mapping[str, Any], *, cloudwatch: Any, now: datetime) -> dict:
+    """Put each dataset's days since its last publish; validated before any call."""
+    _check_keys("freshness event", event, FRESHNESS_KEYS)
+    namespace = str(event.get("namespace", ""))
+    if not namespace.startswith(f"{NAMESPACE_ROOT}/"):
+        raise InvalidInput("namespace", namespace, f"{NAMESPACE_ROOT}/<stack>")
+    datasets = [get_dataset(name).name for name in event.get("datasets") or ()]
+    if not datasets:
+        raise InvalidInput("datasets", event.get("datasets"), "a non-empty list of datasets")
+    days = {}
+    for dataset in datasets:
+        answer = cloudwatch.get_metric_data(**publishes_query(dataset, namespace, now))
+        (series,) = answer["MetricDataResults"]
+        published = [at for at, count in zip(series["Timestamps"], series["Values"]) if count]
+        days[dataset] = days_since_publish(published, now)
+    data = [freshness_metric_data(dataset, value, now) for dataset, value in days.items()]
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+    return {"daysSinceLastPublish": days}
+
+
 def handler(event: Any, context: Any = None) -> dict:
     if not isinstance(event, Mapping):
         raise InvalidInput("trigger event", event, "a JSON object")
@@ -176,7 +208,11 @@ def handler(event: Any, context: Any = None) -> dict:
         import boto3  # the Lambda runtime provides it; imported here so tests pass their own
 
         result = start(event, sfn=boto3.client("stepfunctions"), state_machine_arn=arn, now=now)
+    elif action == FRESHNESS:
+        import boto3
+
+        result = freshness(event, cloudwatch=boto3.client("cloudwatch"), now=now)
     else:
-        raise InvalidInput("action", action, f"{START} or {EXPAND}")
+        raise InvalidInput("action", action, f"{START}, {EXPAND} or {FRESHNESS}")
     print(json.dumps({"action": action, **result}))  # one line per invocation in the log
     return result

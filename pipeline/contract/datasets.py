@@ -61,6 +61,9 @@ class Column:
     sources: tuple[str, ...]
     required: bool = False
     codes: Codes | None = None
+    # An amount of money in dollars (a fare, a fee, a tip, a pay): the month's profile sums it
+    # (`pipeline.contract.profile`) and the history checks compare its amount per trip.
+    money: bool = False
 
     def find_in(self, file_columns: Iterable[str]) -> str | None:
         """The file's name for this column: the first of `sources` present, ignoring case."""
@@ -137,6 +140,10 @@ def _c(name, type_, *sources, required=False, codes=None) -> Column:
     return Column(name, type_, tuple(sources) or (name,), required, codes)
 
 
+def _money(name, *sources, required=False) -> Column:
+    return Column(name, ColumnType.DOUBLE, tuple(sources) or (name,), required, money=True)
+
+
 INT, DBL, TS, STR = ColumnType.INTEGER, ColumnType.DOUBLE, ColumnType.TIMESTAMP, ColumnType.STRING
 
 
@@ -153,9 +160,9 @@ def _trip_columns(prefix: str) -> tuple[Column, ...]:
         _c("pickup_location_id", INT, "PULocationID"),
         _c("dropoff_location_id", INT, "DOLocationID"),
         _c("payment_type", INT, "payment_type", codes=PAYMENT_CODES),
-        _c("fare_amount", DBL, "fare_amount", "Fare_Amt", required=True),
-        _c("tip_amount", DBL, "tip_amount", "Tip_Amt"),
-        _c("total_amount", DBL, "total_amount", "Total_Amt", required=True),
+        _money("fare_amount", "fare_amount", "Fare_Amt", required=True),
+        _money("tip_amount", "tip_amount", "Tip_Amt"),
+        _money("total_amount", "total_amount", "Total_Amt", required=True),
     )  # fmt: skip
 
 
@@ -169,11 +176,11 @@ def _charge_columns() -> tuple[Column, ...]:
             "store_and_forward",
             codes=STORE_AND_FORWARD_CODES,
         ),
-        _c("extra", DBL, "extra", "surcharge"),
-        _c("mta_tax", DBL, "mta_tax"),
-        _c("tolls_amount", DBL, "tolls_amount", "Tolls_Amt"),
-        _c("improvement_surcharge", DBL, "improvement_surcharge"),
-        _c("congestion_surcharge", DBL, "congestion_surcharge"),
+        _money("extra", "extra", "surcharge"),
+        _money("mta_tax"),
+        _money("tolls_amount", "tolls_amount", "Tolls_Amt"),
+        _money("improvement_surcharge"),
+        _money("congestion_surcharge"),
     )
 
 
@@ -199,7 +206,7 @@ YELLOW = Dataset(
     first_month=Month(2009, 1),
     columns=_trip_columns("tpep")
     + _charge_columns()
-    + (_c("airport_fee", DBL, "airport_fee"), _c("cbd_congestion_fee", DBL, "cbd_congestion_fee"))
+    + (_money("airport_fee"), _money("cbd_congestion_fee"))
     + _COORDINATES,
     flags=_taxi_flags(),
 )
@@ -210,8 +217,8 @@ GREEN = Dataset(
     columns=_trip_columns("lpep")
     + _charge_columns()
     + (
-        _c("cbd_congestion_fee", DBL, "cbd_congestion_fee"),
-        _c("ehail_fee", DBL, "ehail_fee"),
+        _money("cbd_congestion_fee"),
+        _money("ehail_fee"),
         _c("trip_type", INT, "trip_type"),
     ),
     flags=_taxi_flags(),
@@ -263,10 +270,10 @@ FHVHV = Dataset(
         _c("dropoff_location_id", INT, "DOLocationID"),
         _c("trip_miles", DBL, required=True),
         _c("trip_time", INT),
-        _c("base_passenger_fare", DBL, required=True),
-        *(_c(name, DBL) for name in _HVFHV_AMOUNTS),
+        _money("base_passenger_fare", required=True),
+        *(_money(name) for name in _HVFHV_AMOUNTS),
         *(_yes_no(name) for name in _HVFHV_FLAGS),
-        _c("cbd_congestion_fee", DBL),
+        _money("cbd_congestion_fee"),
     ),
     flags=(
         non_positive("distance", "trip_miles"),

@@ -178,6 +178,7 @@ def test_the_trigger_package_is_its_handler_and_the_pipeline_modules_it_imports(
         "pipeline/contract/datasets.py",
         "pipeline/contract/errors.py",
         "pipeline/contract/executions.py",
+        "pipeline/contract/metrics.py",
         "pipeline/contract/months.py",
         "pipeline/contract/rules.py",
         "pipeline/contract/sql.py",

@@ -52,6 +52,7 @@ def all_documents() -> dict[str, dict]:
     documents["backfill machine"] = iam.backfill_machine_policy(MONTHLY, FUNCTION, TOPIC, ACCOUNT)
     documents["trigger function"] = iam.trigger_function_policy(MONTHLY, LOG_GROUP, QUEUE)
     documents["scheduler"] = iam.scheduler_policy(FUNCTION, QUEUE)
+    documents["freshness check"] = iam.freshness_check_policy("tlc-elt/dev")
     documents["bucket policy"] = iam.tls_only_bucket_policy("arn:aws:s3:::raw-bucket")
     for kms_key in (None, KMS_KEY):
         access = iam.ReaderAccess(
@@ -377,3 +378,16 @@ def test_the_reader_reads_the_lake_writes_only_query_results_and_runs_only_queri
     assert allowed(policy, "redshift-data:ExecuteStatement", WORKGROUP)
     assert not allowed(policy, "redshift-data:BatchExecuteStatement", WORKGROUP)
     assert not [s for s in policy["Statement"] if "kms:" in str(s["Action"])]
+
+
+def test_metrics_are_put_only_into_the_stacks_namespace():
+    granted = [statement for document in DOCUMENTS.values()
+               for statement in allow_statements(document)
+               if "cloudwatch:PutMetricData" in as_list(statement["Action"])]  # fmt: skip
+    assert granted
+    for statement in granted:
+        assert as_list(statement["Action"]) == ["cloudwatch:PutMetricData"]
+        assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "tlc-elt/dev"}}
+    assert iam.put_metrics_statement("tlc-elt/prod")["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "tlc-elt/prod"}
+    }

@@ -16,7 +16,10 @@ from pipeline.jobs.entries import ENTRIES, entry_for
 
 ROOT = artifacts.ROOT
 # Lowest first: a module may import its own layer and those before it.
-LAYERS = ("contract", "jobs", "storage", "warehouse", "local", "ops", "dev", "cli")
+LAYERS = ("contract", "jobs", "storage", "warehouse", "local", "report", "ops", "dev", "cli")
+# The report sits beside ops: it reads the warehouse (or is handed rows) and neither needs the
+# other; it may import only these.
+REPORT_IMPORTS = ("contract", "storage", "warehouse", "report")
 TOP_LEVEL_LIMIT = 8
 
 
@@ -68,6 +71,20 @@ def test_no_layer_imports_a_layer_above_it():
         if layer(imported) and rank(imported) > rank(module)
     ]
     assert upward == []
+
+
+def test_the_report_imports_only_the_contract_storage_and_the_warehouse():
+    outside = [
+        f"{module} -> {imported}"
+        for module, imports in GRAPH.items()
+        if layer(module) == "report"
+        for imported in imports
+        if layer(imported) not in REPORT_IMPORTS and imported != "pipeline.report"
+    ]
+    assert outside == []
+    assert [name for name in MODULES if layer(name) == "report"]
+    assert not [m for m, imports in GRAPH.items() if layer(m) == "ops"
+                for i in imports if layer(i) == "report"]  # fmt: skip
 
 
 def test_nothing_imports_the_command_line_but_itself_and_the_package_entry():

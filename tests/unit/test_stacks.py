@@ -29,7 +29,7 @@ from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.rpc import _special_secret_sig as SECRET_SIG
 from pulumi.runtime.rpc import _special_sig_key as SIG_KEY
 
-from components import artifacts, asl, catalog, iam
+from components import artifacts, asl, catalog, iam, monitoring
 from components import etl as etl_module
 from components.analytics import reader_role_name
 from components.orchestration import SCHEDULED_TIME
@@ -93,6 +93,7 @@ _PLAIN = {
     "aws:sns/topicSubscription:TopicSubscription",
     "aws:glue/catalogTable:CatalogTable",
     "aws:redshiftdata/statement:Statement",
+    "aws:cloudwatch/dashboard:Dashboard",
 }
 _CALLS = {
     "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -257,7 +258,7 @@ def test_every_output_is_exported_and_known(deployment):
     )
 
 
-def test_the_five_components_and_their_children(deployment):
+def test_the_six_components_and_their_children(deployment):
     components = {
         r.type: r.name for r in deployment.resources.values() if r.type.startswith("tlc-elt:")
     }
@@ -267,6 +268,7 @@ def test_the_five_components_and_their_children(deployment):
         "tlc-elt:warehouse:RedshiftWarehouse": "warehouse",
         "tlc-elt:orchestration:Orchestration": "orchestration",
         "tlc-elt:analytics:Analytics": "analytics",
+        "tlc-elt:monitoring:Monitoring": "monitoring",
     }
     for resource in deployment.resources.values():
         if resource.type.startswith("tlc-elt:"):
@@ -282,13 +284,16 @@ def test_the_five_components_and_their_children(deployment):
 # roles with their policies for the two machines, the trigger, the scheduler and the COPY
 # role; log groups for the Spark job's output and error, both machines and the trigger; the
 # catalog's database with two tables per dataset (processed, quarantine), the Athena workgroup,
-# the reader role with its policy, and the two statements of the warehouse's access setup.
+# the reader role with its policy, and the two statements of the warehouse's access setup;
+# the dashboard, a warnings alarm per dataset, the daily freshness schedule and its policy on
+# the trigger's role (and, where the schedule runs, a missing-data alarm per scheduled dataset).
 INVENTORY = {
     "tlc-elt:storage:DataLake": 1,
     "tlc-elt:etl:GlueEtl": 1,
     "tlc-elt:warehouse:RedshiftWarehouse": 1,
     "tlc-elt:orchestration:Orchestration": 1,
     "tlc-elt:analytics:Analytics": 1,
+    "tlc-elt:monitoring:Monitoring": 1,
     "aws:s3/bucket:Bucket": 3,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 3,
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 3,
@@ -299,7 +304,7 @@ INVENTORY = {
     "aws:s3/bucketObjectv2:BucketObjectv2": 6,  # 3 scripts, 2 libraries, the zone lookup
     "aws:glue/job:Job": 3,
     "aws:iam/role:Role": 9,
-    "aws:iam/rolePolicy:RolePolicy": 9,
+    "aws:iam/rolePolicy:RolePolicy": 10,  # one per role, and the freshness check's
     "aws:cloudwatch/logGroup:LogGroup": 5,
     "aws:redshiftserverless/namespace:Namespace": 1,
     "aws:redshiftserverless/workgroup:Workgroup": 1,
@@ -309,8 +314,9 @@ INVENTORY = {
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
-    "aws:scheduler/schedule:Schedule": 1,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    "aws:scheduler/schedule:Schedule": 2,  # yellow's month, the freshness check
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 4 + len(DATASETS),
+    "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:glue/catalogDatabase:CatalogDatabase": 1,
     "aws:glue/catalogTable:CatalogTable": 2 * len(DATASETS) + 1,  # + taxi_zones
     "aws:athena/workgroup:Workgroup": 1,
@@ -318,12 +324,12 @@ INVENTORY = {
 }
 INVENTORIES = {
     "dev": INVENTORY,
-    "prod": INVENTORY,
+    "prod": {**INVENTORY, "aws:cloudwatch/metricAlarm:MetricAlarm": 4 + len(DATASETS) + 1},
     # A schedule per scheduled dataset (yellow and fhvhv), the email subscription; the KMS
     # key is given by ARN, not created.
     "dev+kms+email": {
         **INVENTORY,
-        "aws:scheduler/schedule:Schedule": 2,
+        "aws:scheduler/schedule:Schedule": 3,
         "aws:sns/topicSubscription:TopicSubscription": 1,
     },
 }
@@ -754,7 +760,8 @@ def test_schedules_fire_the_trigger_per_dataset_with_retries_and_a_dead_letter_q
     queue = inputs(deployment, "orchestration-dead-letters")
     assert queue["sqsManagedSseEnabled"] is True
     dead_letters = deployment.get("orchestration-dead-letters").outputs["arn"]
-    schedules = deployment.of_type("aws:scheduler/schedule:Schedule")
+    schedules = [s for s in deployment.of_type("aws:scheduler/schedule:Schedule")
+                 if s.name.startswith("orchestration-")]  # fmt: skip
     assert sorted(s.name for s in schedules) == sorted(
         f"orchestration-{dataset}-schedule" for dataset in settings.scheduled_datasets
     )
@@ -778,7 +785,8 @@ def test_schedules_fire_the_trigger_per_dataset_with_retries_and_a_dead_letter_q
 def test_alarms_watch_failures_trigger_errors_and_dead_letters_and_notify_the_topic(deployment):
     topic = deployment.exports["alertsTopicArn"]
     alarms = {alarm.name: plain(alarm.inputs) for alarm in
-              deployment.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}  # fmt: skip
+              deployment.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if alarm.name.startswith("orchestration-")}  # fmt: skip
     watched = {
         name: (alarm["namespace"], alarm["metricName"], alarm["dimensions"])
         for name, alarm in alarms.items()
@@ -819,6 +827,62 @@ def test_alert_email_is_subscribed_only_when_configured(deployment):
     }
 
 
+# ---------------------------------------------------------------- Monitoring
+
+
+def test_the_dashboard_is_the_pure_body_for_this_stack(deployment):
+    (dashboard,) = deployment.of_type("aws:cloudwatch/dashboard:Dashboard")
+    alarms = [
+        a.outputs["arn"] for a in deployment.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    ]
+    assert dashboard.inputs["dashboardName"] == f"tlc-elt-{deployment.stack}"
+    assert json.loads(dashboard.inputs["dashboardBody"]) == monitoring.dashboard_body(
+        REGION, f"tlc-elt/{deployment.stack}", machine_arn(deployment, "monthly"),
+        f"/aws/vendedlogs/states/tlc-elt-{deployment.stack}-monthly", alarms,
+    )  # fmt: skip
+
+
+def test_data_alarms_notify_the_topic_warnings_always_missing_only_when_scheduled(deployment):
+    settings = settings_of(deployment)
+    topic = deployment.exports["alertsTopicArn"]
+    alarms = {a.name: plain(a.inputs)
+              for a in deployment.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if a.name.startswith("monitoring-")}  # fmt: skip
+    watched = {name: (a["metricName"], a["dimensions"], a["threshold"], a["period"])
+               for name, a in alarms.items()}  # fmt: skip
+    expected = {f"monitoring-{d}-warnings-alarm": ("AuditWarnings", {"Dataset": d}, 0, 300)
+                for d in DATASETS}  # fmt: skip
+    if settings.schedule_enabled:
+        expected |= {
+            f"monitoring-{d}-missing-alarm": ("DaysSinceLastPublish", {"Dataset": d}, 35, 86400)
+            for d in settings.scheduled_datasets
+        }
+    assert watched == expected
+    for alarm in alarms.values():
+        assert alarm["namespace"] == f"tlc-elt/{deployment.stack}"
+        assert alarm["alarmActions"] == [topic]
+        assert alarm["treatMissingData"] == "notBreaching"
+
+
+def test_the_freshness_check_runs_daily_through_the_trigger_with_the_scheduled_datasets(
+    deployment,
+):
+    settings = settings_of(deployment)
+    schedule = plain(deployment.get("monitoring-freshness-schedule").inputs)
+    assert schedule["state"] == ("ENABLED" if settings.schedule_enabled else "DISABLED")
+    assert schedule["target"]["arn"] == deployment.get("orchestration-trigger").outputs["arn"]
+    event = json.loads(schedule["target"]["input"])
+    assert event == {"action": "freshness", "namespace": f"tlc-elt/{deployment.stack}",
+                     "datasets": list(settings.scheduled_datasets)}  # fmt: skip
+    policy = deployment.policy("monitoring-freshness-policy")
+    assert policy == iam.freshness_check_policy(f"tlc-elt/{deployment.stack}")
+    trigger_role = deployment.get("orchestration-trigger-role")
+    assert (
+        deployment.get("monitoring-freshness-policy").inputs["role"]
+        == (trigger_role.outputs["name"])
+    )
+
+
 # ---------------------------------------------------------------- every IAM document
 
 
@@ -830,7 +894,8 @@ def test_every_iam_document_the_program_produces_passes_parliament(deployment):
                 trust = key == "assumeRolePolicy"
                 documents[f"{resource.name}.{key}"] = (json.loads(resource.inputs[key]), trust)
     roles = deployment.of_type("aws:iam/role:Role")
-    assert len(documents) == 3 + 2 * len(roles)  # bucket policies, trust and inline policies
+    # bucket policies, trust and inline policies, the freshness check's policy
+    assert len(documents) == 3 + 2 * len(roles) + 1
     assert sum(trust for _, trust in documents.values()) == len(roles)
     unaccepted = {
         name: unaccepted_findings(document, trust_policy=trust)

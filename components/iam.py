@@ -21,9 +21,8 @@ from pipeline.contract.layout import (
     ATHENA_RESULTS_PREFIX,
     PROCESSED,
     RAW,
-    copy_manifest_key,
+    RunKeys,
     dataset_prefix,
-    processed_prefix,
     quarantine_dataset_prefix,
     taxi_zones_key,
 )
@@ -200,8 +199,8 @@ def manifest_patterns() -> tuple[str, ...]:
     """`yellow/*_copy.manifest`...: the manifest's name as pipeline.contract.layout spells it."""
     patterns = []
     for dataset in DATASETS.values():
-        month = dataset.first_month
-        name = copy_manifest_key(dataset, month)[len(processed_prefix(dataset, month)) :]
+        run = RunKeys(dataset, dataset.first_month, "run")
+        name = run.copy_manifest_key[len(run.processed_prefix) :]
         patterns.append(f"{dataset_prefix(dataset)}*{name}")
     return tuple(patterns)
 

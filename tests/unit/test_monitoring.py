@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from components.monitoring import AlarmSpec, alarm_specs, dashboard_body
+from pipeline.contract.steps import STEPS
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:tlc-elt-prod-monthly"
 LOGS = "/aws/vendedlogs/states/tlc-elt-prod-monthly"
@@ -69,8 +70,8 @@ def test_every_metric_on_the_dashboard():
 def test_step_durations_query_the_monthly_log_for_every_step_and_alarms_are_listed():
     log = BODY["widgets"][4]["properties"]
     assert log["query"].startswith(f"SOURCE '{LOGS}' | ")
-    steps = 'details.name in ["IngestRaw", "TransformTrips", "LoadWarehouse"]'
-    assert steps in log["query"]
+    names = ", ".join(f'"{step.state}"' for step in STEPS)
+    assert f"details.name in [{names}]" in log["query"]
     assert BODY["widgets"][10]["properties"]["alarms"] == sorted(ALARMS)
 
 

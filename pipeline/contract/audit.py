@@ -21,8 +21,10 @@ from typing import Any
 from pipeline.contract.counts import NO_PICKUP, PICKUP_RULE
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.months import Month
+from pipeline.contract.profile import HistoryThresholds, MonthProfile, history_warnings
 
 REFUSE = "refuse"
+HISTORY_MONTHS = 12  # the published months before a candidate that it is compared with
 WARN = "warn"
 
 
@@ -59,6 +61,15 @@ class AuditThresholds:
     history_high: float = _threshold(
         2.0, "historyHigh", 1.0, 1000.0,
         "warn when loaded rows are above this times the median of the previous months")  # fmt: skip
+    null_share_before: float = _threshold(
+        0.05, "nullShareBefore", 0.0, 1.0,
+        "warn when a column under this null share in the previous month ...")  # fmt: skip
+    null_share_after: float = _threshold(
+        0.5, "nullShareAfter", 0.0, 1.0,
+        "... is over this null share now")  # fmt: skip
+    money_factor: float = _threshold(
+        3.0, "moneyFactor", 1.01, 1000.0,
+        "warn when money per trip moves more than this factor from its median")  # fmt: skip
 
     def __post_init__(self) -> None:
         for spec, value in self.specs():
@@ -67,6 +78,20 @@ class AuditThresholds:
                 raise InvalidInput(f"audit threshold {spec.config}", value, valid)
             if not spec.low <= value <= spec.high:
                 raise InvalidInput(f"audit threshold {spec.config}", value, valid)
+        if self.null_share_before >= self.null_share_after:
+            raise InvalidInput(
+                "audit threshold nullShareBefore", self.null_share_before,
+                f"below nullShareAfter ({self.null_share_after:g})",
+            )  # fmt: skip
+
+    def history_limits(self) -> HistoryThresholds:
+        """The column-profile checks' share of these thresholds."""
+        return HistoryThresholds(
+            null_share_before=self.null_share_before,
+            null_share_after=self.null_share_after,
+            money_factor=self.money_factor,
+            history_months=HISTORY_MONTHS,
+        )
 
     def specs(self) -> list[tuple[Threshold, float]]:
         return [(f.metadata["threshold"], getattr(self, f.name)) for f in dataclasses.fields(self)]
@@ -279,6 +304,7 @@ def _warnings(
                 f"columns the dataset does not know and {before.month} did not have: {listed}; "
                 "they are not loaded (a new TLC column? see docs/ARCHITECTURE.md, Datasets)",
                 {"columns": new, "compared_month": str(before.month)}))  # fmt: skip
+    found += _profile_warnings(counts, history, t)
     unmapped = dict(counts.get("unmapped_values") or {})
     if unmapped:
         listed = ", ".join(f"{n} {rows:,}" for n, rows in sorted(unmapped.items()))
@@ -288,12 +314,38 @@ def _warnings(
     return found
 
 
+def _profile_warnings(
+    counts: Mapping[str, Any], history: Sequence[PublishedCounts], t: AuditThresholds
+) -> list[Finding]:
+    """The column-profile history checks (`pipeline.contract.profile`), as warnings; months
+    whose counts have no profile (published before profiles) are left out."""
+    if not counts.get("profile"):
+        return []
+    dataset, month = str(counts["dataset"]), str(counts["month"])
+    candidate = MonthProfile.from_dict(dataset, month, counts["profile"])
+    published = [
+        MonthProfile.from_dict(dataset, str(h.month), h.counts["profile"])
+        for h in history
+        if h.counts.get("profile")
+    ]
+    return [
+        Finding(w.rule.value, WARN, w.message, _history_figures(w))
+        for w in history_warnings(candidate, published, t.history_limits())
+    ]
+
+
+def _history_figures(warning: Any) -> dict[str, Any]:
+    return {
+        "column": warning.column,
+        "value": warning.value,
+        "previous": warning.previous,
+        "compared_with": warning.compared_with,
+    }
+
+
 def _override_band() -> str:
     low, high = AuditThresholds.spec_of("history_low"), AuditThresholds.spec_of("history_high")
     return f"{low.flag}/{high.flag}, stack: tlc-elt:audit {low.config}/{high.config}"
-
-
-HISTORY_MONTHS = 12
 
 
 def audit(

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import WriteMismatch
 from pipeline.contract.months import Month
-from pipeline.contract.normalise import Normalisation
+from pipeline.contract.normalise import Normalisation, count_expressions
+from pipeline.contract.profile import PROFILE_KEY, profile_expressions, profile_from
 from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
 from pipeline.contract.sql import Engine
 
@@ -41,6 +42,9 @@ class TransformCounts:
     # OTHER_MONTHS_SHOWN, the most rows first; NO_PICKUP for rows without a pickup time), so the
     # audit can name the month the file holds. Empty otherwise.
     other_months: dict[str, int] = field(default_factory=dict)
+    # The loaded rows' column profile (`pipeline.contract.profile.MonthProfile.to_dict`),
+    # computed in the same scan as the counts.
+    profile: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -54,7 +58,7 @@ def counts_from(
     part_files: list[str],
 ) -> TransformCounts:
     """The counts from the aggregates' values (keys of `count_expressions`)."""
-    number = {key: int(value or 0) for key, value in values.items()}
+    number = {key: int(value or 0) for key, value in values.items() if not _is_profile(key)}
     rejected = {name: number[f"rejected:{name}"] for name in RULE_NAMES}
     loaded = number["rows_loaded"]
     if loaded + sum(rejected.values()) != number["rows_in"]:  # the rules are a closed set
@@ -74,7 +78,17 @@ def counts_from(
         unknown_columns=dict(plan.unknown_columns),
         unmapped_values=unmapped,
         part_files=part_files,
+        profile=profile_from(dataset, str(month), values).to_dict(),
     )
+
+
+def _is_profile(key: str) -> bool:
+    return key.startswith(PROFILE_KEY + ":")
+
+
+def aggregate_expressions(dataset: Dataset, plan: Normalisation, engine: Engine):
+    """Every aggregate of the transform's one scan: the counts, then the profile."""
+    return [*count_expressions(dataset, plan, engine), *profile_expressions(dataset, engine)]
 
 
 OTHER_MONTHS_SHOWN = 3

@@ -19,7 +19,7 @@ import enum
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Union
 
 from pipeline.contract.datasets import Dataset
@@ -31,6 +31,7 @@ from pipeline.contract.types import ColumnType
 Value = Union[int, float, str, None]
 PROFILE_KEY = "profile"  # the key of the profile aggregates, as `count_expressions` keys theirs
 _RANGED = (ColumnType.INTEGER, ColumnType.DOUBLE, ColumnType.TIMESTAMP)
+MONEY_SUM_TYPE = "DECIMAL(18, 2)"  # both engines' spelling
 
 
 class Stat(str, enum.Enum):
@@ -78,6 +79,12 @@ def profile_expressions(dataset: Dataset, engine: Engine) -> list[tuple[str, str
         for stat in column.stats:
             if stat is Stat.NULLS:
                 sql = f"coalesce(sum(CASE WHEN {loaded} AND {quoted} IS NULL THEN 1 ELSE 0 END), 0)"
+            elif stat is Stat.SUM:
+                # In cents, exactly: a sum of doubles depends on the order rows are added, which
+                # differs between engines (and runs); TLC's amounts are whole cents.
+                sql = f"sum(CAST({value} AS {MONEY_SUM_TYPE}))"
+            elif column.type is ColumnType.TIMESTAMP:
+                sql = f"{stat.value}({engine.epoch_micros(value)})"
             else:
                 sql = f"{stat.value}({value})"
             expressions.append((_key(column.name, stat), sql))
@@ -144,11 +151,20 @@ def _plain(value: object) -> Value:
     return float(value)  # Decimal: Spark's and DuckDB's sums of decimals
 
 
+def _from_micros(value: Value) -> Value:
+    if not isinstance(value, (int, float)):
+        return value
+    moment = datetime(1970, 1, 1) + timedelta(microseconds=int(value))
+    return moment.isoformat(sep=" ")
+
+
 def profile_from(dataset: Dataset, month: str, values: Mapping[str, object]) -> MonthProfile:
     """The profile from the aggregates' values (keys of `profile_expressions`)."""
     columns = []
     for column in profiled_columns(dataset):
         stat = {s: _plain(values[_key(column.name, s)]) for s in column.stats}
+        if column.type is ColumnType.TIMESTAMP:  # epoch microseconds, from `epoch_micros`
+            stat.update({s: _from_micros(stat[s]) for s in (Stat.MIN, Stat.MAX)})
         total = stat.get(Stat.SUM)
         columns.append(
             ColumnProfile(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.contract import layout
 from pipeline.contract.counts import (
     TransformCounts,
+    aggregate_expressions,
     check_written,
     counts_from,
     needs_other_months,
@@ -28,7 +29,7 @@ from pipeline.contract.counts import (
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import MissingInput
 from pipeline.contract.months import Month
-from pipeline.contract.normalise import Normalisation, count_expressions, normalisation, tagging
+from pipeline.contract.normalise import Normalisation, normalisation, tagging
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import ColumnType, SourceType
@@ -127,25 +128,27 @@ def apply_rules(frame: DataFrame, dataset: Dataset, month: Month) -> DataFrame:
 
 
 def _observe_counts(tagged: DataFrame, dataset: Dataset, plan: Normalisation):
-    """`tagged` with the counts attached: read from the Observation once an action ran on it.
+    """`tagged` with the counts and the profile attached: read from the Observation once an
+    action ran on it.
 
-    The counts are taken while the processed parts are written (a DataFrame observation counts
+    They are taken while the processed parts are written (a DataFrame observation aggregates
     the rows flowing through it, all of them, before the loadable ones are filtered), so no
-    separate counting job reads the rows again.
+    separate job reads the rows again. Metrics are named by position (`m0`, `m1`, ...): the
+    keys hold column names and colons, which are no Spark identifiers.
     """
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    metrics = [
-        F.expr(sql).alias(key.replace(":", "__"))
-        for key, sql in count_expressions(dataset, plan, ENGINE)
-    ]
+    expressions = aggregate_expressions(dataset, plan, ENGINE)
+    metrics = [F.expr(sql).alias(f"m{index}") for index, (_, sql) in enumerate(expressions)]
     observation = Observation()
-    return observation, tagged.observe(observation, *metrics)
+    return (observation, [key for key, _ in expressions]), tagged.observe(observation, *metrics)
 
 
-def _observed(observation: Any) -> dict[str, int]:
-    return {key.replace("__", ":", 1): int(value) for key, value in observation.get.items()}
+def _observed(observed: Any) -> dict[str, Any]:
+    observation, keys = observed
+    values = observation.get
+    return {key: values[f"m{index}"] for index, key in enumerate(keys)}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 from pipeline.contract import layout
 from pipeline.contract.counts import (
     TransformCounts,
+    aggregate_expressions,
     check_written,
     counts_from,
     needs_other_months,
@@ -35,7 +36,6 @@ from pipeline.contract.errors import MissingInput
 from pipeline.contract.normalise import (
     Normalisation,
     check_distinct_columns,
-    count_expressions,
     normalisation,
     tagging,
 )
@@ -146,7 +146,7 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
             f"CREATE TEMP VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
             f"FROM ({normalised})"
         )
-        expressions = count_expressions(dataset, plan, ENGINE)
+        expressions = aggregate_expressions(dataset, plan, ENGINE)
         row = connection.execute(
             f"SELECT {', '.join(sql for _, sql in expressions)} FROM tagged"
         ).fetchone()

@@ -167,4 +167,40 @@ def test_thresholds_travel_as_config_json():
     assert AuditThresholds.from_json(json.dumps(custom.to_config())) == custom
     assert AuditThresholds.from_json("") == AuditThresholds()
     assert custom.to_config() == {"maxQuarantineShare": 0.05, "maxShrink": 0.3,
-                                  "historyLow": 0.2, "historyHigh": 2.0}  # fmt: skip
+                                  "historyLow": 0.2, "historyHigh": 2.0, "nullShareBefore": 0.05,
+                                  "nullShareAfter": 0.5, "moneyFactor": 3.0}  # fmt: skip
+
+
+def _profile(rows: int, nulls: int, fare_sum: float) -> dict:
+    return {"rows": rows, "columns": [
+        {"column": "passenger_count", "null_count": nulls, "min": 1, "max": 6, "sum": None},
+        {"column": "fare_amount", "null_count": 0, "min": 0.0, "max": 90.0, "sum": fare_sum},
+    ]}  # fmt: skip
+
+
+def test_column_profiles_against_history_warn_naming_the_column_both_values_and_the_month():
+    past = [
+        PublishedCounts(
+            APRIL.plus(-i), f"r{i}", {**counts(1000), "profile": _profile(1000, 10, 15_000.0)}
+        )  # fmt: skip
+        for i in (1, 2, 3)
+    ]
+    candidate = {**counts(1000), "profile": _profile(1000, 600, 60_000.0)}
+
+    result = audit("yellow", APRIL, "r", candidate, None, past)
+
+    found = {f.rule: f for f in result.findings}
+    assert set(found) == {"null_share_jump", "money_per_trip"}
+    jump = found["null_share_jump"]
+    assert jump.severity == WARN and not result.refused
+    assert (jump.figures["column"], jump.figures["value"], jump.figures["previous"]) == (
+        "passenger_count", 0.6, 0.01,
+    )  # fmt: skip
+    assert jump.figures["compared_with"] == "2020-03"
+    assert "passenger_count is null in 60.0% of rows, 1.0% in 2020-03" in jump.message
+    assert found["money_per_trip"].figures["column"] == "fare_amount"
+    # A looser factor lets the fare through; the thresholds are the audit's own.
+    loose = AuditThresholds(money_factor=5.0)
+    assert "money_per_trip" not in {
+        f.rule for f in audit("yellow", APRIL, "r", candidate, None, past, loose).findings
+    }

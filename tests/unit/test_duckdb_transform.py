@@ -42,13 +42,13 @@ def lake(tmp_path) -> LocalLake:
 def test_a_write_that_differs_from_the_counts_fails_and_leaves_no_counts(lake, monkeypatch):
     counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
     assert lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)
-    real = duckdb_transform.count_expressions
+    real = duckdb_transform.aggregate_expressions
 
     def one_row_more(dataset, plan, engine):  # as if the file changed between two scans
         return [(key, f"{sql} + 1" if key == "rows_loaded" else sql)
                 for key, sql in real(dataset, plan, engine)]  # fmt: skip
 
-    monkeypatch.setattr(duckdb_transform, "count_expressions", one_row_more)
+    monkeypatch.setattr(duckdb_transform, "aggregate_expressions", one_row_more)
     with pytest.raises(WriteMismatch) as failed:
         duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
     assert f"{counts.rows_loaded:,} rows written" in str(failed.value)

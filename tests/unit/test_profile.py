@@ -59,7 +59,8 @@ def test_each_aggregate_reads_only_the_loaded_rows(engine):
     assert len(expressions) == 1 + sum(len(c.stats) for c in profiled_columns(GREEN))
     fare = engine.quote("fare_amount")
     assert (
-        expressions["profile:fare_amount:sum"] == f"sum(CASE WHEN {reason} IS NULL THEN {fare} END)"
+        expressions["profile:fare_amount:sum"]
+        == f"sum(CAST(CASE WHEN {reason} IS NULL THEN {fare} END AS DECIMAL(18, 2)))"
     )
     assert expressions["profile:fare_amount:null_count"] == (
         f"coalesce(sum(CASE WHEN {reason} IS NULL AND {fare} IS NULL THEN 1 ELSE 0 END), 0)"

@@ -179,12 +179,8 @@ def _profile(rows: int, nulls: int, fare_sum: float) -> dict:
 
 
 def test_column_profiles_against_history_warn_naming_the_column_both_values_and_the_month():
-    past = [
-        PublishedCounts(
-            APRIL.plus(-i), f"r{i}", {**counts(1000), "profile": _profile(1000, 10, 15_000.0)}
-        )  # fmt: skip
-        for i in (1, 2, 3)
-    ]
+    usual = {**counts(1000), "profile": _profile(1000, 10, 15_000.0)}
+    past = [PublishedCounts(APRIL.plus(-i), f"r{i}", usual) for i in (1, 2, 3)]
     candidate = {**counts(1000), "profile": _profile(1000, 600, 60_000.0)}
 
     result = audit("yellow", APRIL, "r", candidate, None, past)
@@ -192,7 +188,8 @@ def test_column_profiles_against_history_warn_naming_the_column_both_values_and_
     found = {f.rule: f for f in result.findings}
     assert set(found) == {"null_share_jump", "money_per_trip"}
     jump = found["null_share_jump"]
-    assert jump.severity == WARN and not result.refused
+    assert jump.severity == WARN
+    assert not result.refused
     assert (jump.figures["column"], jump.figures["value"], jump.figures["previous"]) == (
         "passenger_count", 0.6, 0.01,
     )  # fmt: skip

@@ -36,6 +36,27 @@ COLUMNS: tuple[tuple[str, ColumnType], ...] = (
 )
 NAMES = tuple(name for name, _ in COLUMNS)
 
+# One row per published month and table column, written with the ledger row (same run_id): the
+# month's column profile (`pipeline.contract.profile`). min and max as text, so one table holds
+# every column's type (a timestamp's ISO text, a number's repr).
+PROFILES_TABLE = "tlc_elt_profiles"
+PROFILE_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
+    ("dataset", ColumnType.STRING),
+    ("source_month", ColumnType.DATE),
+    ("run_id", ColumnType.TEXT),
+    ("column_name", ColumnType.STRING),
+    ("null_count", ColumnType.BIGINT),
+    ("min_value", ColumnType.STRING),
+    ("max_value", ColumnType.STRING),
+    ("sum_value", ColumnType.DOUBLE),
+    ("rows_profiled", ColumnType.BIGINT),
+)
+PROFILE_NAMES = tuple(name for name, _ in PROFILE_COLUMNS)
+# MonthProfile.table_rows' keys -> the table's columns (`column`, `min`, ... are SQL words).
+PROFILE_ROW_KEYS = {"dataset": "dataset", "source_month": "source_month", "run_id": "run_id",
+                    "column": "column_name", "null_count": "null_count", "min": "min_value",
+                    "max": "max_value", "sum": "sum_value", "rows": "rows_profiled"}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class LedgerRow:

@@ -24,6 +24,7 @@ from pipeline.contract.datasets import ColumnType, Dataset
 from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import PROCESSED, RunKeys, is_part_file
 from pipeline.contract.months import Month
+from pipeline.contract.profile import MonthProfile
 from pipeline.contract.rules import clean_sql
 from pipeline.jobs.published import read_counts
 from pipeline.storage.lake import Lake, ObjectInfo
@@ -212,6 +213,7 @@ class LoadInput:
 
     expected_rows: int
     part_files: tuple[ObjectInfo, ...]
+    counts: dict[str, Any] = dataclasses.field(default_factory=dict)  # the run's counts JSON
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -235,7 +237,7 @@ def read_load_input(lake: Lake, keys: RunKeys) -> LoadInput:
             f"{uri} lacks a valid rows_loaded (a count >= 0) or part_files (a list of keys); "
             "run the month again"
         )
-    return LoadInput(rows, _find_part_files(lake, keys, counts))
+    return LoadInput(rows, _find_part_files(lake, keys, counts), counts)
 
 
 def _find_part_files(lake: Lake, keys: RunKeys, counts: dict[str, Any]) -> tuple[ObjectInfo, ...]:
@@ -414,6 +416,48 @@ def ledger_insert_sql(row: ledger.LedgerRow, rows_replaced: str, dialect: Dialec
 
     values = ", ".join(value(name) for name in ledger.NAMES)
     return f"INSERT INTO {ledger.TABLE} ({', '.join(ledger.NAMES)}) VALUES ({values})"
+
+
+def create_profiles_sql(dialect: Dialect) -> str:
+    columns = ",\n".join(
+        f"  {name} {dialect.type_name(kind)}" for name, kind in ledger.PROFILE_COLUMNS
+    )
+    return f"CREATE TABLE IF NOT EXISTS {ledger.PROFILES_TABLE} (\n{columns}\n)"
+
+
+def profile_rows(counts: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """The month's `tlc_elt_profiles` rows from its counts' profile (none for counts written
+    before profiles existed)."""
+    if not counts.get("profile"):
+        return []
+    profile = MonthProfile.from_dict(counts["dataset"], counts["month"], counts["profile"])
+    return [
+        {ledger.PROFILE_ROW_KEYS[key]: value for key, value in row.items()}
+        for row in profile.table_rows(run_id)
+    ]
+
+
+def profiles_insert_sql(rows: list[dict[str, Any]], dialect: Dialect) -> str | None:
+    """One INSERT of the month's profile rows (None when there are none)."""
+    if not rows:
+        return None
+
+    def literal(name: str, value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if name == "source_month":
+            return f"CAST({sql_text(str(value) + '-01', dialect)} AS DATE)"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return repr(value)
+        return sql_text(str(value), dialect)
+
+    values = ",\n".join(
+        "(" + ", ".join(literal(name, row[name]) for name in ledger.PROFILE_NAMES) + ")"
+        for row in rows
+    )
+    return (
+        f"INSERT INTO {ledger.PROFILES_TABLE} ({', '.join(ledger.PROFILE_NAMES)}) VALUES\n{values}"
+    )
 
 
 def latest_run_sql(dataset: Dataset, month: Month, dialect: Dialect) -> str:

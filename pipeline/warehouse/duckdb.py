@@ -42,6 +42,7 @@ from pipeline.warehouse.base import (
     count_mismatch_message,
     count_month_sql,
     create_ledger_sql,
+    create_profiles_sql,
     create_table_sql,
     delete_month_sql,
     has_flags,
@@ -50,6 +51,8 @@ from pipeline.warehouse.base import (
     ledger_select_sql,
     migration_sql,
     month_counts_sql,
+    profile_rows,
+    profiles_insert_sql,
     quarantine_view_name,
     read_load_input,
     table_columns_sql,
@@ -163,12 +166,13 @@ class DuckDBWarehouse:
         load = read_load_input(lake, keys)
         files = [lake.uri(PROCESSED, key) for key in load.keys]
         quarantine = quarantine_view_sql(dataset, lake, keys)
+        profiles = profiles_insert_sql(profile_rows(load.counts, row.run_id), Dialect.DUCKDB)
         connection = self._connect()
         try:
             if files:
                 _check_columns(connection, dataset, files)
             deleted, inserted, already = self._replace(
-                connection, dataset, month, files, load.expected_rows, row, quarantine
+                connection, dataset, month, files, load.expected_rows, row, quarantine, profiles
             )
         finally:
             connection.close()
@@ -192,6 +196,7 @@ class DuckDBWarehouse:
         expected: int,
         row: LedgerRow,
         quarantine: str | None = None,
+        profiles: str | None = None,
     ) -> tuple[int, int, bool]:
         import duckdb
 
@@ -224,6 +229,9 @@ class DuckDBWarehouse:
             if found != expected:
                 raise CountMismatch(count_mismatch_message(dataset, month, expected, found))
             connection.execute(ledger_insert_sql(row, str(deleted), Dialect.DUCKDB))
+            connection.execute(create_profiles_sql(Dialect.DUCKDB))
+            if profiles is not None:
+                connection.execute(profiles)
             if quarantine is not None:
                 connection.execute(quarantine)
             connection.execute("COMMIT")

@@ -11,15 +11,24 @@ from rich.console import Console
 
 from pipeline.cli import flags
 from pipeline.cli.progress import ConsoleObserver
-from pipeline.cli.render import quality_table, verify_table
-from pipeline.contract.datasets import get_dataset
+from pipeline.cli.render import months_table, quality_table, verify_table
+from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput, MonthRefused
+from pipeline.contract.ledger import TABLE as LEDGER_TABLE
 from pipeline.contract.steps import step_named
-from pipeline.local.runner import DEFAULT_WORKDIR, LocalPipeline, verify_local
+from pipeline.local.runner import (
+    DEFAULT_WORKDIR,
+    WAREHOUSE_FILE,
+    LocalPipeline,
+    local_reader,
+    verify_local,
+)
+
+REPORT_FILE = "tlc-elt-report.html"
 
 AUDIT_JOB = step_named("audit_month").job
 EXIT_FAILED = 1
-COMMANDS = ("demo", "local", "verify", "rollback")
+COMMANDS = ("demo", "local", "verify", "rollback", "months", "report")
 
 
 def add_parsers(commands: Any) -> None:
@@ -48,10 +57,31 @@ def add_parsers(commands: Any) -> None:
     rollback.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     flags.common(rollback)
 
+    months = commands.add_parser(
+        "months", help="what each month holds: rows, last publish, change, forced, findings"
+    )
+    months.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
+    flags.stack_flags(months)
+    months.add_argument("--dataset", choices=sorted(DATASETS), help="one dataset (default: all)")
+    months.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    flags.common(months)
+
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page: coverage, rows, quarantine, profiles"
+    )
+    report.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
+    flags.stack_flags(report)
+    report.add_argument(
+        "--output", type=Path, default=Path(REPORT_FILE), help=f"default {REPORT_FILE}"
+    )
+    flags.common(report)
+
     verify = commands.add_parser("verify", help="row counts per month in the warehouse")
     verify.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
     flags.stack_flags(verify)
-    flags.dataset_flag(verify)
+    verify.add_argument(
+        "--dataset", choices=sorted(DATASETS), help="one dataset (default: every one with rows)"
+    )
     verify.add_argument("--workgroup", help="Redshift workgroup (instead of --stack)")
     verify.add_argument("--database", help="Redshift database (instead of --stack)")
     verify.add_argument("--processed-bucket", help="processed bucket (instead of --stack)")
@@ -62,7 +92,7 @@ def add_parsers(commands: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     handlers = {"demo": run_demo_command, "local": run_local, "verify": run_verify,
-                "rollback": run_rollback}  # fmt: skip
+                "rollback": run_rollback, "months": run_months, "report": run_report}  # fmt: skip
     return handlers[args.command](args, console)
 
 
@@ -129,6 +159,46 @@ def run_rollback(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _reader(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """(warehouse, lake, where) of `--workdir` or `--stack`, for reading only."""
+    if getattr(args, "stack", None):
+        if args.workdir is not None:
+            raise InvalidInput("arguments", "--workdir with --stack", f"give one of {_WHERE}")
+        from pipeline.cli import stack
+
+        return stack.remote_reader(args)
+    workdir = args.workdir or DEFAULT_WORKDIR
+    return (*local_reader(workdir), f"{workdir}/{WAREHOUSE_FILE}")
+
+
+def run_months(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.report.months import month_lines
+    from pipeline.report.queries import ledger_sql
+
+    warehouse, _, where = _reader(args)
+    rows = warehouse.rows(ledger_sql()) if warehouse.has_table(LEDGER_TABLE) else []
+    lines = [line for line in month_lines(rows) if args.dataset in (None, line["dataset"])]
+    if args.json:
+        print(json.dumps(lines, indent=2))
+    elif not lines:
+        what = f"{args.dataset} " if args.dataset else ""
+        console.print(f"nothing published: no {what}month in {where} yet")
+    else:
+        console.print(months_table(where, lines))
+    return 0
+
+
+def run_report(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.report.page import write_report
+    from pipeline.report.queries import collect
+
+    warehouse, lake, where = _reader(args)
+    data = collect(warehouse, lake)
+    path = write_report(data, args.output)
+    console.print(f"report of {where}: {path} (open it in a browser; it needs no network)")
+    return 0
+
+
 _REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")
 _WHERE = "--workdir DIR for a local run, or --stack S (or --workgroup W --database D)"
 
@@ -165,18 +235,27 @@ def verify_is_remote(args: argparse.Namespace) -> bool:
 
 
 def run_verify(args: argparse.Namespace, console: Console) -> int:
-    dataset = get_dataset(args.dataset)
-    if verify_is_remote(args):
-        from pipeline.cli import stack  # boto3 and the stack commands only when asked for
+    """Every dataset with rows (or `--dataset`): a table each, or one JSON list of rows."""
+    remote = verify_is_remote(args)
+    datasets = [get_dataset(args.dataset)] if args.dataset else list(DATASETS.values())
+    reports = []
+    for dataset in datasets:
+        if remote:
+            from pipeline.cli import stack  # boto3 and the stack commands only when asked for
 
-        report = stack.remote_verify(args, dataset)
-    else:
-        report = verify_local(args.workdir or DEFAULT_WORKDIR, dataset)
+            report = stack.remote_verify(args, dataset)
+        else:
+            report = verify_local(args.workdir or DEFAULT_WORKDIR, dataset)
+        if report.months or args.dataset:
+            reports.append(report)
     if args.json:
-        print(json.dumps(report.rows(), indent=2))
+        print(json.dumps([row for report in reports for row in report.rows()], indent=2))
+    elif not reports:
+        console.print("nothing published: no dataset has rows in this warehouse yet")
     else:
-        console.print(verify_table(report.title, report.rows()))
-    return 0 if report.ok else EXIT_FAILED
+        for report in reports:
+            console.print(verify_table(report.title, report.rows()))
+    return 0 if all(report.ok for report in reports) else EXIT_FAILED
 
 
 def run_demo_command(args: argparse.Namespace, console: Console) -> int:

@@ -57,3 +57,22 @@ def quality_table(counts: dict[str, Any]) -> Table:
     for column, kind in counts.get("unknown_columns", {}).items():
         table.add_row(f"unknown column {column}", kind, "")
     return table
+
+
+def months_table(where: str, lines: Iterable[dict[str, Any]]) -> Table:
+    """`months`: a line per dataset and month (`pipeline.report.months.month_lines`)."""
+    table = Table(title=f"published months in {where}")
+    for name in ("dataset", "month", "loaded", "quarantined", "published", "change", "findings"):
+        numeric = name in ("loaded", "quarantined", "change")
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=name != "findings")
+    for line in lines:
+        change = line["change"]
+        findings = ", ".join(line["findings"])
+        if line["forced"]:
+            findings = f"[bold red]forced[/bold red] {findings}"
+        table.add_row(
+            line["dataset"], line["month"], f"{line['rows_loaded']:,}",
+            f"{line['rows_quarantined']:,}", line["published_at"][:16],
+            f"{change:+,}" if line["rows_before"] else "new", findings,
+        )  # fmt: skip
+    return table

@@ -85,9 +85,13 @@ class Dataset:
     # Plausibility flags (`pipeline.contract.rules`), after source_month in the table.
     flags: tuple[Flag, ...] = ()
     dropoff_optional: bool = False
+    # What the report sums as a month's revenue (a money column; None: the dataset has none).
+    revenue_column: str | None = None
 
     def __post_init__(self) -> None:
         names = [column.name for column in self.columns]
+        if self.revenue_column is not None and not self.column(self.revenue_column).money:
+            raise ValueError(f"{self.name}: revenue column {self.revenue_column} is no money")
         for flag in self.flags:
             if flag.column not in names:
                 raise ValueError(f"{self.name}: {flag.name} checks unknown column {flag.column}")
@@ -209,6 +213,7 @@ YELLOW = Dataset(
     + (_money("airport_fee"), _money("cbd_congestion_fee"))
     + _COORDINATES,
     flags=_taxi_flags(),
+    revenue_column="total_amount",
 )
 
 GREEN = Dataset(
@@ -222,6 +227,7 @@ GREEN = Dataset(
         _c("trip_type", INT, "trip_type"),
     ),
     flags=_taxi_flags(),
+    revenue_column="total_amount",
 )
 
 # For-hire vehicles (from 2015-01): seven columns, the names TLC spells in every file of the
@@ -279,6 +285,8 @@ FHVHV = Dataset(
         non_positive("distance", "trip_miles"),
         non_positive("fare", "base_passenger_fare"),
     ),
+    # What riders paid for the trips themselves, before tolls, taxes, fees and tips.
+    revenue_column="base_passenger_fare",
 )
 
 DATASETS: Mapping[str, Dataset] = {d.name: d for d in (YELLOW, GREEN, FHV, FHVHV)}

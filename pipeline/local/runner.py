@@ -312,4 +312,16 @@ def verify_local(workdir: Path, dataset: Dataset) -> VerifyReport:
         )
     finally:
         pipeline.close()
-    return VerifyReport(f"{dataset.table} in {workdir}/{WAREHOUSE_FILE}", months)
+    return VerifyReport(f"{dataset.table} in {workdir}/{WAREHOUSE_FILE}", months, dataset.name)
+
+
+def local_reader(workdir: Path) -> tuple[Any, LocalLake]:
+    """The workdir's warehouse and lake, for reading (`months`, `report`); the warehouse is
+    opened read-only by each query, so a running pipeline is not disturbed."""
+    from pipeline.warehouse.duckdb import DuckDBWarehouse
+
+    if not (Path(workdir) / WAREHOUSE_FILE).is_file():
+        raise InvalidInput(
+            "--workdir", str(workdir), f"a folder with {WAREHOUSE_FILE}: run `local` or `demo`"
+        )
+    return DuckDBWarehouse(Path(workdir) / WAREHOUSE_FILE), LocalLake(Path(workdir) / "lake")

@@ -109,13 +109,14 @@ class VerifyReport:
 
     title: str
     months: list[MonthCheck]
+    dataset: str = ""
 
     @property
     def ok(self) -> bool:
         return all(row.check != "MISMATCH" for row in self.months)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.months]
+        return [{"dataset": self.dataset, **row.to_json()} for row in self.months]
 
 
 CountsReader = Callable[[Month], "dict[str, Any] | None"]

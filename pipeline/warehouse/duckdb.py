@@ -246,6 +246,27 @@ class DuckDBWarehouse:
             raise
         return deleted, inserted, False
 
+    def has_table(self, name: str) -> bool:
+        connection = self._connect(read_only=True)
+        if connection is None:
+            return False
+        try:
+            return _table_exists(connection, name)
+        finally:
+            connection.close()
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        """A read-only query's rows as dicts (the report's and `months`' SQL)."""
+        connection = self._connect(read_only=True)
+        if connection is None:
+            return []
+        try:
+            result = connection.execute(sql)
+            names = [column[0] for column in result.description]
+            return [dict(zip(names, values)) for values in result.fetchall()]
+        finally:
+            connection.close()
+
     def ledger(self, dataset: Dataset | None = None, limit: int | None = None) -> list[LedgerEntry]:
         connection = self._connect(read_only=True)
         if connection is None:

@@ -72,7 +72,7 @@ def test_local_month_from_a_file_loads_what_the_rules_keep(
     (row,) = verify_json(workdir, dataset, capsys)
     assert row.pop("run_id").startswith("local-")
     assert row.pop("published_at")
-    assert row == {"month": "2024-03", "rows": summary.expected_loaded,
+    assert row == {"dataset": dataset.name, "month": "2024-03", "rows": summary.expected_loaded,
                    "clean_rows": summary.expected_clean, "expected": summary.expected_loaded,
                    "quarantined": summary.expected_quarantined,
                    "expected_clean": summary.expected_clean, "status": "ok"}  # fmt: skip

@@ -50,3 +50,12 @@ def month_partitions(keys: RunKeys) -> tuple[MonthPartition, MonthPartition]:
         MonthPartition(trips_table(keys.dataset), values, keys.processed_prefix),
         MonthPartition(quarantine_table(keys.dataset), values, keys.quarantine_prefix),
     )
+
+
+def partition_location(table_location: str, prefix: str) -> str:
+    """A partition's S3 location: the table's bucket (the processed zone's) and the processed
+    zone `prefix` in it, the URI `S3Lake.uri` gives that prefix."""
+    if not table_location.startswith("s3://"):
+        raise ValueError(f"the table's location {table_location!r} is not an s3:// location")
+    bucket = table_location[len("s3://") :].split("/", 1)[0]
+    return f"s3://{bucket}/{prefix}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pipeline.contract.catalog import MonthPartition, month_partitions
+from pipeline.contract.catalog import MonthPartition, month_partitions, partition_location
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import InvalidInput, PipelineError
 from pipeline.contract.layout import RunKeys
@@ -30,15 +30,6 @@ CREATED, UPDATED, CURRENT = "created", "updated", "current"
 
 class CatalogFailed(PipelineError):
     """A Glue Data Catalog call failed: the month's partition was not moved."""
-
-
-def partition_location(table_location: str, prefix: str) -> str:
-    """The partition's S3 location: the table's bucket and the run's prefix in it (the same
-    URI `S3Lake.uri` gives the prefix in the processed zone, whose bucket the table is over)."""
-    if not table_location.startswith("s3://"):
-        raise CatalogFailed(f"the table's location {table_location!r} is not an s3:// location")
-    bucket = table_location[len("s3://") :].split("/", 1)[0]
-    return f"s3://{bucket}/{prefix}"
 
 
 class GlueCatalog:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from glue_tables import BUCKET, DATABASE, create_tables
 from moto import mock_aws
 
-from components import catalog as specs
 from pipeline.contract.datasets import GREEN, YELLOW
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.layout import PROCESSED, RunKeys
@@ -16,31 +16,8 @@ from pipeline.contract.months import Month
 from pipeline.storage.catalog import CREATED, CURRENT, UPDATED, CatalogFailed, GlueCatalog
 from pipeline.storage.lake import S3Lake
 
-DATABASE, BUCKET = "tlc_elt_test", "tlc-elt-test-processed"
 SEPT = Month(2024, 9)
 FIRST, SECOND = "yellow-2024-09-manual-20241105T120000Z", "yellow-2024-09-scheduled"
-
-
-def create_tables(glue, datasets=(YELLOW,)) -> None:
-    """The tables as the stack makes them (components.catalog's specs)."""
-    glue.create_database(DatabaseInput={"Name": DATABASE})
-    for spec in specs.catalog_tables(BUCKET, datasets):
-        glue.create_table(
-            DatabaseName=DATABASE,
-            TableInput={
-                "Name": spec.name,
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": dict(spec.parameters),
-                "PartitionKeys": [{"Name": k, "Type": t} for k, t in spec.partition_keys],
-                "StorageDescriptor": {
-                    "Location": spec.location,
-                    "InputFormat": spec.input_format,
-                    "OutputFormat": spec.output_format,
-                    "SerdeInfo": {"SerializationLibrary": spec.serialization_library},
-                    "Columns": [{"Name": n, "Type": t} for n, t in spec.columns],
-                },
-            },
-        )
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ re-run goes through the CLI (`python -m pipeline start`), whose `manual-<timesta
 collide.
 
 `expand` (the backfill machine's first state): `{"from": "2024-01", "to": "2024-06"}` or
-`{"months": ["2024-01", {"year": "2024", "month": "03"}]}` -> the validated months, each with the
-name of its child execution.
+`{"months": ["2024-01", {"year": "2024", "month": "03"}]}` (optionally `"forcePublish": true`)
+-> the validated months, each with the name of its child execution and the forcePublish flag
+(false unless given) its monthly input passes on.
 
 Validation happens before any call to AWS. Packaged with exactly the `pipeline` modules it
 imports (see components.artifacts); Python 3.9 syntax like the rest of the pipeline.
@@ -39,7 +40,8 @@ STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 START, EXPAND = "start", "expand"
 START_KEYS = ("action", "dataset", "year", "month", "scheduledTime")
 EXPAND_KEYS = ("action", "input", "startedAt")
-BACKFILL_KEYS = ("from", "to", "months", "dataset")
+BACKFILL_KEYS = ("from", "to", "months", "dataset", "forcePublish")
+FORCE_PUBLISH = "forcePublish"  # publish despite the audit's refusals (monthly input, optional)
 
 # ISO 8601 as Scheduler (`2024-11-05T06:00:00Z`) and Step Functions (`...T06:00:00.123Z`) write it.
 _TIMESTAMP = re.compile(
@@ -149,16 +151,27 @@ def backfill_months(request: object, now: datetime) -> list[tuple[Dataset, Month
     return [(dataset, month) for month in month_range(first, last)]
 
 
+def force_publish(request: Mapping[str, Any]) -> bool:
+    """The backfill input's `forcePublish`: a JSON boolean, false when absent."""
+    value = request.get(FORCE_PUBLISH, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(FORCE_PUBLISH, value, "true or false (a JSON boolean)")
+    return value
+
+
 def expand(event: Mapping[str, Any], now: datetime) -> dict:
     """The backfill's Map items: each month's machine input plus its execution's name."""
     _check_keys("expand event", event, EXPAND_KEYS)
     started = now
     if "startedAt" in event:
         started = parse_timestamp("startedAt", event["startedAt"])
+    request = event.get("input")
+    months = backfill_months(request, now)
+    forced = force_publish(request)  # a Mapping: backfill_months checked it
     items = []
-    for dataset, month in backfill_months(event.get("input"), now):
+    for dataset, month in months:
         name = execution_name(dataset.name, month, Trigger.BACKFILL, started)
-        items.append({**month_input(dataset, month), "name": name})
+        items.append({**month_input(dataset, month), FORCE_PUBLISH: forced, "name": name})
     return {"months": items}
 
 

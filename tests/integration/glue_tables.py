@@ -9,10 +9,10 @@ from pipeline.contract.datasets import YELLOW
 DATABASE, BUCKET = "tlc_elt_test", "tlc-elt-test-processed"
 
 
-def create_tables(glue, datasets=(YELLOW,)) -> None:
-    """The tables as the stack makes them (components.catalog's specs)."""
+def create_tables(glue, datasets=(YELLOW,), bucket: str = BUCKET) -> None:
+    """The tables as the stack makes them (components.catalog's specs) over `bucket`."""
     glue.create_database(DatabaseInput={"Name": DATABASE})
-    for spec in specs.catalog_tables(BUCKET, datasets):
+    for spec in specs.catalog_tables(bucket, datasets):
         glue.create_table(
             DatabaseName=DATABASE,
             TableInput={

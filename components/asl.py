@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
+from pipeline.contract.errors import MonthRefused
 from pipeline.contract.layout import audit_key_intrinsic
 from pipeline.contract.steps import (
     AUDIT_ARGUMENT,
@@ -69,7 +70,8 @@ MONTHS_FAILED = "MonthsFailed"
 AUDIT_STEP = "AuditMonth"
 READ_VERDICT = "ReadVerdict"
 CHECK_VERDICT = "CheckVerdict"
-MONTH_REFUSED = "MonthRefused"  # the execution's error when the audit refused the month
+# The execution's error when the audit refused the month (`pipeline.ops.history` reads it).
+MONTH_REFUSED = MonthRefused.__name__
 VERDICT_PATH = "$.audit"
 # The jobs' arguments that are not the input's: where each is in the state.
 ARGUMENT_PATHS: Mapping[str, str] = {

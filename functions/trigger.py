@@ -33,15 +33,14 @@ from typing import Any
 
 from pipeline.contract.datasets import DEFAULT_DATASET, Dataset, get_dataset
 from pipeline.contract.errors import InvalidInput, PipelineError
-from pipeline.contract.executions import Trigger, execution_name, month_input
+from pipeline.contract.executions import FORCE_PUBLISH, Trigger, execution_name, month_input
 from pipeline.contract.months import Month, month_range, scheduled_month, validate_month
 
 STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 START, EXPAND = "start", "expand"
 START_KEYS = ("action", "dataset", "year", "month", "scheduledTime")
 EXPAND_KEYS = ("action", "input", "startedAt")
-BACKFILL_KEYS = ("from", "to", "months", "dataset", "forcePublish")
-FORCE_PUBLISH = "forcePublish"  # publish despite the audit's refusals (monthly input, optional)
+BACKFILL_KEYS = ("from", "to", "months", "dataset", FORCE_PUBLISH)
 
 # ISO 8601 as Scheduler (`2024-11-05T06:00:00Z`) and Step Functions (`...T06:00:00.123Z`) write it.
 _TIMESTAMP = re.compile(

@@ -18,15 +18,13 @@ TABLE = "tlc_elt_loads"
 # findings can be long (a finding per unknown column); Redshift's VARCHAR holds up to 65535 bytes.
 FINDINGS_WIDTH = 65535
 
-# run_id (up to 80 characters, `layout.check_run_id`) and source (TLC's URLs are 80+) are wider
-# than STRING's VARCHAR(64), which Redshift enforces (an INSERT of a longer text fails).
 COLUMNS: tuple[tuple[str, ColumnType], ...] = (
     ("dataset", ColumnType.STRING),
     ("source_month", ColumnType.DATE),
-    ("run_id", ColumnType.TEXT),
+    ("run_id", ColumnType.TEXT),  # an execution name has up to 80 characters
     ("published_at", ColumnType.TIMESTAMP),
     ("engine", ColumnType.STRING),
-    ("source", ColumnType.TEXT),
+    ("source", ColumnType.TEXT),  # a URL or a path: any length
     ("source_bytes", ColumnType.BIGINT),
     ("source_sha256", ColumnType.STRING),
     ("rows_in", ColumnType.BIGINT),

@@ -30,7 +30,12 @@ from pipeline.ops.aws import Runtime
 from pipeline.ops.history import StepStatus
 from pipeline.ops.runs import ExecutionExists, MonthAlreadyRunning, NoExecutions
 from pipeline.ops.stack import StackOutputs, StackTarget, StackUnavailable
-from pipeline.warehouse.base import month_counts_sql, table_columns_sql
+from pipeline.warehouse.base import (
+    Dialect,
+    ledger_select_sql,
+    month_counts_sql,
+    table_columns_sql,
+)
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -495,8 +500,63 @@ def stub_columns_query(stub: Stubber) -> None:
     )
 
 
-def stub_verify_query(stub: Stubber, rows: list[tuple[str, int, int]]) -> None:
-    """The Data API as it answers the verify query: submitted, running once, then finished."""
+LEDGER_NAMES = (
+    "dataset", "source_month", "run_id", "published_at", "engine", "source", "source_bytes",
+    "source_sha256", "rows_in", "rows_loaded", "rows_quarantined", "rows_replaced", "forced",
+    "findings",
+)  # fmt: skip
+
+
+def ledger_record(month: str, run_id: str, published_at: str, loaded: int, quarantined: int):
+    return [
+        {"stringValue": "yellow"}, {"stringValue": f"{month}-01"}, {"stringValue": run_id},
+        {"stringValue": published_at}, {"stringValue": "glue-spark"}, {"stringValue": "s"},
+        {"longValue": 1}, {"stringValue": "x"}, {"longValue": loaded + quarantined},
+        {"longValue": loaded}, {"longValue": quarantined}, {"longValue": 0},
+        {"booleanValue": False}, {"stringValue": "[]"},
+    ]  # fmt: skip
+
+
+def stub_ledger(stub: Stubber, records: list | None) -> None:
+    """The ledger's columns (none: no ledger yet), then its rows, newest first."""
+    stub.add_response(
+        "execute_statement",
+        {"Id": "stmt-2"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
+         "StatementName": "tlc-elt-ledger-columns", "Sql": table_columns_sql("tlc_elt_loads")},
+    )  # fmt: skip
+    stub.add_response(
+        "describe_statement",
+        {"Id": "stmt-2", "Status": "FINISHED", "HasResultSet": True},
+        {"Id": "stmt-2"},
+    )
+    names = LEDGER_NAMES if records is not None else ()
+    stub.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": name}] for name in names]},
+        {"Id": "stmt-2"},
+    )
+    if records is None:
+        return
+    stub.add_response(
+        "execute_statement",
+        {"Id": "stmt-3"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "tlc", "StatementName": "tlc-elt-ledger",
+         "Sql": ledger_select_sql(get_dataset("yellow"), Dialect.REDSHIFT)},
+    )  # fmt: skip
+    stub.add_response(
+        "describe_statement",
+        {"Id": "stmt-3", "Status": "FINISHED", "HasResultSet": True},
+        {"Id": "stmt-3"},
+    )
+    stub.add_response("get_statement_result", {"Records": records}, {"Id": "stmt-3"})
+
+
+def stub_verify_query(
+    stub: Stubber, rows: list[tuple[str, int, int]], ledger: list | None = None
+) -> None:
+    """The Data API as it answers the verify query (submitted, running once, then finished),
+    then the ledger (None: a warehouse without one)."""
     stub_columns_query(stub)
     stub.add_response(
         "execute_statement",
@@ -523,6 +583,7 @@ def stub_verify_query(stub: Stubber, rows: list[tuple[str, int, int]]) -> None:
         {"Records": records, "TotalNumRows": len(rows)},
         {"Id": "stmt-1"},
     )
+    stub_ledger(stub, ledger)
 
 
 def put_counts(
@@ -539,11 +600,12 @@ def put_counts(
     }
     if clean is not None:  # counts written by the first version have no rows_clean
         counts["rows_clean"] = clean
-    key = layout.counts_key(get_dataset("yellow"), month)
+    # A legacy month's counts (published before runs): in its month folder.
+    key = layout.RunKeys(get_dataset("yellow"), month, None).counts_key
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(counts).encode())
 
 
-def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(aws):
+def test_verify_checks_months_against_the_ledger_and_legacy_months_against_the_lake(aws):
     outputs = deploy()
     s3 = client("s3")
     s3.create_bucket(
@@ -559,17 +621,25 @@ def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(a
         client=lambda service, region: data_api if service == "redshift-data" else client(service),
         sleep=sleeps,
     )
+    ledger = [  # newest first: November's latest publish is r2 (r1 was replaced)
+        ledger_record("2024-11", "r2", "2024-12-05 06:10:00", 120, 2),
+        ledger_record("2024-11", "r1", "2024-12-04 06:10:00", 90, 2),
+    ]
     with Stubber(data_api) as stub:
         stub_verify_query(
             stub,
-            [("2024-10-01", 80, 75), ("2024-09-01", 100, 96), ("2024-08-01", 50, 50),
-             ("2024-07-01", 7, 7)],
+            [("2024-11-01", 120, 118), ("2024-10-01", 80, 75), ("2024-09-01", 100, 96),
+             ("2024-08-01", 50, 50), ("2024-07-01", 7, 7)],
+            ledger,
         )  # fmt: skip
 
         result = ops_verify.verify(STACK, "yellow", runtime=run)
 
         stub.assert_no_pending_responses()
     assert result.rows() == [
+        # Published by a run: its newest ledger row says what the month holds.
+        {"month": "2024-11", "rows": 120, "clean_rows": 118, "expected": 120, "quarantined": 2,
+         "status": "ok", "run_id": "r2", "published_at": "2024-12-05 06:10:00"},
         {"month": "2024-10", "rows": 80, "clean_rows": 75, "expected": 80, "quarantined": 1,
          "expected_clean": 75, "status": "ok"},
         # The rows match, the clean rows do not: a mismatch all the same.
@@ -590,7 +660,7 @@ def test_verify_with_workgroup_and_database_flags_needs_no_stack():
     target = StackTarget(given=StackOutputs(workgroup_name="tlc-elt-dev", database_name="tlc"))
     run = Runtime(run=None, client=lambda service, region: data_api, sleep=Sleeps())
     with Stubber(data_api) as stub:
-        stub_verify_query(stub, [("2024-09-01", 100, 98)])
+        stub_verify_query(stub, [("2024-09-01", 100, 98)])  # and no ledger yet
 
         result = ops_verify.verify(target, "yellow", runtime=run)
 

@@ -13,10 +13,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.glue import models as glue_models
 
 from components import asl
 from pipeline.cli import main as cli
 from pipeline.contract import layout
+from pipeline.contract.audit import REFUSE, AuditResult, Finding
 from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.executions import Trigger, execution_name
@@ -43,11 +45,41 @@ PREFIX = "tlc-elt-dev"
 STACK = StackTarget(stack="dev")
 
 
+PROCESSED = "tlc-elt-dev-processed"
+# The findings the audit job's stand-in writes (none: a passed verdict).
+REFUSALS: list[Finding] = []
+
+
+def _audit_writes_its_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Glue runs do nothing: an audit job's run writes the verdict the audit job would
+    for its run id (refused with REFUSALS, else passed), which the machine then reads."""
+    create_run = glue_models.FakeJobRun.__init__
+
+    def with_verdict(run, *args, **kwargs):
+        create_run(run, *args, **kwargs)
+        if not run.job_name.endswith("audit_month"):
+            return
+        given = {key.lstrip("-"): value for key, value in (run.arguments or {}).items()}
+        month = Month(int(given["year"]), int(given["month"]))
+        verdict = AuditResult(given["dataset"], str(month), given["run_id"], tuple(REFUSALS))
+        key = layout.RunKeys(get_dataset(given["dataset"]), month, given["run_id"]).audit_key
+        client("s3").put_object(Bucket=PROCESSED, Key=key, Body=verdict.to_json().encode())
+
+    monkeypatch.setattr(glue_models.FakeJobRun, "__init__", with_verdict)
+
+
 @pytest.fixture
 def aws(moto_runs_asl):
-    """moto running the ASL we deploy (conftest's fixes let it run `asl.monthly_definition`)."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
+    """moto running the ASL we deploy (conftest's fixes let it run `asl.monthly_definition`),
+    with the processed bucket the audit's verdicts are read from."""
+    with pytest.MonkeyPatch.context() as patch:
+        _audit_writes_its_verdict(patch)
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            client("s3").create_bucket(
+                Bucket=PROCESSED, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            yield
+    REFUSALS.clear()
 
 
 def client(service: str, region: str | None = None):
@@ -66,6 +98,7 @@ def monthly_definition(topic_arn: str) -> dict:
         stack_prefix=PREFIX,
         sizing={name: asl.Sizing(2, 45) for name in DATASETS},
         spark_worker_type="G.1X",
+        processed_bucket=PROCESSED,
     )
 
 
@@ -191,13 +224,52 @@ def test_start_and_wait_on_a_failing_step_returns_the_step_and_its_error(aws):
     assert not result.ok
     final = result.final
     assert final.status == "FAILED"
-    assert final.failing_step.state == "LoadWarehouse"
-    assert final.failure.startswith("LoadWarehouse failed: Glue.EntityNotFoundException")
+    assert final.failing_step.state == "PublishMonth"
+    assert final.failure.startswith("PublishMonth failed: Glue.EntityNotFoundException")
     assert "tlc-elt-dev-load_redshift" in final.failure
-    assert [s.status for s in final.steps[:2]] == [StepStatus.SUCCEEDED] * 2
+    assert [s.status for s in final.steps[:3]] == [StepStatus.SUCCEEDED] * 3
     # What the deployed machine ends with: its Fail state's error and cause, after the alert.
-    assert final.error == "LoadWarehouseFailed"
-    assert final.cause == "LoadWarehouse failed for yellow 2024-09: Glue.EntityNotFoundException"
+    assert final.error == "PublishMonthFailed"
+    assert final.cause == "PublishMonth failed for yellow 2024-09: Glue.EntityNotFoundException"
+    assert not final.refused
+
+
+def test_a_refused_month_reads_as_refused_with_the_audits_findings(aws):
+    REFUSALS.append(
+        Finding("quarantine_share", REFUSE, "9 of 10 rows quarantined (90.0%), above the 5.0% "
+                "allowed; raise --max-quarantine-share or pass --force-publish")
+    )  # fmt: skip
+    pulumi = Pulumi(deploy())
+
+    result = runs.start(STACK, "2024", "09", "yellow", wait=True, runtime=runtime(pulumi))
+
+    final = result.final
+    assert not result.ok
+    assert final.refused
+    assert final.error == "MonthRefused"
+    assert [s.status for s in final.steps] == [StepStatus.SUCCEEDED] * 3 + [StepStatus.PENDING]
+    assert final.failure.startswith("refused: AuditMonth refused yellow 2024-09")
+    assert final.finding_lines == [
+        "refuse: quarantine_share: 9 of 10 rows quarantined (90.0%), above the 5.0% allowed; "
+        "raise --max-quarantine-share or pass --force-publish"
+    ]
+    shown = json.loads(json.dumps(final.to_json(datetime.now(UTC))))
+    assert shown["refused"] is True
+    assert shown["findings"][0]["rule"] == "quarantine_share"
+
+
+def test_force_publish_is_in_the_execution_input(aws):
+    pulumi = Pulumi(deploy())
+    run = runtime(pulumi)
+
+    result = runs.start(STACK, "2024", "09", "yellow", force_publish=True, runtime=run)
+    backfilling = runs.backfill(STACK, "2024-01", "2024-02", "yellow", force_publish=True,
+                                runtime=run)  # fmt: skip
+
+    assert result.started.input == {
+        "year": "2024", "month": "09", "dataset": "yellow", "forcePublish": True,
+    }  # fmt: skip
+    assert backfilling.started.input["forcePublish"] is True
 
 
 def test_start_without_wait_returns_at_once(aws):
@@ -344,6 +416,7 @@ def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
         StepStatus.SUCCEEDED,
         StepStatus.FAILED,
         StepStatus.PENDING,
+        StepStatus.PENDING,
     ]
     assert "Glue.EntityNotFoundException" in newest.failure
     [backfilled] = backfill.executions
@@ -399,7 +472,7 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
         False,
     )
     assert [s.lines for s in by_step["TransformTrips"].streams] == [["spark says hi"]]
-    assert by_step["LoadWarehouse"].streams == []
+    assert by_step["AuditMonth"].streams == by_step["PublishMonth"].streams == []
 
 
 def write_log(logs, group: str, stream: str, lines: list[str], now_ms: int) -> None:
@@ -607,10 +680,7 @@ def put_counts(
 
 def test_verify_checks_months_against_the_ledger_and_legacy_months_against_the_lake(aws):
     outputs = deploy()
-    s3 = client("s3")
-    s3.create_bucket(
-        Bucket=outputs["processedBucket"], CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3 = client("s3")  # the processed bucket: the fixture's
     put_counts(s3, outputs["processedBucket"], Month(2024, 10), 80, 1, clean=75)
     put_counts(s3, outputs["processedBucket"], Month(2024, 9), 100, 3, clean=97)
     put_counts(s3, outputs["processedBucket"], Month(2024, 8), 49, 0)

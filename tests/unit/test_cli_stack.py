@@ -356,3 +356,18 @@ def test_a_refused_month_shows_as_refused_with_each_finding(capsys):
     text = buffer.getvalue()
     assert "REFUSED" in text
     assert "refuse: other_month: most pickups are not in 2024-09" in text
+
+
+@pytest.mark.parametrize("command", ["start", "backfill"])
+def test_start_and_backfill_take_force_publish(command):
+    import argparse as parsing
+
+    from pipeline.cli.stack import add_parsers
+
+    parser = parsing.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    months = ["--year", "2024", "--month", "9"] if command == "start" else [
+        "--from", "2024-01", "--to", "2024-02"]  # fmt: skip
+    given = parser.parse_args([command, "--stack", "dev", *months, "--force-publish"])
+    plain = parser.parse_args([command, "--stack", "dev", *months])
+    assert (given.force_publish, plain.force_publish) == (True, False)

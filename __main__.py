@@ -99,6 +99,8 @@ orchestration = Orchestration(
         job_names={job: glue_job.name for job, glue_job in etl.jobs.items()},
         job_arns=[glue_job.arn for glue_job in etl.jobs.values()],
         sizing=settings.sizing,
+        processed_bucket=lake.processed_bucket.bucket,
+        kms_key_arn=settings.kms_key_arn,
         spark_worker_type=settings.spark_worker_type,
         backfill_concurrency=settings.backfill_concurrency,
         schedule_enabled=settings.schedule_enabled,
@@ -124,6 +126,7 @@ analytics = Analytics(
         database_name=warehouse.database_name,
         admin_secret_arn=warehouse.namespace.admin_password_secret_arn,
         loader_role_names=[etl.roles[job].name for job in sorted(iam.WAREHOUSE_JOBS)],
+        log_retention_days=settings.log_retention_days,
     ),
 )
 

@@ -1,8 +1,11 @@
 """Analytics: how people read the data. The lake as tables for Athena, and the warehouse's roles.
 
 - A Glue Data Catalog database with two external tables per dataset (processed parts and
-  quarantine), partitioned by year/month with partition projection (components.catalog): no
-  crawler, nothing to run after a load.
+  quarantine), partitioned by year/month, each month's partition registered at the published
+  run's prefixes (components.catalog; publish moves it). No crawler. The adopt Lambda
+  (`functions.adopt`), invoked at deploy once the tables exist, registers the partitions of
+  months published before (a stack upgraded from partition projection), never changing one:
+  every published month stays readable in Athena right after `pulumi up`.
 - An Athena workgroup with its configuration enforced: results encrypted (the stack's KMS key,
   else SSE-S3) under their own prefix of the processed bucket, which the lake expires; a
   per-query scan cutoff (`athenaScanLimitGb`); CloudWatch metrics.
@@ -27,8 +30,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import catalog, iam
+from components import artifacts, catalog, iam
 from components.account import current_account
+from functions.adopt import GLUE_DATABASE_ENV, PROCESSED_BUCKET_ENV
 from pipeline.contract.access import (
     CALL_ACCESS_PROCEDURE,
     DB_ROLES_TAG,
@@ -38,6 +42,10 @@ from pipeline.contract.access import (
 from pipeline.contract.datasets import DATASETS
 
 TYPE = "tlc-elt:analytics:Analytics"
+LAMBDA_RUNTIME = "python3.13"
+# Listing a bucket's month folders and registering partitions: seconds per dataset, minutes at
+# most for a stack with every month of every dataset.
+ADOPT_TIMEOUT_SECONDS = 900
 
 
 @dataclass
@@ -52,6 +60,7 @@ class AnalyticsArgs:
     database_name: pulumi.Input[str]
     admin_secret_arn: pulumi.Input[str]  # the namespace's, managed by Secrets Manager
     loader_role_names: Sequence[pulumi.Input[str]]  # IAM roles that load (tagged tlc_loader)
+    log_retention_days: int
 
 
 def reader_role_name(prefix: str) -> str:
@@ -67,6 +76,9 @@ class Analytics(pulumi.ComponentResource):
     reader_policy: aws.iam.RolePolicy
     access_procedure: aws.redshiftdata.Statement
     access_grants: aws.redshiftdata.Statement
+    adopt_function: aws.lambda_.Function
+    adopt_role: aws.iam.Role
+    adopt_invocation: aws.lambda_.Invocation
 
     def __init__(
         self, name: str, args: AnalyticsArgs, opts: pulumi.ResourceOptions | None = None
@@ -75,6 +87,7 @@ class Analytics(pulumi.ComponentResource):
         self._name, self._args = name, args
         self._account = current_account(self)
         self._catalog()
+        self._adopt()
         self._athena()
         self._reader()
         self._warehouse_access()
@@ -128,6 +141,69 @@ class Analytics(pulumi.ComponentResource):
                 ),
                 opts=self._child(),
             )
+
+    def _adopt(self) -> None:
+        """The adopt Lambda, and its invocation once the tables are there (and again whenever
+        its code or a table is replaced: a replaced table has no partitions)."""
+        args, name = self._args, f"{self._args.prefix}-adopt"
+        logs = aws.cloudwatch.LogGroup(
+            f"{self._name}-adopt-logs", name=f"/aws/lambda/{name}",
+            retention_in_days=args.log_retention_days, opts=self._child(),
+        )  # fmt: skip
+        self.adopt_role = aws.iam.Role(
+            f"{self._name}-adopt-role",
+            assume_role_policy=json.dumps(iam.trust_policy(["lambda.amazonaws.com"])),
+            opts=self._child(),
+        )
+        resolved = pulumi.Output.all(
+            self._account, args.processed_bucket, args.kms_key_arn, self.database.name, logs.arn
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-adopt-policy",
+            role=self.adopt_role.id,
+            policy=resolved.apply(lambda values: _adopt_policy(*values)),
+            opts=pulumi.ResourceOptions(parent=self.adopt_role),
+        )
+        files = artifacts.adopt_files()
+        self.adopt_function = aws.lambda_.Function(
+            f"{self._name}-adopt",
+            name=name,
+            description="Registers the Glue partitions of published months that have none",
+            runtime=LAMBDA_RUNTIME,
+            architectures=["arm64"],
+            handler=artifacts.ADOPT_HANDLER,
+            code=pulumi.AssetArchive(
+                {path: pulumi.StringAsset(data.decode()) for path, data in files.items()}
+            ),
+            role=self.adopt_role.arn,
+            timeout=ADOPT_TIMEOUT_SECONDS,
+            memory_size=256,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    PROCESSED_BUCKET_ENV: args.processed_bucket,
+                    GLUE_DATABASE_ENV: self.database.name,
+                }
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="Text", log_group=logs.name
+            ),
+            opts=self._child(policy),
+        )
+        tables = list(self.tables.values())
+        # Invoked (RequestResponse) when created or when a trigger changes; a function error
+        # fails the deployment. https://www.pulumi.com/registry/packages/aws/api-docs/lambda/invocation/
+        self.adopt_invocation = aws.lambda_.Invocation(
+            f"{self._name}-adopt-invocation",
+            function_name=self.adopt_function.name,
+            input=json.dumps({}),
+            triggers={
+                "code": artifacts.content_hash(files),
+                "tables": pulumi.Output.all(*(table.id for table in tables)).apply(
+                    lambda ids: _digest(json.dumps(sorted(ids)))
+                ),
+            },
+            opts=self._child(self.adopt_function, *tables),
+        )
 
     def _athena(self) -> None:
         args = self._args
@@ -213,6 +289,18 @@ class Analytics(pulumi.ComponentResource):
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _adopt_policy(
+    account: iam.Account,
+    bucket: str,
+    kms_key_arn: str | None,
+    database: str,
+    log_group_arn: str,
+) -> str:
+    buckets = iam.Buckets(raw="", processed=bucket, scripts="", partition=account.partition,
+                          kms_key_arn=kms_key_arn)  # fmt: skip
+    return json.dumps(iam.adopt_function_policy(buckets, database, log_group_arn, account))
 
 
 def _reader_policy(

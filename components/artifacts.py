@@ -1,10 +1,11 @@
-"""What the stack ships as code: the Glue jobs' libraries, and the trigger Lambda.
+"""What the stack ships as code: the Glue jobs' libraries, and the two Lambdas.
 
 Each artifact holds exactly the import closure of what runs it, found by reading the imports
-(inside functions too): the Python Shell wheel that of `scripts/ingest_raw.py` and
-`scripts/load_redshift.py`, the Spark zip that of `scripts/transform_trips.py`, the Lambda's zip
-that of its handler. So the command line, the local runtime and the dev tools never ship, and
-editing them changes no artifact. Built in memory and byte-for-byte reproducible (sorted
+(inside functions too): the Python Shell wheel that of `scripts/ingest_raw.py`,
+`scripts/audit_month.py` and `scripts/load_redshift.py`, the Spark zip that of
+`scripts/transform_trips.py`, each Lambda's zip that of its handler (the trigger's, the adopt
+function's). So the command line, the local runtime and the dev tools never ship, and editing
+them changes no artifact. Built in memory and byte-for-byte reproducible (sorted
 entries, fixed timestamps), so an unchanged source gives an unchanged artifact and the S3 key
 carries the content hash: changing a shipped module changes the key, which updates the jobs
 that point at it, and nothing else. Each Glue script is keyed by its own hash the same way
@@ -27,6 +28,8 @@ PIPELINE = "pipeline"
 FIRST_PARTY = ("pipeline", "functions")
 TRIGGER_MODULE = "functions.trigger"
 TRIGGER_HANDLER = f"{TRIGGER_MODULE}.handler"
+ADOPT_MODULE = "functions.adopt"
+ADOPT_HANDLER = f"{ADOPT_MODULE}.handler"
 WHEEL_NAME, WHEEL_VERSION = "tlc_elt_pipeline", "0.1.0"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
@@ -92,6 +95,11 @@ def import_closure(modules: Iterable[str], root: Path = ROOT) -> dict[str, bytes
 
 def trigger_files(root: Path = ROOT) -> dict[str, bytes]:
     return import_closure([TRIGGER_MODULE], root)
+
+
+def adopt_files(root: Path = ROOT) -> dict[str, bytes]:
+    """The adopt Lambda's zip: its handler and the contract modules it imports."""
+    return import_closure([ADOPT_MODULE], root)
 
 
 def script_closure(scripts: Iterable[str], root: Path = ROOT) -> dict[str, bytes]:

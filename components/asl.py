@@ -10,13 +10,26 @@ Outputs (the stack serialises the dict once with `Output.json_dumps`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
-from pipeline.contract.steps import JOB_ARGUMENTS, SPARK, STEPS, Step
+from pipeline.contract.errors import MonthRefused
+from pipeline.contract.layout import audit_key_intrinsic
+from pipeline.contract.steps import (
+    AUDIT_ARGUMENT,
+    FORCE_PUBLISH_ARGUMENT,
+    INPUT_ARGUMENTS,
+    JOB_ARGUMENTS,
+    RUN_ID_ARGUMENT,
+    SPARK,
+    STEPS,
+    Step,
+)
 
 Definition = dict[str, Any]
 
@@ -24,14 +37,21 @@ GLUE_RUN_JOB = "arn:aws:states:::glue:startJobRun.sync"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 RUN_STATE_MACHINE = "arn:aws:states:::states:startExecution.sync:2"
+# The AWS SDK integration: S3 GetObject's Body comes back as text (up to the state size limit).
+# https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html
+S3_GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
 
 # The input (ARCHITECTURE "State machine input"): {"year": "2024", "month": "09"}, and
-# optionally "dataset" (default yellow). Together they are the jobs' arguments.
+# optionally "dataset" (default yellow) and "forcePublish" (a boolean, default false). With the
+# execution's name as the run id they are the jobs' arguments.
 REQUIRED_INPUT = ("year", "month")
 OPTIONAL_INPUT = "dataset"
+FORCE_PUBLISH_INPUT = "forcePublish"
 
 CHECK_INPUT = "CheckInput"
 DEFAULT_DATASET_STATE = "DefaultDataset"
+CHECK_FORCE = "CheckForcePublish"
+DEFAULT_FORCE = "DefaultForcePublish"
 CHECK_TYPES = "CheckTypes"
 READ_INPUT = "ReadInput"
 CHECK_MONTH = "CheckMonth"
@@ -46,7 +66,22 @@ MONTH_FAILED = "MonthFailed"
 SUMMARISE = "Summarise"
 ANY_MONTH_FAILED = "AnyMonthFailed"
 MONTHS_FAILED = "MonthsFailed"
+# After the audit: its verdict (`RunKeys.audit_key`), read from the processed bucket.
+AUDIT_STEP = "AuditMonth"
+READ_VERDICT = "ReadVerdict"
+CHECK_VERDICT = "CheckVerdict"
+# The execution's error when the audit refused the month (`pipeline.ops.history` reads it).
+MONTH_REFUSED = MonthRefused.__name__
+VERDICT_PATH = "$.audit"
+# The jobs' arguments that are not the input's: where each is in the state.
+ARGUMENT_PATHS: Mapping[str, str] = {
+    **{name: f"$.{name}" for name in JOB_ARGUMENTS},
+    FORCE_PUBLISH_ARGUMENT: f"$.{FORCE_PUBLISH_ARGUMENT}",
+    AUDIT_ARGUMENT: "$.sizing.audit",
+}
 
+# S3 errors worth another attempt when reading the verdict (the SDK integration's names).
+S3_TRANSIENT_ERRORS = ("S3.SdkClientException", "S3.S3Exception", "States.Timeout")
 # Glue errors worth another attempt: capacity, throttling, Glue's own hiccups. A job run that
 # FAILED (States.TaskFailed), a timeout or bad input is not retried: it would fail again.
 GLUE_TRANSIENT_ERRORS = (
@@ -74,7 +109,8 @@ TASK_TIMEOUT_MARGIN_SECONDS = 15 * 60
 
 @dataclass(frozen=True)
 class Sizing:
-    """One dataset's Glue runs: the Spark transform's workers, and every job run's timeout.
+    """One dataset's Glue runs: the Spark transform's workers, and every job run's timeout; and
+    its audit's thresholds (the AuditMonth job's `--audit`, `AuditThresholds.to_config` JSON).
 
     Glue's StartJobRun takes NumberOfWorkers, WorkerType and Timeout for one run, overriding
     the job's own: https://docs.aws.amazon.com/glue/latest/webapi/API_StartJobRun.html
@@ -82,12 +118,14 @@ class Sizing:
 
     workers: int
     timeout_minutes: int
+    audit: AuditThresholds = field(default_factory=AuditThresholds)
 
-    def state(self) -> dict[str, int]:
+    def state(self) -> dict[str, Any]:
         return {
             "workers": self.workers,
             "timeoutMinutes": self.timeout_minutes,
             "taskTimeoutSeconds": self.timeout_minutes * 60 + TASK_TIMEOUT_MARGIN_SECONDS,
+            "audit": json.dumps(self.audit.to_config(), sort_keys=True),
         }
 
 
@@ -130,7 +168,8 @@ def _input_states(first_step: str, sizing: Mapping[str, Sizing]) -> dict[str, An
 
 def _shape_states() -> dict[str, Any]:
     missing = [{"Variable": f"$.{name}", "IsPresent": False} for name in REQUIRED_INPUT]
-    strings = [{"Variable": f"$.{name}", "IsString": True} for name in JOB_ARGUMENTS]
+    strings = [{"Variable": f"$.{name}", "IsString": True} for name in INPUT_ARGUMENTS]
+    boolean = {"Variable": f"$.{FORCE_PUBLISH_INPUT}", "IsBoolean": True}
     return {
         CHECK_INPUT: {
             "Type": "Choice",
@@ -139,15 +178,25 @@ def _shape_states() -> dict[str, Any]:
                 {"Variable": f"$.{OPTIONAL_INPUT}", "IsPresent": False,
                  "Next": DEFAULT_DATASET_STATE},
             ],
-            "Default": CHECK_TYPES,
+            "Default": CHECK_FORCE,
         },
         DEFAULT_DATASET_STATE: {
             "Type": "Pass", "Result": DEFAULT_DATASET, "ResultPath": f"$.{OPTIONAL_INPUT}",
+            "Next": CHECK_FORCE,
+        },
+        CHECK_FORCE: {
+            "Type": "Choice",
+            "Choices": [{"Variable": f"$.{FORCE_PUBLISH_INPUT}", "IsPresent": False,
+                         "Next": DEFAULT_FORCE}],
+            "Default": CHECK_TYPES,
+        },
+        DEFAULT_FORCE: {
+            "Type": "Pass", "Result": False, "ResultPath": f"$.{FORCE_PUBLISH_INPUT}",
             "Next": CHECK_TYPES,
         },
         CHECK_TYPES: {
             "Type": "Choice",
-            "Choices": [{"And": strings, "Next": READ_INPUT}],
+            "Choices": [{"And": [*strings, boolean], "Next": READ_INPUT}],
             "Default": REJECT_INPUT,
         },
     }  # fmt: skip
@@ -181,9 +230,12 @@ def _month_states(first_step: str, sizing: Mapping[str, Sizing]) -> dict[str, An
     return {
         READ_INPUT: {
             "Type": "Pass",
-            "Comment": "keep only the job arguments; the execution's start day bounds the month",
+            "Comment": "keep only the job arguments (the run id is the execution's name, the "
+                       "force flag a Glue argument's text); the start day bounds the month",
             "Parameters": {
-                **{f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+                **{f"{name}.$": f"$.{name}" for name in INPUT_ARGUMENTS},
+                f"{RUN_ID_ARGUMENT}.$": "$$.Execution.Name",
+                f"{FORCE_PUBLISH_ARGUMENT}.$": f"States.Format('{{}}', $.{FORCE_PUBLISH_INPUT})",
                 "check": {
                     "firstDay.$": "States.Format('{}-{}-01T00:00:00Z', $.year, $.month)",
                     "today.$": "States.Format('{}T00:00:00Z', States.ArrayGetItem("
@@ -210,7 +262,8 @@ def _input_rule() -> str:
     firsts = ", ".join(f"{d.name} from {d.first_month}" for d in DATASETS.values())
     return (
         'expected {"year": "YYYY", "month": "MM"} and optionally "dataset" (default '
-        f"{DEFAULT_DATASET}), all strings, for a month already started: {firsts}"
+        f'{DEFAULT_DATASET}), all strings, and "{FORCE_PUBLISH_INPUT}" (true or false, default '
+        f"false), for a month already started: {firsts}"
     )
 
 
@@ -220,7 +273,9 @@ def _step_states(
     failed = f"{step.state}Failed"
     parameters: dict[str, Any] = {
         "JobName": job_name,
-        "Arguments": {f"--{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+        "Arguments": {
+            f"--{name}.$": ARGUMENT_PATHS[name] for name in (*JOB_ARGUMENTS, *step.arguments)
+        },
         "Timeout.$": f"{SIZING_PATH}.timeoutMinutes",
     }
     if step.kind == SPARK:
@@ -239,24 +294,83 @@ def _step_states(
         "Catch": catch_all(failed),
         "Next": next_state,
     }
-    record_failure = {
+    record_failure = _failure_record(
+        failed, step.state, "$.error.Error",
+        f"States.Format('{step.state} failed for {{}} {{}}-{{}}: {{}}', "
+        "$.dataset, $.year, $.month, $.error.Error)",
+        {"job": job_name, "details.$": "$.error"},
+    )  # fmt: skip
+    return {step.state: task, failed: record_failure}
+
+
+def _verdict_states(processed_bucket: Any, next_state: str) -> dict[str, Any]:
+    """Read the audit's verdict (`RunKeys.audit_key` of this run) and stop a refused month.
+
+    The audit job ends cleanly whatever its verdict, so its own state succeeds; this reads what
+    it wrote. Refused: the failure is recorded as `MonthRefused` with the findings (the alert
+    lists them), and the execution fails with that error; the publish step never starts (and
+    would refuse too: it re-checks the verdict). Passed or forced: publish.
+    """
+    refused = f"{MONTH_REFUSED}Recorded"
+    verdict = f"{VERDICT_PATH}.verdict"
+    return {
+        READ_VERDICT: {
+            "Type": "Task",
+            "Comment": "the audit's _audit.json beside the candidate",
+            "Resource": S3_GET_OBJECT,
+            "Parameters": {
+                "Bucket": processed_bucket,
+                "Key.$": audit_key_intrinsic("$.dataset", "$.year", "$.month", "$.run_id"),
+            },
+            "ResultSelector": {"verdict.$": "States.StringToJson($.Body)"},
+            "ResultPath": VERDICT_PATH,
+            "Retry": [retry(S3_TRANSIENT_ERRORS, interval=2, attempts=4, max_delay=30)],
+            "Catch": catch_all(f"{READ_VERDICT}Failed"),
+            "Next": CHECK_VERDICT,
+        },
+        f"{READ_VERDICT}Failed": _failure_record(
+            f"{READ_VERDICT}Failed", READ_VERDICT, "$.error.Error",
+            f"States.Format('{READ_VERDICT} failed for {{}} {{}}-{{}}: {{}}', $.dataset, "
+            "$.year, $.month, $.error.Error)",
+            {"details.$": "$.error"},
+        ),
+        CHECK_VERDICT: {
+            "Type": "Choice",
+            "Choices": [{"Variable": f"{verdict}.refused", "BooleanEquals": True,
+                         "Next": refused}],
+            "Default": next_state,
+        },
+        refused: _failure_record(
+            MONTH_REFUSED, AUDIT_STEP, None,
+            f"States.Format('{AUDIT_STEP} refused {{}} {{}}-{{}}: nothing was published, the "
+            "published month is intact; see the findings, or start it again with "
+            f"forcePublish', $.dataset, $.year, $.month)",
+            {"findings.$": f"{verdict}.findings", "compared_with.$": f"{verdict}.compared_with"},
+        ),
+    }  # fmt: skip
+
+
+def _failure_record(
+    name: str, step: str, error_path: str | None, summary: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """A Pass state putting what the alert and the execution's error say in `$.failure`."""
+    error = {"error.$": error_path} if error_path else {"error": name}
+    return {
         "Type": "Pass",
         "Comment": "what the alert and the execution's error say",
         "Parameters": {
-            "name": failed,
-            "step": step.state,
-            "job": job_name,
-            **{f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS},
+            "name": name,
+            "step": step,
+            **{f"{arg}.$": f"$.{arg}" for arg in INPUT_ARGUMENTS},
+            f"{RUN_ID_ARGUMENT}.$": f"$.{RUN_ID_ARGUMENT}",
             "execution.$": "$$.Execution.Id",
-            "error.$": "$.error.Error",
-            "summary.$": f"States.Format('{step.state} failed for {{}} {{}}-{{}}: {{}}', "
-            "$.dataset, $.year, $.month, $.error.Error)",
-            "details.$": "$.error",
+            **error,
+            "summary.$": summary,
+            **extra,
         },
         "ResultPath": "$.failure",
         "Next": NOTIFY_FAILURE,
     }
-    return {step.state: task, failed: record_failure}
 
 
 def _notify_states(topic_arn: Any, subject: str) -> dict[str, Any]:
@@ -291,13 +405,16 @@ def monthly_definition(
     stack_prefix: str,
     sizing: Mapping[str, Sizing],
     spark_worker_type: str,
+    processed_bucket: Any,
     steps: Sequence[Step] = STEPS,
 ) -> Definition:
-    """The monthly pipeline: check input, size the runs for the dataset, one Glue task per step,
-    alert and fail on error.
+    """The monthly pipeline: check input, size the runs for the dataset, one Glue task per step
+    (after the audit, its verdict decides: refused -> alert and fail with MonthRefused), alert
+    and fail on error.
 
     `job_names` maps each `Step.job` to its Glue job's name; `sizing` every dataset to its
-    Glue runs' sizing (the Spark step runs `spark_worker_type` workers).
+    Glue runs' sizing and audit thresholds (the Spark step runs `spark_worker_type` workers);
+    the verdicts are read from `processed_bucket`.
     """
     missing = [step.job for step in steps if step.job not in job_names]
     if missing:
@@ -308,6 +425,9 @@ def monthly_definition(
     states = _input_states(steps[0].state, sizing)
     for index, step in enumerate(steps):
         next_state = steps[index + 1].state if index + 1 < len(steps) else SUCCEEDED
+        if step.state == AUDIT_STEP:
+            states.update(_verdict_states(processed_bucket, next_state))
+            next_state = READ_VERDICT
         states.update(_step_states(step, job_names[step.job], next_state, spark_worker_type))
     subject = (
         f"States.Format('{stack_prefix}: {{}} {{}}-{{}} failed at {{}}', "
@@ -392,7 +512,7 @@ def backfill_definition(
 
 
 def _run_months(monthly_arn: Any, max_concurrency: int) -> dict[str, Any]:
-    month_input = {f"{name}.$": f"$.{name}" for name in JOB_ARGUMENTS}
+    month_input = {f"{name}.$": f"$.{name}" for name in (*INPUT_ARGUMENTS, FORCE_PUBLISH_INPUT)}
     return {
         "Type": "Map",
         "ItemsPath": f"{BACKFILL_PATH}.months",

@@ -3,11 +3,14 @@
 Per dataset two external parquet tables, `<dataset>_trips` over its processed parts and
 `<dataset>_quarantine` over its rejected rows (the same columns plus `reject_reason`), their
 columns and types from `pipeline.contract.datasets` (`ColumnType.glue`, the source the Redshift
-DDL comes from too). Both are partitioned by `year`/`month` as the lake lays them out
-(`pipeline.contract.layout`) with partition projection: Athena computes the partitions from the
-table's properties, so no crawler runs and nothing is registered after a load.
-https://docs.aws.amazon.com/athena/latest/ug/partition-projection-setting-up.html
-https://docs.aws.amazon.com/athena/latest/ug/partition-projection-integer-type.html
+DDL comes from too), names and partition keys from `pipeline.contract.catalog`. Both are
+partitioned by `year`/`month`, WITHOUT partition projection: each month's partition is
+registered, naming the published run's prefixes, and publish moves it to the next run's in one
+Glue call per table (`pipeline.storage.catalog`), so Athena reads the old month or the new one,
+never a gap, a mix or a candidate. (Projection computes every month's location from one
+template, which cannot name a run.) A stack upgraded from the version with projection gets its
+published months' partitions at `pulumi up` from the adopt Lambda (`functions.adopt`).
+https://docs.aws.amazon.com/athena/latest/ug/partitions.html
 Beside the parts lie `_counts.json` and `_copy.manifest`. Athena's guide says it reads every
 file under a table's location (https://docs.aws.amazon.com/athena/latest/ug/tables-location-format.html)
 but its engine, Trino's Hive connector, lists a location skipping hidden files, names starting
@@ -23,6 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pipeline.contract.catalog import PARTITION_KEYS
+from pipeline.contract.catalog import quarantine_table as quarantine_name
+from pipeline.contract.catalog import trips_table as trips_name
 from pipeline.contract.datasets import DATASETS, Dataset
 from pipeline.contract.layout import (
     ATHENA_RESULTS_PREFIX,
@@ -43,10 +49,6 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
-PARTITION_KEYS = (("year", "int"), ("month", "int"))
-# Integer projection needs a fixed range; months past the data just have no files (Athena
-# reads no object for them). Raise it before 2040.
-LAST_PROJECTED_YEAR = 2040
 ATHENA_RESULTS_DAYS = 30
 MIN_SCAN_LIMIT_BYTES = 10 * 1024 * 1024  # Athena's smallest bytes_scanned_cutoff_per_query
 GIB = 1024**3
@@ -83,40 +85,30 @@ def quarantine_columns(dataset: Dataset) -> tuple[tuple[str, str], ...]:
     return (*table_columns(dataset), (REJECT_REASON, ColumnType.STRING.glue))
 
 
-def projection_parameters(dataset: Dataset, location: str) -> dict[str, str]:
-    """Partition projection over `<location>year=YYYY/month=MM/`, from the dataset's first year."""
-    return {
-        "classification": "parquet",
-        "EXTERNAL": "TRUE",
-        "projection.enabled": "true",
-        "projection.year.type": "integer",
-        "projection.year.range": f"{dataset.first_month.year},{LAST_PROJECTED_YEAR}",
-        "projection.month.type": "integer",
-        "projection.month.range": "1,12",
-        "projection.month.digits": "2",
-        "storage.location.template": location + "year=${year}/month=${month}/",
-    }
+def table_parameters() -> dict[str, str]:
+    """An external parquet table; no `projection.*`: Athena reads the registered partitions."""
+    return {"classification": "parquet", "EXTERNAL": "TRUE"}
 
 
 def processed_table(dataset: Dataset, bucket: str) -> TableSpec:
     location = f"s3://{bucket}/{dataset_prefix(dataset)}"
     return TableSpec(
-        name=dataset.table,
+        name=trips_name(dataset),
         description=f"{dataset.name} trips that passed the row rules, as loaded into Redshift",
         location=location,
         columns=table_columns(dataset),
-        parameters=projection_parameters(dataset, location),
+        parameters=table_parameters(),
     )
 
 
 def quarantine_table(dataset: Dataset, bucket: str) -> TableSpec:
     location = f"s3://{bucket}/{quarantine_dataset_prefix(dataset)}"
     return TableSpec(
-        name=f"{dataset.name}_quarantine",
+        name=quarantine_name(dataset),
         description=f"{dataset.name} trips rejected by an integrity rule, with reject_reason",
         location=location,
         columns=quarantine_columns(dataset),
-        parameters=projection_parameters(dataset, location),
+        parameters=table_parameters(),
     )
 
 

@@ -4,8 +4,10 @@ Code: each `scripts/<job>.py` (per `pipeline.contract.steps.Step.script`), store
 `scripts/<its content hash>/<job>.py`, and the `pipeline` package, built in memory by
 `components.artifacts` and stored under `libs/<content hash>/`: a change to a script or to
 `pipeline/` changes its key, so exactly the jobs that use it are updated. Python Shell jobs
-(ingest, load) take the package as a wheel, the only library form Python Shell 3.9 accepts;
-the Spark job takes the zip Spark puts on its Python path.
+(ingest, audit, load) take the package as a wheel, the only library form Python Shell 3.9
+accepts; the Spark job takes the zip Spark puts on its Python path. The load job (PublishMonth)
+also moves the month's partitions in the stack's Glue database, named from the prefix
+(`components.catalog.database_name`), which it gets as `--glue_database`.
 
 Python Shell 3.9 bundles boto3 1.21 / botocore 1.24, whose redshift-data model has no
 `WorkgroupName` (added in botocore 1.27.11), so the load could not address Redshift Serverless;
@@ -30,7 +32,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import artifacts, iam
+from components import artifacts, catalog, iam
 from components.account import current_account
 from pipeline.contract.access import DB_ROLES_TAG, LOADER_ROLE
 from pipeline.contract.steps import (
@@ -184,8 +186,8 @@ class GlueEtl(pulumi.ComponentResource):
 
     def _role(self, step: Step, log_groups: tuple[str, ...]) -> None:
         """One role per job with only its step's grants (components.iam.JOB_GRANTS). No
-        AWSGlueServiceRole: it allows s3/logs/ec2 actions on `*`, and these jobs use no Data
-        Catalog, no connection and no VPC."""
+        AWSGlueServiceRole: it allows s3/logs/ec2 actions on `*`; these jobs use no connection
+        and no VPC, and only the load job the Data Catalog (its tables' partitions)."""
         args, library, script = self._args, self.libraries[step.kind], self.scripts[step.job]
         role = aws.iam.Role(
             f"{self._name}-{step.job}-role",
@@ -201,6 +203,7 @@ class GlueEtl(pulumi.ComponentResource):
             job=step.job,
             code_keys=(script.key, library.key),
             log_groups=log_groups,
+            glue_database=catalog.database_name(args.prefix),
         )
         resolved = pulumi.Output.all(
             self._account, args.raw_bucket, args.processed_bucket, args.scripts_bucket,
@@ -265,6 +268,7 @@ class GlueEtl(pulumi.ComponentResource):
             "--workgroup": args.workgroup_name,
             "--database": args.database_name,
             "--copy_role_arn": args.copy_role_arn,
+            "--glue_database": catalog.database_name(args.prefix),
             # The stack's region (the provider's): the jobs make their AWS clients for it rather
             # than trusting the environment Glue gives them.
             "--region": self._account.apply(lambda account: account.region),
@@ -302,5 +306,7 @@ def _job_policy(access: iam.GlueJobAccess, account: iam.Account, *names: str | N
         raw=raw, processed=processed, scripts=scripts, partition=account.partition,
         kms_key_arn=kms_key_arn,
     )  # fmt: skip
-    granted = iam.GlueJobAccess(access.job, access.code_keys, access.log_groups, workgroup_arn)
+    granted = iam.GlueJobAccess(
+        access.job, access.code_keys, access.log_groups, workgroup_arn, access.glue_database
+    )
     return json.dumps(iam.glue_job_policy(granted, buckets, account))

@@ -16,13 +16,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.contract.datasets import DATASETS
+from pipeline.contract.catalog import quarantine_table, trips_table
+from pipeline.contract.datasets import DATASETS, Dataset
 from pipeline.contract.layout import (
     ATHENA_RESULTS_PREFIX,
     PROCESSED,
     RAW,
     RunKeys,
     dataset_prefix,
+    published_key,
     quarantine_dataset_prefix,
     taxi_zones_key,
 )
@@ -115,21 +117,35 @@ class Buckets:
 class Level(enum.Enum):
     READ = "read"
     WRITE = "write"  # read, create, replace and delete
-    MANIFESTS = "manifests"  # create the COPY manifests, nothing else
+    PUT = "put"  # create or replace, nothing else
+    DELETE = "delete"
 
 
 class Scope(enum.Enum):
-    DATASETS = "the dataset prefixes of pipeline.contract.layout"
-    # What the transform's Spark writes (pipeline.jobs.transform.run_step): each month's parts under
-    # its dataset prefix and its rejected rows under its quarantine prefix. Spark's committer
-    # writes `_temporary/` work files and `_SUCCESS` inside the output folder, which is the
-    # month's folder, and the folder markers (`<folder>_$folder$`) of the month and year
-    # folders fall under the dataset prefix too. Only the keys of the folders the prefixes
-    # name (`yellow`, `quarantine`, `quarantine/yellow`) are outside: Spark's S3 filesystem probes
-    # them (HEAD, which answers 403 without s3:GetObject on the key, not 404) and may write
-    # their markers when it creates the output folder, so those exact keys are granted as
-    # well (folder_keys). They hold no data; nothing else in the bucket is reachable.
-    SPARK_OUTPUT = "the dataset and quarantine prefixes, and the folder keys above them"
+    """Sets of lake keys, each derived from `pipeline.contract.layout` (every dataset's)."""
+
+    DATASETS = "every key of the dataset prefixes"
+    # Every run's candidate: `<dataset>/_runs/...` (in the processed zone the quarantine's
+    # `quarantine/<dataset>/_runs/...` too).
+    RUNS = "the runs' prefixes"
+    # What the transform's Spark writes (pipeline.jobs.transform.run_step): the run's parts and
+    # its rejected rows under the runs' prefixes. Spark's committer writes `_temporary/` work
+    # files and `_SUCCESS` inside the output folder, and the folder markers
+    # (`<folder>_$folder$`) of the run, month and year folders fall under the runs' prefixes
+    # too. Only the keys of the folders the prefixes name (`yellow`, `yellow/_runs`,
+    # `quarantine`, `quarantine/yellow`, ...) are outside: Spark's S3 filesystem probes them
+    # (HEAD, which answers 403 without s3:GetObject on the key, not 404) and may write their
+    # markers when it creates the output folder, so those exact keys are granted as well
+    # (folder_keys). They hold no data; nothing else in the bucket is reachable.
+    SPARK_OUTPUT = "the runs' prefixes, and the folder keys above them"
+    # What says which run is published: the months' pointers, and a legacy month's counts.
+    PUBLISHED = "the months' pointers and legacy counts"
+    POINTERS = "the months' pointers (_published.json)"
+    # A month's own folder: a legacy month's files (and, in the processed zone, its pointer,
+    # which a Deny keeps the load job from deleting: DENY_POINTER_DELETES).
+    LEGACY = "the month folders (legacy files) of the dataset and its quarantine"
+    AUDITS = "the runs' verdicts (_audit.json)"
+    MANIFESTS = "the runs' COPY manifests"
     # The zone lookup the stack uploads (pipeline.contract.layout.taxi_zones_key): one key.
     ZONE_LOOKUP = "the zone lookup"
 
@@ -143,27 +159,70 @@ class ZoneGrant:
 
 # What each Glue job (pipeline.contract.steps.Step.job) may do in the lake.
 JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
-    "ingest_raw": (ZoneGrant(RAW, Level.WRITE),),
-    "transform_trips": (
+    # Writes its run's raw file and record; reads the published month's (a legacy month's in
+    # its folder) to copy it when the source is unchanged, and which run is published.
+    "ingest_raw": (
         ZoneGrant(RAW, Level.READ),
+        ZoneGrant(RAW, Level.WRITE, Scope.RUNS),
+        ZoneGrant(PROCESSED, Level.READ, Scope.PUBLISHED),
+    ),
+    "transform_trips": (
+        ZoneGrant(RAW, Level.READ, Scope.RUNS),
         ZoneGrant(PROCESSED, Level.WRITE, Scope.SPARK_OUTPUT),
     ),
+    # Reads the candidate's counts and the published months' (pointers, legacy counts, the
+    # runs they name); writes its verdict beside the candidate.
+    "audit_month": (
+        ZoneGrant(PROCESSED, Level.READ),
+        ZoneGrant(PROCESSED, Level.PUT, Scope.AUDITS),
+    ),
+    # Publish: reads the run (and its ingest record), writes its COPY manifest and the month's
+    # pointer, removes runs past retention in both zones and the legacy month files.
     "load_redshift": (
+        ZoneGrant(RAW, Level.READ, Scope.RUNS),
+        ZoneGrant(RAW, Level.DELETE, Scope.RUNS),
+        ZoneGrant(RAW, Level.DELETE, Scope.LEGACY),
         ZoneGrant(PROCESSED, Level.READ),
         ZoneGrant(PROCESSED, Level.READ, Scope.ZONE_LOOKUP),
-        ZoneGrant(PROCESSED, Level.MANIFESTS),
+        ZoneGrant(PROCESSED, Level.PUT, Scope.MANIFESTS),
+        ZoneGrant(PROCESSED, Level.PUT, Scope.POINTERS),
+        ZoneGrant(PROCESSED, Level.DELETE, Scope.RUNS),
+        ZoneGrant(PROCESSED, Level.DELETE, Scope.LEGACY),
     ),
 }
-# Jobs that run statements in the warehouse.
+# Jobs that run statements in the warehouse, and that move the catalog's month partitions.
 WAREHOUSE_JOBS = frozenset({"load_redshift"})
+CATALOG_JOBS = frozenset({"load_redshift"})
+# What publish does to a month's partitions (pipeline.storage.catalog), on the tables only.
+CATALOG_PUBLISH_ACTIONS = (
+    "glue:GetTable",
+    "glue:GetPartition",
+    "glue:CreatePartition",
+    "glue:UpdatePartition",
+    "glue:BatchCreatePartition",
+)
 
 _OBJECT_ACTIONS: Mapping[Level, tuple[str, ...]] = {
     Level.READ: ("s3:GetObject",),
     # PutObject covers multipart uploads; aborting one is its own action.
     Level.WRITE: ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
-    Level.MANIFESTS: ("s3:PutObject",),
+    Level.PUT: ("s3:PutObject",),
+    Level.DELETE: ("s3:DeleteObject",),
 }
 _FOLDER_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+_RUN = "RUN"  # a run id standing for any, in the key patterns below
+
+
+def _month_wild(dataset: Dataset, key: str) -> str:
+    """A key of the dataset's first month with its year and month (and run) as wildcards."""
+    month = dataset.first_month
+    return key.replace(f"year={month.yyyy}/month={month.mm}/", "year=*/month=*/").replace(
+        f"/{_RUN}/", "/*/"
+    )
+
+
+def _run_keys(dataset: Dataset, run_id: str | None = _RUN) -> RunKeys:
+    return RunKeys(dataset, dataset.first_month, run_id)
 
 
 def zone_prefixes() -> tuple[str, ...]:
@@ -176,8 +235,18 @@ def quarantine_prefixes() -> tuple[str, ...]:
     return tuple(quarantine_dataset_prefix(dataset) for dataset in DATASETS.values())
 
 
+def run_prefixes(zone: str) -> tuple[str, ...]:
+    """Where the runs live: `yellow/_runs/` (and `quarantine/yellow/_runs/` in processed)."""
+    prefixes = []
+    for dataset in DATASETS.values():
+        keys = _run_keys(dataset)
+        folders = [keys.processed_prefix] + ([keys.quarantine_prefix] if zone == PROCESSED else [])
+        prefixes += [folder.split("year=", 1)[0] for folder in folders]
+    return tuple(prefixes)
+
+
 def spark_output_prefixes() -> tuple[str, ...]:
-    return zone_prefixes() + quarantine_prefixes()
+    return run_prefixes(PROCESSED)
 
 
 def folder_keys(prefixes: Sequence[str]) -> tuple[str, ...]:
@@ -195,14 +264,64 @@ def folder_keys(prefixes: Sequence[str]) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def pointer_patterns() -> tuple[str, ...]:
+    """`yellow/year=*/month=*/_published.json`, ...: the months' pointers."""
+    return tuple(_month_wild(d, published_key(d, d.first_month)) for d in DATASETS.values())
+
+
+def _run_file_patterns(name: str) -> tuple[str, ...]:
+    """`yellow/_runs/year=*/month=*/*/<name>` for a file of every run (`_audit.json`, ...)."""
+    return tuple(_month_wild(d, _run_keys(d).processed_prefix) + name for d in DATASETS.values())
+
+
+def audit_patterns() -> tuple[str, ...]:
+    """Every run's verdict, `yellow/_runs/year=*/month=*/*/_audit.json` (the layout's name)."""
+    name = _run_keys(DATASETS[next(iter(DATASETS))]).audit_key.rsplit("/", 1)[1]
+    return _run_file_patterns(name)
+
+
 def manifest_patterns() -> tuple[str, ...]:
-    """`yellow/*_copy.manifest`...: the manifest's name as pipeline.contract.layout spells it."""
+    """Every run's COPY manifest, `yellow/_runs/year=*/month=*/*/_copy.manifest`."""
+    name = _run_keys(DATASETS[next(iter(DATASETS))]).copy_manifest_key.rsplit("/", 1)[1]
+    return _run_file_patterns(name)
+
+
+def legacy_patterns(zone: str) -> tuple[str, ...]:
+    """The month folders, `yellow/year=*/month=*/*` (and the quarantine's in processed)."""
     patterns = []
     for dataset in DATASETS.values():
-        run = RunKeys(dataset, dataset.first_month, "run")
-        name = run.copy_manifest_key[len(run.processed_prefix) :]
-        patterns.append(f"{dataset_prefix(dataset)}*{name}")
+        legacy = _run_keys(dataset, None)
+        folders = [legacy.processed_prefix] + (
+            [legacy.quarantine_prefix] if zone == PROCESSED else []
+        )
+        patterns += [_month_wild(dataset, folder) + "*" for folder in folders]
     return tuple(patterns)
+
+
+def published_patterns() -> tuple[str, ...]:
+    """The pointers and the legacy months' counts (`pipeline.jobs.published` reads both)."""
+    name = _run_keys(DATASETS[next(iter(DATASETS))], None).counts_key.rsplit("/", 1)[1]
+    counts = tuple(
+        _month_wild(d, _run_keys(d, None).processed_prefix) + name for d in DATASETS.values()
+    )
+    return pointer_patterns() + counts
+
+
+def scope_patterns(scope: Scope, zone: str) -> tuple[str, ...]:
+    """The key patterns (IAM `*` wildcards) of a scope in a zone."""
+    if scope is Scope.DATASETS:
+        prefixes = zone_prefixes() + (quarantine_prefixes() if zone == PROCESSED else ())
+        return tuple(f"{p}*" for p in prefixes)
+    return {
+        Scope.RUNS: lambda: tuple(f"{p}*" for p in run_prefixes(zone)),
+        Scope.SPARK_OUTPUT: lambda: tuple(f"{p}*" for p in spark_output_prefixes()),
+        Scope.PUBLISHED: published_patterns,
+        Scope.POINTERS: pointer_patterns,
+        Scope.LEGACY: lambda: legacy_patterns(zone),
+        Scope.AUDITS: audit_patterns,
+        Scope.MANIFESTS: manifest_patterns,
+        Scope.ZONE_LOOKUP: lambda: (taxi_zones_key(),),
+    }[scope]()
 
 
 def document(*statements: Statement) -> Policy:
@@ -263,28 +382,38 @@ def _lake_statements(grants: Sequence[ZoneGrant], buckets: Buckets) -> list[Stat
         )
     for grant in grants:
         bucket = buckets.arn(buckets.name(grant.zone))
-        sid = f"{grant.level.value.title()}{grant.zone.title()}"
-        if grant.level is Level.MANIFESTS:
-            keys = [f"{bucket}/{pattern}" for pattern in manifest_patterns()]
-        elif grant.scope is Scope.ZONE_LOOKUP:
-            sid, keys = f"{sid}ZoneLookup", [f"{bucket}/{taxi_zones_key()}"]
-        elif grant.scope is Scope.SPARK_OUTPUT:
-            keys = [f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()]
-        else:
-            keys = [f"{bucket}/{prefix}*" for prefix in zone_prefixes()]
+        sid = f"{grant.level.value.title()}{grant.zone.title()}{_sid(grant.scope)}"
+        keys = [f"{bucket}/{pattern}" for pattern in scope_patterns(grant.scope, grant.zone)]
         statements.append(allow(sid, _OBJECT_ACTIONS[grant.level], keys))
         if grant.scope is Scope.SPARK_OUTPUT:
             # Exact, empty folder keys (see Scope.SPARK_OUTPUT): probe, mark, unmark.
             folders = [f"{bucket}/{key}" for key in folder_keys(spark_output_prefixes())]
             statements.append(allow(f"{sid}Folders", _FOLDER_ACTIONS, folders))
+    if any(g.level is Level.DELETE and g.scope is Scope.LEGACY for g in grants):
+        statements.append(_deny_pointer_deletes(buckets))
     return statements
+
+
+def _sid(scope: Scope) -> str:
+    return "" if scope is Scope.DATASETS else "".join(p.title() for p in scope.name.split("_"))
+
+
+def _deny_pointer_deletes(buckets: Buckets) -> Statement:
+    """Removing a legacy month's files must leave its pointer (which names the published run)."""
+    bucket = buckets.arn(buckets.processed)
+    return {
+        "Sid": "KeepPointers",
+        "Effect": "Deny",
+        "Action": ["s3:DeleteObject"],
+        "Resource": [f"{bucket}/{pattern}" for pattern in pointer_patterns()],
+    }
 
 
 def _kms_statements(buckets: Buckets, grants: Sequence[ZoneGrant]) -> list[Statement]:
     if buckets.kms_key_arn is None:
         return []
     actions = {"kms:Decrypt"}
-    if any(grant.level is not Level.READ for grant in grants):
+    if any(grant.level in (Level.WRITE, Level.PUT) for grant in grants):
         actions.add("kms:GenerateDataKey")
     return [allow("UseLakeKey", actions, buckets.kms_key_arn)]
 
@@ -306,6 +435,7 @@ class GlueJobAccess:
     code_keys: tuple[str, ...]  # the script and library keys in the scripts bucket
     log_groups: tuple[str, ...]  # the CloudWatch log groups Glue writes the run's logs to
     workgroup_arn: str | None = None
+    glue_database: str | None = None  # the catalog whose month partitions publish moves
 
 
 def glue_job_policy(access: GlueJobAccess, buckets: Buckets, account: Account) -> Policy:
@@ -323,7 +453,25 @@ def glue_job_policy(access: GlueJobAccess, buckets: Buckets, account: Account) -
     ]
     if access.job in WAREHOUSE_JOBS:
         statements += _warehouse_statements(access)
+    if access.job in CATALOG_JOBS:
+        if access.glue_database is None:
+            raise ValueError(f"Glue job {access.job!r} moves partitions: give glue_database")
+        statements.append(
+            allow("PublishPartitions", CATALOG_PUBLISH_ACTIONS,
+                  catalog_table_arns(account, access.glue_database))
+        )  # fmt: skip
     return document(*statements)
+
+
+def catalog_table_arns(account: Account, database: str) -> list[str]:
+    """The catalog, the database and exactly the datasets' trips and quarantine tables (Glue
+    authorises a table action on all three: https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)."""
+    tables = [name for d in DATASETS.values() for name in (trips_table(d), quarantine_table(d))]
+    return [
+        account.arn("glue", "catalog"),
+        account.arn("glue", f"database/{database}"),
+        *(account.arn("glue", f"table/{database}/{table}") for table in tables),
+    ]
 
 
 def _warehouse_statements(access: GlueJobAccess) -> list[Statement]:
@@ -370,15 +518,22 @@ def _observability_statements() -> list[Statement]:
     ]
 
 
-def monthly_machine_policy(job_arns: Sequence[str], topic_arn: str) -> Policy:
-    """The monthly state machine: run and stop its Glue jobs (.sync polls the run), alert."""
-    return document(
+def monthly_machine_policy(job_arns: Sequence[str], topic_arn: str, buckets: Buckets) -> Policy:
+    """The monthly state machine: run and stop its Glue jobs (.sync polls the run), read the
+    audit's verdicts (the aws-sdk:s3:getObject state), alert."""
+    bucket = buckets.arn(buckets.processed)
+    statements = [
         allow("RunPipelineJobs",
               ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
               list(job_arns)),
+        allow("ReadVerdicts", ["s3:GetObject"],
+              [f"{bucket}/{pattern}" for pattern in audit_patterns()]),
         allow("NotifyFailure", ["sns:Publish"], topic_arn),
         *_observability_statements(),
-    )  # fmt: skip
+    ]  # fmt: skip
+    if buckets.kms_key_arn is not None:
+        statements.append(allow("DecryptVerdicts", ["kms:Decrypt"], buckets.kms_key_arn))
+    return document(*statements)
 
 
 def executions_of(state_machine_arn: str) -> str:
@@ -420,6 +575,27 @@ def scheduler_policy(function_arn: str, dead_letter_arn: str) -> Policy:
         allow("InvokeTrigger", ["lambda:InvokeFunction"], [function_arn, f"{function_arn}:*"]),
         allow("DeadLetter", ["sqs:SendMessage"], dead_letter_arn),
     )
+
+
+def adopt_function_policy(
+    buckets: Buckets, database: str, log_group_arn: str, account: Account
+) -> Policy:
+    """The adopt Lambda (functions.adopt): list the month folders, read the pointers and legacy
+    counts, read the tables and register their missing partitions, write its log."""
+    bucket = buckets.arn(buckets.processed)
+    statements = [
+        allow("ListProcessed", ["s3:ListBucket"], bucket),
+        allow("ReadPublished", ["s3:GetObject"],
+              [f"{bucket}/{pattern}" for pattern in published_patterns()]),
+        allow("RegisterPartitions", ["glue:GetTable", "glue:GetPartitions",
+                                     "glue:BatchCreatePartition"],
+              catalog_table_arns(account, database)),
+        allow("WriteLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+              [log_group_arn, f"{log_group_arn}:log-stream:*"]),
+    ]  # fmt: skip
+    if buckets.kms_key_arn is not None:
+        statements.append(allow("DecryptLake", ["kms:Decrypt"], buckets.kms_key_arn))
+    return document(*statements)
 
 
 def account_trust_policy(account: Account) -> Policy:
@@ -475,7 +651,7 @@ def reader_policy(access: ReaderAccess, account: Account) -> Policy:
         allow("ReadCatalog", GLUE_READ_ACTIONS, [catalog, database, tables]),
         allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
         allow("ReadLake", ["s3:GetObject"],
-              [*(f"{bucket}/{prefix}*" for prefix in spark_output_prefixes()),
+              [*(f"{bucket}/{pattern}" for pattern in scope_patterns(Scope.DATASETS, PROCESSED)),
                f"{bucket}/{taxi_zones_key()}"]),
         allow("WriteQueryResults",
               ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],

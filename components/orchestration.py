@@ -2,8 +2,9 @@
 
 EventBridge Scheduler (one schedule per scheduled dataset) invokes the trigger Lambda, which starts
 the monthly state machine for "now minus 2 months" under a deterministic name. The monthly machine
-runs the Glue jobs of `pipeline.contract.steps` in order; any failure publishes to the alerts topic
-and fails. The backfill machine runs the monthly one over a month range. Alarms on failed
+runs the Glue jobs of `pipeline.contract.steps` in order, reading the audit's verdict after the
+AuditMonth step (a refused month fails with MonthRefused); any failure publishes to the alerts
+topic and fails. The backfill machine runs the monthly one over a month range. Alarms on failed
 executions, trigger errors and undeliverable triggers notify the same topic.
 """
 
@@ -39,7 +40,9 @@ class OrchestrationArgs:
     prefix: str
     job_names: Mapping[str, pulumi.Input[str]]  # by pipeline.contract.steps.Step.job
     job_arns: Sequence[pulumi.Input[str]]
-    sizing: Mapping[str, asl.Sizing]  # every dataset's Glue runs
+    sizing: Mapping[str, asl.Sizing]  # every dataset's Glue runs and audit thresholds
+    processed_bucket: pulumi.Input[str]  # where the audit's verdicts are (name)
+    kms_key_arn: pulumi.Input[str] | None
     spark_worker_type: str
     backfill_concurrency: int
     schedule_enabled: bool
@@ -168,12 +171,21 @@ class Orchestration(pulumi.ComponentResource):
 
     def _monthly_machine(self) -> None:
         args = self._args
+
+        def policy_document(topic, bucket, kms_key_arn, account, *jobs) -> dict:
+            lake = iam.Buckets(raw="", processed=bucket, scripts="", partition=account.partition,
+                               kms_key_arn=kms_key_arn)  # fmt: skip
+            return iam.monthly_machine_policy(jobs, topic, lake)
+
         policy = self._role(
             "monthly",
             "states.amazonaws.com",
             _policy(
-                lambda topic, *jobs: iam.monthly_machine_policy(jobs, topic),
+                policy_document,
                 self.alerts_topic.arn,
+                args.processed_bucket,
+                args.kms_key_arn,
+                self._account,
                 *args.job_arns,
             ),
         )
@@ -183,6 +195,7 @@ class Orchestration(pulumi.ComponentResource):
             stack_prefix=args.prefix,
             sizing=args.sizing,
             spark_worker_type=args.spark_worker_type,
+            processed_bucket=args.processed_bucket,
         )
         self.state_machine = self._machine("monthly", pulumi.Output.json_dumps(definition), policy)
 

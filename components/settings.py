@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from components.asl import Sizing
+from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.datasets import DATASETS, DEFAULT_DATASET
 from pipeline.contract.errors import InvalidInput
 
@@ -84,6 +85,7 @@ class StackSettings:
     log_retention_days: int
     alert_email: str | None
     athena_scan_limit_gb: int
+    audit: Mapping[str, AuditThresholds]  # per dataset
 
     @property
     def prefix(self) -> str:
@@ -92,9 +94,14 @@ class StackSettings:
 
     @property
     def sizing(self) -> dict[str, Sizing]:
-        """Every dataset's Glue runs: its Spark workers and its jobs' timeout."""
+        """Every dataset's Glue runs: its Spark workers, its jobs' timeout, its audit's
+        thresholds."""
         return {
-            name: Sizing(self.spark_workers[name], self.job_timeout_minutes[name])
+            name: Sizing(
+                self.spark_workers[name],
+                self.job_timeout_minutes[name],
+                self.audit[name],
+            )
             for name in DATASETS
         }
 
@@ -239,6 +246,57 @@ def per_dataset(item: Parser) -> Parser:
         return dict.fromkeys(DATASETS, item(value))
 
     return parse
+
+
+AUDIT_KEY = "audit"
+_AUDIT_DATASETS = "datasets"
+
+
+def audit_thresholds(value: Any) -> dict[str, AuditThresholds]:
+    """`{maxQuarantineShare: 0.1, datasets: {fhv: {maxShrink: 0.2}}}` (a map, or its JSON text)
+    -> every dataset's thresholds: the defaults (`pipeline.contract.audit.AuditThresholds`),
+    the top-level keys over them, a dataset's own over those. A bad key or value is an
+    InvalidInput naming it and what is valid (from AuditThresholds, the one source)."""
+    where = f"config {NAMESPACE}:{AUDIT_KEY}"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise _Rejected from None
+    if not isinstance(value, Mapping):
+        raise _Rejected
+    if value and all(isinstance(given, AuditThresholds) for given in value.values()):
+        if set(value) != set(DATASETS):
+            raise _Rejected
+        return dict(value)  # already every dataset's thresholds (a plain Python value)
+    given = dict(value)
+    per_dataset = given.pop(_AUDIT_DATASETS, {})
+    if not isinstance(per_dataset, Mapping) or set(per_dataset) - set(DATASETS):
+        raise InvalidInput(f"{where} {_AUDIT_DATASETS}", per_dataset,
+                           f"a map of datasets ({', '.join(DATASETS)}) to thresholds")  # fmt: skip
+    base = _thresholds(AuditThresholds(), given, where)
+    return {
+        name: _thresholds(base, per_dataset.get(name, {}), f"{where} {_AUDIT_DATASETS}.{name}")
+        for name in DATASETS
+    }
+
+
+def _thresholds(base: AuditThresholds, overrides: Any, where: str) -> AuditThresholds:
+    """`base` with `overrides`; a bad one is an InvalidInput naming `where` it is."""
+    try:
+        return base.with_config(overrides, where)
+    except InvalidInput as error:
+        what = error.what if error.what.startswith(where) else f"{where} {error.what}"
+        raise InvalidInput(what, error.value, error.valid) from None
+
+
+def _audit_valid() -> str:
+    specs = ", ".join(f"{spec.config} ({spec.low:g}-{spec.high:g})" for spec, _ in
+                      AuditThresholds().specs())  # fmt: skip
+    return (
+        f"a map of thresholds, {specs}, and `{_AUDIT_DATASETS}`: a map of datasets to their "
+        "own; `{}` for the defaults"
+    )
 
 
 def _each(**values: int) -> dict[str, int]:
@@ -397,6 +455,11 @@ KEYS: tuple[Key, ...] = (
     Key("athenaScanLimitGb", "athena_scan_limit_gb", integer(1, MAX_ATHENA_SCAN_GB),
         f"whole GiB from 1 to {MAX_ATHENA_SCAN_GB}", 10, 100,
         "data one Athena query may scan before Athena cancels it (GiB; $5 per TB scanned)"),
+    Key(AUDIT_KEY, "audit", audit_thresholds, _audit_valid(),
+        dict.fromkeys(DATASETS, AuditThresholds()), dict.fromkeys(DATASETS, AuditThresholds()),
+        "the audit's thresholds (pipeline/contract/audit.py: refuse above 5% quarantined or "
+        "10% fewer rows than published; warn outside 0.5x-2x the 12-month median), with "
+        "per-dataset overrides: `{maxQuarantineShare: 0.1, datasets: {fhv: {maxShrink: 0.2}}}`"),
 )  # fmt: skip
 _BY_NAME: Mapping[str, Key] = {key.name: key for key in KEYS}
 
@@ -464,6 +527,8 @@ def build_settings(values: Mapping[str, Any], stack: str) -> StackSettings:
 def _shown(value: Any) -> str:
     if value is None:
         return "none"
+    if isinstance(value, AuditThresholds):
+        return "defaults" if value == AuditThresholds() else json.dumps(value.to_config())
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (list, tuple)):

@@ -18,8 +18,9 @@ days with a `RowsLoaded` data point, `pipeline.contract.metrics`), put as `DaysS
 which the missing-data alarm watches: a CloudWatch alarm sees at most 7 days, a month is longer.
 
 `expand` (the backfill machine's first state): `{"from": "2024-01", "to": "2024-06"}` or
-`{"months": ["2024-01", {"year": "2024", "month": "03"}]}` -> the validated months, each with the
-name of its child execution.
+`{"months": ["2024-01", {"year": "2024", "month": "03"}]}` (optionally `"forcePublish": true`)
+-> the validated months, each with the name of its child execution and the forcePublish flag
+(false unless given) its monthly input passes on.
 
 Validation happens before any call to AWS. Packaged with exactly the `pipeline` modules it
 imports (see components.artifacts); Python 3.9 syntax like the rest of the pipeline.
@@ -37,7 +38,7 @@ from typing import Any
 
 from pipeline.contract.datasets import DEFAULT_DATASET, Dataset, get_dataset
 from pipeline.contract.errors import InvalidInput, PipelineError
-from pipeline.contract.executions import Trigger, execution_name, month_input
+from pipeline.contract.executions import FORCE_PUBLISH, Trigger, execution_name, month_input
 from pipeline.contract.metrics import (
     NAMESPACE_ROOT,
     days_since_publish,
@@ -50,7 +51,7 @@ STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 START, EXPAND, FRESHNESS = "start", "expand", "freshness"
 START_KEYS = ("action", "dataset", "year", "month", "scheduledTime")
 EXPAND_KEYS = ("action", "input", "startedAt")
-BACKFILL_KEYS = ("from", "to", "months", "dataset")
+BACKFILL_KEYS = ("from", "to", "months", "dataset", FORCE_PUBLISH)
 FRESHNESS_KEYS = ("action", "namespace", "datasets")
 
 # ISO 8601 as Scheduler (`2024-11-05T06:00:00Z`) and Step Functions (`...T06:00:00.123Z`) write it.
@@ -161,16 +162,27 @@ def backfill_months(request: object, now: datetime) -> list[tuple[Dataset, Month
     return [(dataset, month) for month in month_range(first, last)]
 
 
+def force_publish(request: Mapping[str, Any]) -> bool:
+    """The backfill input's `forcePublish`: a JSON boolean, false when absent."""
+    value = request.get(FORCE_PUBLISH, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(FORCE_PUBLISH, value, "true or false (a JSON boolean)")
+    return value
+
+
 def expand(event: Mapping[str, Any], now: datetime) -> dict:
     """The backfill's Map items: each month's machine input plus its execution's name."""
     _check_keys("expand event", event, EXPAND_KEYS)
     started = now
     if "startedAt" in event:
         started = parse_timestamp("startedAt", event["startedAt"])
+    request = event.get("input")
+    months = backfill_months(request, now)
+    forced = force_publish(request)  # a Mapping: backfill_months checked it
     items = []
-    for dataset, month in backfill_months(event.get("input"), now):
+    for dataset, month in months:
         name = execution_name(dataset.name, month, Trigger.BACKFILL, started)
-        items.append({**month_input(dataset, month), "name": name})
+        items.append({**month_input(dataset, month), FORCE_PUBLISH: forced, "name": name})
     return {"months": items}
 
 

@@ -1,11 +1,11 @@
-"""Glue Python Shell job `ingest_raw`: the month's TLC file into the raw bucket, checked.
+"""Glue Python Shell job `ingest_raw`: the month's TLC file into the run's raw keys, checked.
 
 Thin on purpose: parse the job's arguments (`pipeline.jobs.arguments`), validate them, build
 the S3 lake, call ingest (`pipeline.jobs.ingest`, the IngestRaw step of
 `pipeline.contract.steps`). Everything it does is tested in `pipeline/`. Python 3.9 (Glue Python
 Shell); `awsglue` exists only inside Glue, so arguments fall back to argparse elsewhere.
 
-Arguments: --dataset --year --month --raw_bucket --processed_bucket, optional --source (an
+Arguments: --dataset --year --month --run_id --raw_bucket --processed_bucket, optional --source (an
 http(s) URL; default TLC's URL for the month), --force true (download even if unchanged) and
 --region (the stack passes its own; the S3 client is made for it).
 """
@@ -16,14 +16,15 @@ import json
 import sys
 from typing import Any
 
-from pipeline.contract.errors import InvalidInput
 from pipeline.jobs.arguments import (
     REGION,
     STEP_ARGUMENTS,
     check_buckets,
     dataset_month,
+    flag,
     job_region,
     parse_job_arguments,
+    run_id,
 )
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.ingest import IngestOptions, ingest
@@ -32,7 +33,6 @@ from pipeline.storage.lake import S3Lake
 JOB = "ingest_raw"
 REQUIRED = STEP_ARGUMENTS
 OPTIONAL = ("source", "force", REGION)
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
@@ -42,20 +42,19 @@ def parse_arguments(argv: list[str]) -> dict[str, str]:
 def build_context(arguments: dict[str, str], *, s3: Any = None) -> StepContext:
     """Validate everything first, then build the S3 client (no side effect before)."""
     dataset, month = dataset_month(arguments)
+    run = run_id(arguments)
     check_buckets(arguments)
     source = arguments.get("source", "").strip() or None
     region = job_region(arguments)
     lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3, region=region)
     return StepContext(
-        dataset=dataset, month=month, lake=lake, source=source, progress=_ProgressLog()
-    )
+        dataset=dataset, month=month, lake=lake, run_id=run, source=source,
+        progress=_ProgressLog(),
+    )  # fmt: skip
 
 
 def ingest_options(arguments: dict[str, str]) -> IngestOptions:
-    force = arguments.get("force", "").strip().lower()
-    if force not in _TRUE + _FALSE:
-        raise InvalidInput("force", arguments["force"], "true or false")
-    return IngestOptions(force=force in _TRUE)
+    return IngestOptions(force=flag(arguments, "force"))
 
 
 class _ProgressLog:

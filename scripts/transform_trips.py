@@ -6,7 +6,7 @@ build the S3 lake, call `pipeline.jobs.transform.run_step` (the TransformTrips s
 inside Glue, so outside it (tests, a manual run) arguments fall back to argparse and the caller
 passes its own SparkSession. Glue 5.0 reads and writes `s3://` URIs directly.
 
-Arguments: --dataset --year --month --raw_bucket --processed_bucket, optional --region (the
+Arguments: --dataset --year --month --run_id --raw_bucket --processed_bucket, optional --region (the
 stack passes its own; the S3 client is made for it). Glue adds its own.
 """
 
@@ -22,6 +22,7 @@ from pipeline.jobs.arguments import (
     dataset_month,
     job_region,
     parse_job_arguments,
+    run_id,
 )
 from pipeline.jobs.context import StepContext
 from pipeline.jobs.transform import run_step
@@ -50,10 +51,11 @@ def _log_progress(what: str, done: int, total: int | None) -> None:
 def build_context(arguments: dict[str, str], spark: Any = None, *, s3: Any = None) -> StepContext:
     """Validate dataset and month first: nothing starts (S3 client, Spark) for a bad input."""
     dataset, month = dataset_month(arguments)
+    run = run_id(arguments)
     region = job_region(arguments)
     lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3, region=region)
     spark = spark if spark is not None else glue_spark_session()
-    return StepContext(dataset, month, lake, spark=spark, progress=_log_progress)
+    return StepContext(dataset, month, lake, run_id=run, spark=spark, progress=_log_progress)
 
 
 def main(argv: list[str], *, spark: Any = None, s3: Any = None) -> dict[str, Any]:

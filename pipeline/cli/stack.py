@@ -44,7 +44,9 @@ _STEP_MARKS = {
     StepStatus.SUCCEEDED: ("✓", "green"),
     StepStatus.FAILED: ("✗", "bold red"),
 }
-_STATUS_STYLES = {"SUCCEEDED": "green", "RUNNING": "cyan", "PENDING_REDRIVE": "yellow"}
+_STATUS_STYLES = {
+    "SUCCEEDED": "green", "RUNNING": "cyan", "PENDING_REDRIVE": "yellow", "REFUSED": "bold yellow",
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------- arguments
@@ -72,6 +74,7 @@ def add_parsers(commands: Any) -> None:
     start.add_argument(
         "--force", action="store_true", help="start even if the month is already running"
     )
+    _force_publish_flag(start)
     flags.common(start)
 
     watch = commands.add_parser("watch", help="follow an execution (default: the latest)")
@@ -86,6 +89,7 @@ def add_parsers(commands: Any) -> None:
     for flag, dest, help_text in (("--from", "start", "first month"), ("--to", "end", "last")):
         backfill.add_argument(flag, dest=dest, required=True, metavar="YYYY-MM", help=help_text)
     flags.dataset_flag(backfill)
+    _force_publish_flag(backfill)
     flags.common(backfill)
 
     status = commands.add_parser("status", help="recent executions and their steps")
@@ -101,6 +105,14 @@ def add_parsers(commands: Any) -> None:
     logs.add_argument("--execution-arn", help="the execution whose logs to show")
     logs.add_argument("--tail", type=int, default=ops_logs.LOG_TAIL_LINES, help="lines per log")
     flags.common(logs)
+
+
+def _force_publish_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force-publish",
+        action="store_true",
+        help="publish despite the audit's refusals (the ledger records it as forced)",
+    )
 
 
 def target_of(args: argparse.Namespace) -> StackTarget:
@@ -166,6 +178,7 @@ def run_start(args: argparse.Namespace, console: Console) -> int:
             args.dataset,
             wait=args.wait,
             allow_concurrent=args.force,
+            force_publish=args.force_publish,
             on_start=announce,
             on_update=display,
         )
@@ -182,7 +195,9 @@ def run_watch(args: argparse.Namespace, console: Console) -> int:
 
 def run_backfill(args: argparse.Namespace, console: Console) -> int:
     with WatchDisplay(console, quiet=args.quiet):
-        started = runs.backfill(target_of(args), args.start, args.end, args.dataset)
+        started = runs.backfill(
+            target_of(args), args.start, args.end, args.dataset, force_publish=args.force_publish
+        )
     render_started(console, started.started, quiet=args.quiet)
     if not args.quiet:
         months = started.months
@@ -285,12 +300,20 @@ def render_final(console: Console, view: ExecutionView, *, quiet: bool) -> int:
         console.print(f"[green]✓[/green] {view.name} SUCCEEDED in {duration(view.elapsed(now))}")
         return EXIT_OK
     # soft_wrap: the error stays one line, whole, for grep and for CI logs.
-    Console(stderr=True).print(
-        f"[bold red]✗ {view.name} {view.status}:[/bold red] {view.failure}",
+    errors = Console(stderr=True)
+    errors.print(
+        f"[bold red]✗ {view.name} {status_of(view)}:[/bold red] {view.failure}",
         highlight=False,
         soft_wrap=True,
     )
+    for line in view.finding_lines:  # a refused month: what the audit found, one line each
+        errors.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     return EXIT_FAILED
+
+
+def status_of(view: ExecutionView) -> str:
+    """The execution's status as a person reads it: a month the audit refused is REFUSED."""
+    return "REFUSED" if view.refused else view.status
 
 
 class WatchDisplay:
@@ -413,14 +436,15 @@ def status_table(machine: runs.MachineExecutions, now: datetime) -> Table:
     table.add_column("steps" if machine.role == "monthly" else "months")
     table.add_column("error", overflow="fold")
     for view in machine.executions:
+        status = status_of(view)
         table.add_row(
             view.name,
             _months_of(view),
-            Text(view.status, style=_STATUS_STYLES.get(view.status, "bold red")),
+            Text(status, style=_STATUS_STYLES.get(status, "bold red")),
             view.started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             duration(view.elapsed(now)),
             _progress_of(view, machine.role),
-            view.failure or "",
+            "\n".join([view.failure or "", *view.finding_lines]).strip(),
         )
     return table
 

@@ -33,12 +33,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from pipeline.contract import zones
+from pipeline.contract import ledger, zones
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import InvalidInput
 
-# The zone lookup and its version (`pipeline.warehouse.zones`), beside the datasets' tables.
-REFERENCE_TABLES = (zones.TABLE, zones.VERSION_TABLE)
+# The zone lookup and its version (`pipeline.warehouse.zones`), and the ledger of publishes
+# (`pipeline.contract.ledger`, which `verify` and the readers read), beside the datasets' tables.
+REFERENCE_TABLES = (zones.TABLE, zones.VERSION_TABLE, ledger.TABLE)
 LOADER_ROLE = "tlc_loader"
 READER_ROLE = "tlc_reader"
 # The IAM tag whose value (database role names, colon-separated) GetCredentials grants.

@@ -36,6 +36,7 @@ ATHENA_RESULTS_PREFIX = "athena-results/"
 # A run id is a Step Functions execution name (1-80 letters, digits, `-`, `_`) or a local run's
 # id: safe in an S3 key, a local path, a SQL literal and a Glue partition location as it is.
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+_AUDIT = "_audit.json"
 
 
 def check_run_id(run_id: object) -> str:
@@ -132,7 +133,14 @@ class RunKeys:
     @property
     def audit_key(self) -> str:
         """The audit's verdict and findings for this candidate (JSON, processed zone)."""
-        return self._base + "_audit.json"
+        return self._base + _AUDIT
+
+
+def audit_key_intrinsic(dataset: str, year: str, month: str, run_id: str) -> str:
+    """`RunKeys.audit_key` as Step Functions computes it: a States.Format of four JSONPaths (the
+    state machine reads the verdict with it; a test holds it to `audit_key`)."""
+    template = f"{{}}/{RUNS}/year={{}}/month={{}}/{{}}/{_AUDIT}"
+    return f"States.Format('{template}', {dataset}, {year}, {month}, {run_id})"
 
 
 def run_keys(dataset: Dataset, month: Month, run_id: str | None) -> RunKeys:

@@ -1,4 +1,4 @@
-"""The Glue job arguments every script parses: one parser for the three entry points in `scripts/`.
+"""The Glue job arguments every script parses: one parser for the entry points in `scripts/`.
 
 Inside Glue, `awsglue.utils.getResolvedOptions` reads them (it exists only there); anywhere else
 (tests, a manual run) argparse reads the same `--name value` pairs. Either way Glue's own
@@ -15,11 +15,14 @@ from typing import Any
 
 from pipeline.contract.datasets import Dataset, get_dataset
 from pipeline.contract.errors import InvalidInput
+from pipeline.contract.layout import check_run_id
 from pipeline.contract.months import Month, validate_month
-from pipeline.contract.steps import step_named
+from pipeline.contract.steps import JOB_ARGUMENTS, RUN_ID_ARGUMENT, step_named
 
-# What every step's job receives: the state machine input's month and the stack's two buckets.
-STEP_ARGUMENTS = ("dataset", "year", "month", "raw_bucket", "processed_bucket")
+# What every step's job receives: the state machine's arguments (the month and the run id,
+# `pipeline.contract.steps.JOB_ARGUMENTS`) and the stack's two buckets.
+STEP_ARGUMENTS = (*JOB_ARGUMENTS, "raw_bucket", "processed_bucket")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 # The stack's region, which the stack passes every job (components.etl): the jobs' AWS clients
 # are made for it instead of whatever the environment says. Optional for a run by hand.
 REGION = "region"
@@ -52,6 +55,19 @@ def dataset_month(arguments: dict[str, str]) -> tuple[Dataset, Month]:
     """The step's dataset and month, validated (not before the dataset, not in the future)."""
     dataset = get_dataset(arguments["dataset"])
     return dataset, validate_month(arguments["year"], arguments["month"], first=dataset.first_month)
+
+
+def run_id(arguments: dict[str, str]) -> str:
+    """The run's id (the execution's name), checked before any client is made."""
+    return check_run_id(arguments[RUN_ID_ARGUMENT])
+
+
+def flag(arguments: dict[str, str], name: str) -> bool:
+    """A true/false argument (Step Functions passes the input's booleans as text); "" is false."""
+    text = arguments.get(name, "").strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise InvalidInput(name, arguments[name], "true or false")
+    return text in _TRUE
 
 
 def check_buckets(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipeline.contract.errors import MonthRefused
 from pipeline.contract.steps import STEPS
 
 STEP_STATES: tuple[str, ...] = tuple(step.state for step in STEPS)
@@ -38,6 +39,8 @@ _EXECUTION_ENDS: Mapping[str, str] = {
 }
 # Step Functions' own integration (the backfill's per-month child executions).
 _CHILD_RESOURCE_TYPE = "states"
+# The error an execution fails with when the audit refused its month (components.asl).
+REFUSED = MonthRefused.__name__
 
 
 class StepStatus(str, enum.Enum):
@@ -239,6 +242,22 @@ def child_runs(events: Iterable[Mapping[str, Any]]) -> ChildRuns | None:
     return ChildRuns(started, succeeded, failed) if started else None
 
 
+def refusal_findings(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The audit's findings of a refused execution: the state machine records them in
+    `$.failure` (name MonthRefused) before it alerts; [] when the month was not refused."""
+    for event in events:
+        if not event["type"].endswith("StateExited"):
+            continue
+        output = _json_object(_details(event, "stateExitedEventDetails").get("output"))
+        failure = (output or {}).get("failure")
+        if isinstance(failure, dict) and failure.get("name") == REFUSED:
+            findings = failure.get("findings")
+            return (
+                [f for f in findings if isinstance(f, dict)] if isinstance(findings, list) else []
+            )
+    return []
+
+
 @dataclass
 class ExecutionView:
     """An execution as `describe_execution` and its history show it."""
@@ -254,6 +273,20 @@ class ExecutionView:
     error: str | None = None
     cause: str | None = None
     children: ChildRuns | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)  # a refused month's
+
+    @property
+    def refused(self) -> bool:
+        """The audit refused the month: nothing was published (not a broken step)."""
+        return self.status == "FAILED" and self.error == REFUSED
+
+    @property
+    def finding_lines(self) -> list[str]:
+        """One line per finding of a refused month: `refuse: quarantine_share: ...`."""
+        return [
+            f"{f.get('severity', '?')}: {f.get('rule', '?')}: {f.get('message', '')}"
+            for f in self.findings
+        ]
 
     @property
     def finished(self) -> bool:
@@ -281,6 +314,8 @@ class ExecutionView:
         """One line naming the failing step and its error; None unless the execution failed."""
         if not self.finished or self.ok:
             return None
+        if self.refused:
+            return _join("refused", self.cause)
         step = self.failing_step
         if self.status == "FAILED" and step is not None:
             return _join(f"{step.state} failed", step.error or "error", step.reason)
@@ -301,6 +336,8 @@ class ExecutionView:
             "error": self.error,
             "cause": self.cause,
             "failure": self.failure,
+            "refused": self.refused,
+            "findings": self.findings,
             "children": self.children.to_json() if self.children else None,
         }
 
@@ -379,4 +416,5 @@ def view_execution(
         error=error,
         cause=cause,
         children=child_runs(events),
+        findings=refusal_findings(events) if error == REFUSED else [],
     )

@@ -145,11 +145,12 @@ def start_month(
     *,
     now: datetime,
     allow_concurrent: bool = False,
+    force_publish: bool = False,
 ) -> Started:
     """Validate the month first, then start one execution of the monthly machine."""
     chosen = get_dataset(dataset)
     valid = validate_month(year, month, first=chosen.first_month, now=now)
-    payload = month_input(chosen, valid)
+    payload = month_input(chosen, valid, force_publish)
     if not allow_concurrent:
         running = running_same_input(sfn, state_machine_arn, payload)
         if running:
@@ -201,12 +202,13 @@ def start(
     *,
     wait: bool = False,
     allow_concurrent: bool = False,
+    force_publish: bool = False,
     runtime: Runtime | None = None,
     on_start: Callable[[Started], None] | None = None,
     on_update: Callable[[ExecutionView], None] | None = None,
     poll_seconds: float | None = None,
 ) -> StartResult:
-    """`start --stack S --year Y --month M [--dataset D] [--wait] [--force]`.
+    """`start --stack S --year Y --month M [--dataset D] [--wait] [--force] [--force-publish]`.
 
     Ctrl-C once the execution has started raises `Interrupted` with its ARN.
     """
@@ -223,6 +225,7 @@ def start(
         chosen.name,
         now=now,
         allow_concurrent=allow_concurrent,
+        force_publish=force_publish,
     )
     # From here on the execution runs in AWS whatever this process does.
     with following(started.execution_arn):
@@ -309,9 +312,10 @@ def backfill(
     last: Month | str,
     dataset: str,
     *,
+    force_publish: bool = False,
     runtime: Runtime | None = None,
 ) -> BackfillStarted:
-    """`backfill --stack S --from YYYY-MM --to YYYY-MM [--dataset D]`."""
+    """`backfill --stack S --from YYYY-MM --to YYYY-MM [--dataset D] [--force-publish]`."""
     runtime = runtime or Runtime()
     chosen = get_dataset(dataset)
     now = runtime.now()
@@ -320,7 +324,8 @@ def backfill(
     arn = outputs.backfill_state_machine_arn
     sfn = runtime.aws("stepfunctions", target.region_for(outputs))
     name = backfill_execution_name(chosen.name, months[0], months[-1], now)
-    return BackfillStarted(_start(sfn, arn, name, backfill_input(chosen, months)), months)
+    payload = backfill_input(chosen, months, force_publish)
+    return BackfillStarted(_start(sfn, arn, name, payload), months)
 
 
 # ---------------------------------------------------------------- status

@@ -1,4 +1,8 @@
-"""`verify` on a stack: rows per month in Redshift, checked against what transform wrote."""
+"""`verify` on a stack: rows per month in Redshift, checked against what was published.
+
+A month's expected rows are its newest ledger row's (`tlc_elt_loads`, written in the month's
+own transaction); a month loaded before the ledger existed (a legacy month) is checked against
+the lake's published counts instead, when the processed bucket is known."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pipeline.jobs.published import published_counts
 from pipeline.ops.aws import Progress, Runtime, aws_call
 from pipeline.ops.stack import StackOutputs, StackTarget
 from pipeline.storage.lake import S3Lake
-from pipeline.warehouse.base import CountsReader, VerifyReport, check_months
+from pipeline.warehouse.base import CountsReader, VerifyReport, check_months, latest_per_month
 
 
 def redshift_warehouse(
@@ -50,12 +54,16 @@ def verify(
         progress(f"counting {chosen.table} per month", 0, None)
     with aws_call(f"counting rows in {chosen.table} ({outputs.workgroup_name})"):
         counts = warehouse.month_counts(chosen)
+    if progress is not None:
+        progress("reading the ledger (tlc_elt_loads)", 0, None)
+    with aws_call(f"reading the ledger in {outputs.workgroup_name}"):
+        ledger = latest_per_month(warehouse.ledger(chosen))
     reader = _counts_reader(chosen, outputs, runtime, region, progress, len(counts))
     title = (
         f"{chosen.table} in Redshift workgroup {outputs.workgroup_name}, "
         f"database {outputs.database_name}"
     )
-    return VerifyReport(title, check_months(counts, reader))
+    return VerifyReport(title, check_months(counts, reader, ledger))
 
 
 def _counts_reader(

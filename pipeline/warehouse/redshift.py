@@ -11,11 +11,26 @@ https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteSt
    any object made again. ALTER TABLE ADD COLUMN may run inside a transaction block (unlike
    ALTER COLUMN TYPE and ALTER TABLE APPEND):
    https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html
-2. The month batch: delete the month, COPY the part files from an explicit COPY manifest into a
-   session-temporary staging table, insert them into the table by column name, and a count
-   check that fails the transaction on a mismatch. A failure anywhere rolls the batch back, so
-   the month's previous rows survive (the original ran DELETE and COPY as separate statements:
-   a failed COPY left the month empty).
+   The same step creates the ledger `tlc_elt_loads` (`pipeline.contract.ledger`) with its
+   grants when it is missing (a stack made before write-audit-publish).
+2. The month batch, the publish (`publish_month`): `LOCK` the table and the ledger, fail when the
+   run is already the month's current publication (a publish repeated after a commit the client
+   did not see: recognised, nothing changes), the ledger row (with `rows_replaced`, the month's
+   rows before the delete), delete the month, COPY the run's part files from an explicit COPY
+   manifest into a session-temporary staging table, insert them into the table by column name,
+   and a count check that fails the transaction on a mismatch. A failure anywhere rolls the
+   batch back, so the month's previous rows and ledger survive (the original ran DELETE and COPY
+   as separate statements: a failed COPY left the month empty).
+
+Why LOCK first: Redshift Serverless runs SNAPSHOT isolation by default, under which two loads of
+a month that holds no rows yet (a backfill overlapping the schedule, a Glue run stopped by its
+timeout while its batch keeps running, then a re-run) each delete nothing, insert N, pass their
+own count check and commit: 2N rows. LOCK takes an ACCESS EXCLUSIVE lock, "waiting if necessary
+for any conflicting locks to be released", held until the transaction ends, so the second batch
+starts only after the first committed and then sees its rows and its ledger row:
+https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+(SNAPSHOT is the default isolation of serverless workgroups:
+https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_DATABASE.html, ISOLATION LEVEL.)
 
 Concurrent loads (a backfill runs several months at once) can collide: two first loads both
 creating the table, or two months' DELETE/INSERT on one table. Redshift then fails one
@@ -30,6 +45,7 @@ Runs in Glue Python Shell 3.9; boto3 is imported only when no client is given.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import random
@@ -39,28 +55,34 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, TypeVar
 
-from pipeline.contract import zones
+from pipeline.contract import ledger, zones
 from pipeline.contract.access import grants_sql, object_grants_sql
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import CountMismatch, InvalidInput, PipelineError, StatementFailed
-from pipeline.contract.layout import PROCESSED, copy_manifest_key
+from pipeline.contract.layout import PROCESSED, RunKeys
 from pipeline.contract.months import Month
 from pipeline.storage.aws import error_code, error_text
 from pipeline.storage.lake import Lake, ObjectInfo
 from pipeline.warehouse.base import (
     Dialect,
+    LedgerEntry,
     LoadResult,
     MonthCount,
     ZonesResult,
     clean_view_sql,
     count_mismatch_message,
+    count_month_sql,
+    create_ledger_sql,
     create_table_sql,
     delete_month_sql,
     has_flags,
+    ledger_insert_sql,
+    ledger_select_sql,
     migration_sql,
     month_counts_sql,
     month_literal,
     read_load_input,
+    sql_text,
     table_columns_sql,
 )
 from pipeline.warehouse.zones import (
@@ -103,7 +125,11 @@ class BatchPart(enum.Enum):
     CREATE_TABLE = "create table"
     ADD_COLUMN = "add column"
     CLEAN_VIEW = "clean view"
+    CREATE_LEDGER = "create ledger"
     GRANT = "grant"
+    LOCK = "lock"
+    RUN_CHECK = "ledger check"
+    LEDGER_ROW = "ledger row"
     DELETE_MONTH = "delete month"
     STAGE = "create staging table"
     COPY = "copy"
@@ -199,6 +225,10 @@ def insert_sql(dataset: Dataset) -> str:
     return f"INSERT INTO {dataset.table} ({names}) SELECT {names} FROM {staging_table(dataset)}"
 
 
+# The sentence the run check fails its batch with: how a repeated publish is recognised.
+ALREADY_PUBLISHED = "already published"
+
+
 def _failing_count_sql(table: str, what: str, expected: int, where: str = "") -> str:
     """A statement that errors, failing the batch's transaction, only when the count differs.
 
@@ -222,6 +252,38 @@ def count_check_sql(dataset: Dataset, month: Month, expected: int) -> str:
     )  # fmt: skip
 
 
+def lock_sql(dataset: Dataset) -> str:
+    """The batch's first statement: one publish of the table at a time (module docstring)."""
+    return f"LOCK {dataset.table}, {ledger.TABLE}"
+
+
+def _month_where(dataset: Dataset, month: Month) -> str:
+    name = sql_text(dataset.name, Dialect.REDSHIFT)
+    return f"dataset = {name} AND source_month = {month_literal(month)}"
+
+
+def run_check_sql(dataset: Dataset, month: Month, run_id: str) -> str:
+    """Fails the batch, naming ALREADY_PUBLISHED, when `run_id` is the month's newest ledger row:
+    the run was published and nothing has replaced it since. (An older publication of the run
+    does not count: publishing it again is a rollback, and a new ledger row.) Under the batch's
+    LOCK no other publish can come between this check and the commit."""
+    where = _month_where(dataset, month)
+    run = sql_text(run_id, Dialect.REDSHIFT)
+    return (
+        f"SELECT CAST('{ALREADY_PUBLISHED}: run {run_id} is {dataset.name} {month} as published, "
+        f"ledger rows ' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM {ledger.TABLE} "
+        f"WHERE {where} AND run_id = {run} AND published_at = "
+        f"(SELECT MAX(published_at) FROM {ledger.TABLE} WHERE {where}) HAVING COUNT(*) > 0"
+    )
+
+
+def ledger_row_sql(dataset: Dataset, month: Month, row: ledger.LedgerRow) -> str:
+    """The publish's ledger row; `rows_replaced` is the month's rows now, before the delete (a
+    scalar subquery is valid wherever an expression is, VALUES included:
+    https://docs.aws.amazon.com/redshift/latest/dg/r_scalar_subqueries.html)."""
+    return ledger_insert_sql(row, f"({count_month_sql(dataset, month)})", Dialect.REDSHIFT)
+
+
 def zones_batch(lookup: ZonesInput, role_arn: str, now: datetime) -> list[str]:
     """`taxi_zones` replaced by the lake's lookup (COPY of TLC's CSV), checked, versioned and
     granted to both database roles, as one transaction: a failure leaves the previous zones and
@@ -239,7 +301,7 @@ def zones_batch(lookup: ZonesInput, role_arn: str, now: datetime) -> list[str]:
 
 
 def schema_state_sql(dataset: Dataset) -> str:
-    """Each column of the table and of its `_clean` view, as (object, column) rows."""
+    """Each column of the table, of its `_clean` view and of the ledger, as (object, column)."""
     names = ", ".join(f"'{name}'" for name in _schema_objects(dataset))
     return (
         "SELECT table_name, column_name FROM information_schema.columns "
@@ -248,7 +310,7 @@ def schema_state_sql(dataset: Dataset) -> str:
 
 
 def _schema_objects(dataset: Dataset) -> list[str]:
-    return [dataset.table, *([dataset.clean_table] if dataset.flags else [])]
+    return [dataset.table, *([dataset.clean_table] if dataset.flags else []), ledger.TABLE]
 
 
 def clean_view_columns(dataset: Dataset) -> tuple[str, ...]:
@@ -258,12 +320,17 @@ def clean_view_columns(dataset: Dataset) -> tuple[str, ...]:
 
 
 def schema_batch(
-    dataset: Dataset, table_columns: tuple[str, ...], view_columns: tuple[str, ...] = ()
+    dataset: Dataset,
+    table_columns: tuple[str, ...],
+    view_columns: tuple[str, ...] = (),
+    ledger_columns: tuple[str, ...] = ledger.NAMES,
 ) -> list[BatchStatement]:
-    """What brings the table and its view to the dataset, with their grants; [] when they are.
+    """What brings the table, its view and the ledger to the contract, with their grants; []
+    when they are.
 
-    `table_columns`/`view_columns`: what information_schema lists now (none: missing). The
-    view is (re)created whenever the table changes or its columns are not the dataset's.
+    `table_columns`/`view_columns`/`ledger_columns`: what information_schema lists now (none:
+    missing). The view is (re)created whenever the table changes or its columns are not the
+    dataset's; the ledger is created when it is missing.
     """
     statements = []
     if not table_columns:
@@ -280,21 +347,30 @@ def schema_batch(
         statements.append(BatchStatement(BatchPart.CLEAN_VIEW, view))
     if statements:
         statements += [BatchStatement(BatchPart.GRANT, sql) for sql in object_grants_sql(dataset)]
+    if not ledger_columns:
+        statements.append(
+            BatchStatement(BatchPart.CREATE_LEDGER, create_ledger_sql(Dialect.REDSHIFT))
+        )
+        statements += [BatchStatement(BatchPart.GRANT, sql) for sql in grants_sql([ledger.TABLE])]
     return statements
 
 
-def load_batch(
+def publish_batch(
     dataset: Dataset,
     month: Month,
     manifest_uri: str | None,
     role_arn: str,
     expected: int,
+    row: ledger.LedgerRow,
 ) -> list[BatchStatement]:
-    """The month's load, in order. No manifest (no part files) means the month becomes empty.
-
-    No DDL: the schema step has made the table, so concurrent months touch only its rows.
-    """
-    statements = [BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month))]
+    """The month's publish, in order (module docstring). No manifest (no part files) means the
+    month becomes empty. No DDL: the schema step has made the table and the ledger."""
+    statements = [
+        BatchStatement(BatchPart.LOCK, lock_sql(dataset)),
+        BatchStatement(BatchPart.RUN_CHECK, run_check_sql(dataset, month, row.run_id)),
+        BatchStatement(BatchPart.LEDGER_ROW, ledger_row_sql(dataset, month, row)),
+        BatchStatement(BatchPart.DELETE_MONTH, delete_month_sql(dataset, month)),
+    ]
     if manifest_uri is not None:
         statements += [
             BatchStatement(BatchPart.STAGE, stage_sql(dataset)),
@@ -369,56 +445,89 @@ class RedshiftDataApiWarehouse:
         self.retries = retries or Retries()
         self._sleep, self._clock, self._draw = sleep, clock, draw
 
-    def replace_month(self, dataset: Dataset, month: Month, lake: Lake) -> LoadResult:
+    def publish_month(
+        self, dataset: Dataset, month: Month, lake: Lake, keys: RunKeys, row: ledger.LedgerRow
+    ) -> LoadResult:
+        """Replace the month with the run's parts and add its ledger row, in one batch (module
+        docstring); a run that is the month's current publication already changes nothing."""
         if self.copy_role_arn is None:
             raise InvalidInput(
                 "copy role ARN", None, "the IAM role Redshift assumes to COPY from S3, to load"
             )
         started = self._clock()
-        load = read_load_input(dataset, month, lake)
-        manifest_key = copy_manifest_key(dataset, month)
-        manifest_uri = lake.uri(PROCESSED, manifest_key)
+        load = read_load_input(lake, keys)
+        manifest_uri = lake.uri(PROCESSED, keys.copy_manifest_key)
         if not manifest_uri.startswith("s3://"):
             raise InvalidInput("lake", manifest_uri, "an S3 lake: Redshift COPY reads from S3")
         if load.part_files:
-            lake.write_bytes(PROCESSED, manifest_key, copy_manifest(lake, load.part_files))
+            lake.write_bytes(
+                PROCESSED, keys.copy_manifest_key, copy_manifest(lake, load.part_files)
+            )
         self._with_retries(f"the schema of {dataset.table}", lambda: self._ensure_schema(dataset))
-        statements = load_batch(
+        statements = publish_batch(
             dataset,
             month,
             manifest_uri if load.part_files else None,
             self.copy_role_arn,
             load.expected_rows,
+            row,
         )
 
-        def load_month() -> dict[str, Any]:
+        def publish() -> dict[str, Any] | None:
             described = self._run(
                 "batch_execute_statement",
                 f"tlc-elt-load-{dataset.name}-{month}",
                 Sqls=[statement.sql for statement in statements],
             )
-            if described["Status"] != FINISHED:
-                failure = _load_failure(dataset, month, load.expected_rows, statements, described)
-                if not isinstance(failure, CountMismatch) and is_transient(str(failure)):
-                    raise TransientStatementFailure(str(failure))
-                raise failure
-            return described
+            if described["Status"] == FINISHED:
+                return described
+            if _already_published(described, statements):
+                return None
+            failure = _load_failure(dataset, month, load.expected_rows, statements, described)
+            if not isinstance(failure, CountMismatch) and is_transient(str(failure)):
+                raise TransientStatementFailure(str(failure))
+            raise failure
 
-        described = self._with_retries(f"loading {dataset.table} {month}", load_month)
-        return LoadResult(
+        described = self._with_retries(f"loading {dataset.table} {month}", publish)
+        result = LoadResult(
             dataset=dataset.name,
             month=str(month),
+            rows_deleted=None,
+            rows_inserted=0,
+            expected_rows=load.expected_rows,
+            part_files=load.keys,
+            seconds=self._clock() - started,
+            already_published=described is None,
+        )
+        if described is None:
+            return result
+        return dataclasses.replace(
+            result,
             rows_deleted=_result_rows(described, statements, BatchPart.DELETE_MONTH),
             # The count check ran in the same transaction and passed: the month holds exactly
             # the expected rows, all of them inserted by this batch's COPY.
             rows_inserted=load.expected_rows,
-            expected_rows=load.expected_rows,
-            part_files=load.keys,
-            seconds=self._clock() - started,
         )
 
-    def schema_state(self, dataset: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(the table's columns, its `_clean` view's columns) now; () for a missing one."""
+    def ledger(self, dataset: Dataset | None = None) -> list[LedgerEntry]:
+        """The ledger's rows (one dataset's, or all), newest first; [] before the first publish."""
+        if not self._columns_of(ledger.TABLE, "tlc-elt-ledger-columns"):
+            return []
+        described = self._run(
+            "execute_statement",
+            "tlc-elt-ledger",
+            Sql=ledger_select_sql(dataset, Dialect.REDSHIFT),
+        )
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            raise StatementFailed(f"reading {ledger.TABLE} failed: {error}")
+        records = self._records(described["Id"]) if described.get("HasResultSet") else []
+        return [_ledger_entry(record) for record in records]
+
+    def schema_state(
+        self, dataset: Dataset
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """(the table's, its `_clean` view's, the ledger's columns) now; () for a missing one."""
         described = self._run(
             "execute_statement",
             f"tlc-elt-schema-state-{dataset.name}",
@@ -432,10 +541,14 @@ class RedshiftDataApiWarehouse:
         found: dict[str, list[str]] = {}
         for record in records:
             found.setdefault(record[0]["stringValue"], []).append(record[1]["stringValue"])
-        return tuple(found.get(dataset.table, ())), tuple(found.get(dataset.clean_table, ()))
+        return (
+            tuple(found.get(dataset.table, ())),
+            tuple(found.get(dataset.clean_table, ())),
+            tuple(found.get(ledger.TABLE, ())),
+        )
 
     def _ensure_schema(self, dataset: Dataset) -> None:
-        """The schema step (module docstring): nothing when the table and view are current."""
+        """The schema step (module docstring): nothing when the table, view and ledger are."""
         statements = schema_batch(dataset, *self.schema_state(dataset))
         if not statements:
             return
@@ -451,7 +564,8 @@ class RedshiftDataApiWarehouse:
         error = (sub or {}).get("Error") or described.get("Error") or described["Status"]
         which = f"the {failed.part.value} statement" if failed else "the batch"
         message = (
-            f"creating or migrating {dataset.table}: {which} {described['Status'].lower()} "
+            f"creating or migrating {dataset.table} (or {ledger.TABLE}): {which} "
+            f"{described['Status'].lower()} "
             f"({error}); nothing was changed"
         )
         raise (TransientStatementFailure if is_transient(error) else StatementFailed)(message)
@@ -616,6 +730,44 @@ class RedshiftDataApiWarehouse:
                 f"reading the result of statement {statement_id} failed: {error_text(error)} "
                 f"(aws redshift-data get-statement-result --id {statement_id})"
             ) from error
+
+
+def _value(field: dict[str, Any]) -> Any:
+    """A Data API field's value (one of its typed members), None for NULL."""
+    if field.get("isNull"):
+        return None
+    for member in ("stringValue", "longValue", "booleanValue", "doubleValue"):
+        if member in field:
+            return field[member]
+    return None
+
+
+def _ledger_entry(record: list[dict[str, Any]]) -> LedgerEntry:
+    """A row of `ledger_select_sql` (its columns in `ledger.NAMES` order)."""
+    values = dict(zip(ledger.NAMES, (_value(field) for field in record)))
+    return LedgerEntry(
+        dataset=str(values["dataset"]),
+        month=_month_of({"stringValue": values["source_month"]}),
+        run_id=str(values["run_id"]),
+        published_at=str(values["published_at"]),
+        engine=str(values["engine"]),
+        source=str(values["source"]),
+        rows_in=int(values["rows_in"]),
+        rows_loaded=int(values["rows_loaded"]),
+        rows_quarantined=int(values["rows_quarantined"]),
+        rows_replaced=int(values["rows_replaced"] or 0),
+        forced=bool(values["forced"]),
+        findings=str(values["findings"] or "[]"),
+    )
+
+
+def _already_published(described: dict[str, Any], statements: list[BatchStatement]) -> bool:
+    """The batch failed at the run check: the run is the month's publication already."""
+    failed = _failed_part(described, statements)
+    if failed is None or failed.part is not BatchPart.RUN_CHECK:
+        return False
+    sub = _sub_statement(described, statements, BatchPart.RUN_CHECK) or {}
+    return ALREADY_PUBLISHED in str(sub.get("Error") or described.get("Error") or "")
 
 
 def _count(field: dict[str, Any]) -> int | None:

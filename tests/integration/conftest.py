@@ -17,6 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
     state_task_service_callback,
     state_task_service_glue,
     state_task_service_sfn,
@@ -46,6 +47,10 @@ def patch_moto_step_functions(monkeypatch: pytest.MonkeyPatch) -> None:
        no-ops: it calls boto3 with `StateMachineArn`/`Name`/`Input` (botocore's members are
        `stateMachineArn`/...) and hands the task `executionArn`/`status` where Step Functions
        gives `ExecutionArn`/`Status`. Keys are re-cased at that one boundary.
+    4. Its AWS SDK integration hands `s3:getObject`'s Body on as botocore's stream, where Step
+       Functions gives the object's text (the monthly machine reads the audit's verdict so:
+       https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html);
+       the stream is read into text there.
     """
     monkeypatch.setattr(
         state_task_service_glue,
@@ -66,6 +71,20 @@ def patch_moto_step_functions(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", with_iso_start_time)
     _patch_start_execution(monkeypatch)
+    _patch_sdk_body(monkeypatch)
+
+
+def _patch_sdk_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    evaluate = service._eval_service_task
+
+    def with_text_body(task, env, *args, **kwargs):
+        evaluate(task, env, *args, **kwargs)
+        response = env.stack[-1]
+        if isinstance(response, dict) and hasattr(response.get("Body"), "read"):
+            response["Body"] = response["Body"].read().decode()
+
+    monkeypatch.setattr(service, "_eval_service_task", with_text_body)
 
 
 def _patch_start_execution(monkeypatch: pytest.MonkeyPatch) -> None:

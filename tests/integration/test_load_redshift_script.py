@@ -1,6 +1,6 @@
-"""scripts/load_redshift.py as Glue runs it: arguments in, figures out.
+"""scripts/load_redshift.py as Glue runs it (the PublishMonth step): arguments in, figures out.
 
-S3 is moto; the Data API is botocore's Stubber (moto's has no batch call)."""
+S3 and Glue are moto; the Data API is botocore's Stubber (moto's has no batch call)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,32 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from glue_tables import create_tables
 from moto import mock_aws
 
+from pipeline.contract.audit import REFUSE, AuditResult, Finding
 from pipeline.contract.datasets import YELLOW
-from pipeline.contract.errors import InvalidInput
-from pipeline.contract.layout import counts_key, taxi_zones_key
+from pipeline.contract.errors import InvalidInput, MonthRefused
+from pipeline.contract.ingest_record import IngestRecord
+from pipeline.contract.layout import RunKeys, published_key, taxi_zones_key
 from pipeline.contract.months import Month
+from pipeline.contract.publication import Publication
 from pipeline.contract.zones import ZONE_LOOKUP
 
 PROCESSED_BUCKET = "tlc-elt-dev-processed"
-PART = "yellow/year=2024/month=09/part-00000-z.snappy.parquet"
-MANIFEST = "yellow/year=2024/month=09/_copy.manifest"
+RUN = "yellow-2024-09-manual-20241105T120000Z"
+KEYS = RunKeys(YELLOW, Month(2024, 9), RUN)
+PART = f"{KEYS.processed_prefix}part-00000-z.snappy.parquet"
 BATCH = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+GLUE_DATABASE = "tlc_elt_test"  # glue_tables' database
 ARGV = [
     "load_redshift.py",
     "--JOB_ID", "j_0123",  # Glue's own arguments come along and are ignored
-    "--dataset", "yellow", "--year", "2024", "--month", "9",
+    "--dataset", "yellow", "--year", "2024", "--month", "9", "--run_id", RUN,
     "--raw_bucket", "tlc-elt-dev-raw", "--processed_bucket", "tlc-elt-dev-processed",
     "--workgroup", "tlc-elt-dev", "--database", "dev",
     "--copy_role_arn", "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy",
+    "--glue_database", GLUE_DATABASE,
 ]  # fmt: skip
 
 
@@ -46,7 +53,21 @@ def aws(monkeypatch):
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="tlc-elt-dev-raw")
         s3.create_bucket(Bucket="tlc-elt-dev-processed")
+        create_tables(boto3.client("glue"), bucket=PROCESSED_BUCKET)
         yield s3
+
+
+def write_candidate(s3, findings=(), forced=False) -> None:
+    """The run as ingest, transform and the audit leave it."""
+    s3.put_object(Bucket=PROCESSED_BUCKET, Key=PART, Body=b"P" * 10)
+    counts = {"dataset": "yellow", "month": "2024-09", "rows_in": 8, "rows_loaded": 7,
+              "rows_quarantined": 1, "part_files": [PART]}  # fmt: skip
+    s3.put_object(Bucket=PROCESSED_BUCKET, Key=KEYS.counts_key, Body=json.dumps(counts).encode())
+    verdict = AuditResult("yellow", "2024-09", RUN, tuple(findings), forced)
+    s3.put_object(Bucket=PROCESSED_BUCKET, Key=KEYS.audit_key, Body=verdict.to_json().encode())
+    record = IngestRecord("https://example.test/yellow_tripdata_2024-09.parquet?sig=x", 1000,
+                          '"etag"', None, 8, 1, "ab" * 32)  # fmt: skip
+    s3.put_object(Bucket="tlc-elt-dev-raw", Key=KEYS.ingest_record_key, Body=record.to_json())
 
 
 def test_arguments_fall_back_to_argparse_outside_glue(script):
@@ -74,11 +95,8 @@ def test_an_invalid_month_is_refused_before_any_client_exists(script, monkeypatc
         script.build_context(options)
 
 
-def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, capsys):
-    aws.put_object(Bucket=PROCESSED_BUCKET, Key=PART, Body=b"P" * 10)
-    counts = {"dataset": "yellow", "month": "2024-09", "rows_loaded": 7, "part_files": [PART]}
-    key = counts_key(YELLOW, Month(2024, 9))
-    aws.put_object(Bucket=PROCESSED_BUCKET, Key=key, Body=json.dumps(counts).encode())
+def test_main_publishes_the_run_and_prints_its_figures(script, aws, monkeypatch, capsys):
+    write_candidate(aws)
     aws.put_object(Bucket=PROCESSED_BUCKET, Key=taxi_zones_key(), Body=ZONE_LOOKUP.read_bytes())
     data_api = boto3.client("redshift-data")
     stubber = Stubber(data_api)
@@ -98,7 +116,7 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
     )  # fmt: skip
     stubber.add_response("describe_statement", {"Id": "zones", "Status": "FINISHED"},
                          {"Id": "zones"})  # fmt: skip
-    stubber.add_response(  # the table's columns: none yet, a first load
+    stubber.add_response(  # the table's, view's and ledger's columns: none yet, a first load
         "execute_statement",
         {"Id": "columns"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sql": ANY,
@@ -106,7 +124,7 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
     )  # fmt: skip
     stubber.add_response("describe_statement", {"Id": "columns", "Status": "FINISHED"},
                          {"Id": "columns"})  # fmt: skip
-    stubber.add_response(  # so the schema step makes the table, the view and the grants
+    stubber.add_response(  # so the schema step makes the table, view and ledger, and grants
         "batch_execute_statement",
         {"Id": "schema", "CreatedAt": datetime(2024, 11, 5, tzinfo=UTC)},
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
@@ -120,7 +138,7 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
         {"WorkgroupName": "tlc-elt-dev", "Database": "dev", "Sqls": ANY,
          "StatementName": "tlc-elt-load-yellow-2024-09"},
     )  # fmt: skip
-    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 6)]
+    subs = [{"Id": f"{BATCH}:{i}", "Status": "FINISHED", "ResultRows": 0} for i in range(1, 9)]
     stubber.add_response(
         "describe_statement",
         {"Id": BATCH, "Status": "FINISHED", "SubStatements": subs},
@@ -143,9 +161,57 @@ def test_main_loads_the_month_and_prints_its_figures(script, aws, monkeypatch, c
         7,
         0,
     )
+    assert (figures["run_id"], figures["verdict"], figures["already_published"]) == (
+        RUN, "passed", False,
+    )  # fmt: skip
     assert (figures["taxi_zones"], figures["zones"]) == ("refreshed", 265)
-    manifest = json.loads(aws.get_object(Bucket=PROCESSED_BUCKET, Key=MANIFEST)["Body"].read())
-    assert [entry["meta"]["content_length"] for entry in manifest["entries"]] == [10]
+    manifest = aws.get_object(Bucket=PROCESSED_BUCKET, Key=KEYS.copy_manifest_key)
+    entries = json.loads(manifest["Body"].read())["entries"]
+    assert [entry["meta"]["content_length"] for entry in entries] == [10]
+    pointer = aws.get_object(Bucket=PROCESSED_BUCKET, Key=published_key(YELLOW, KEYS.month))
+    publication = Publication.from_json(pointer["Body"].read())
+    assert (publication.run_id, publication.engine) == (RUN, "glue-spark")
+    assert publication.source == "https://example.test/yellow_tripdata_2024-09.parquet"
+    partition = boto3.client("glue").get_partition(
+        DatabaseName=GLUE_DATABASE, TableName="yellow_trips", PartitionValues=["2024", "09"]
+    )["Partition"]
+    assert partition["StorageDescriptor"]["Location"] == (
+        f"s3://{PROCESSED_BUCKET}/{KEYS.processed_prefix}"
+    )
+
+
+def test_a_refused_verdict_publishes_nothing(script, aws, monkeypatch):
+    refusal = Finding("no_loadable_rows", REFUSE, "no loadable row", {"rows_in": 8})
+    write_candidate(aws, findings=(refusal,))
+    data_api = boto3.client("redshift-data")
+    real_client = boto3.client
+    monkeypatch.setattr(
+        boto3,
+        "client",
+        lambda name, **kw: data_api if name == "redshift-data" else real_client(name, **kw),
+    )
+
+    with Stubber(data_api), pytest.raises(MonthRefused, match="refused: yellow 2024-09"):
+        script.main(ARGV)  # no Data API call is queued: any would fail the test
+
+    listed = aws.list_objects_v2(Bucket=PROCESSED_BUCKET, Prefix="yellow/year=2024/")
+    assert listed["KeyCount"] == 0  # no pointer
+    partitions = boto3.client("glue").get_partitions(
+        DatabaseName=GLUE_DATABASE, TableName="yellow_trips"
+    )
+    assert partitions["Partitions"] == []
+
+
+def test_a_bad_run_id_is_refused_before_any_client_exists(script, monkeypatch):
+    def no_client(*args, **kwargs):
+        raise AssertionError("a client was created before the run id was checked")
+
+    monkeypatch.setattr(boto3, "client", no_client)
+    options = script.parse_arguments(ARGV)
+    options["run_id"] = "../other"
+
+    with pytest.raises(InvalidInput, match="run id"):
+        script.build_context(options)
 
 
 def test_both_clients_are_made_for_the_stacks_region(script, monkeypatch):
@@ -164,6 +230,8 @@ def test_both_clients_are_made_for_the_stacks_region(script, monkeypatch):
 
     context = script.build_context(script.parse_arguments([*ARGV, "--region", "eu-west-1"]))
 
-    assert made == [("redshift-data", "eu-west-1"), ("s3", "eu-west-1")]
+    assert made == [("redshift-data", "eu-west-1"), ("glue", "eu-west-1"), ("s3", "eu-west-1")]
+    assert context.catalog.client.meta.region_name == "eu-west-1"
+    assert (context.run_id, context.engine) == (RUN, "glue-spark")
     assert context.warehouse.client.meta.region_name == "eu-west-1"
     assert context.lake.s3.meta.region_name == "eu-west-1"

@@ -13,10 +13,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.glue import models as glue_models
 
 from components import asl
 from pipeline.cli import main as cli
 from pipeline.contract import layout
+from pipeline.contract.audit import REFUSE, AuditResult, Finding
 from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.executions import Trigger, execution_name
@@ -30,7 +32,12 @@ from pipeline.ops.aws import Runtime
 from pipeline.ops.history import StepStatus
 from pipeline.ops.runs import ExecutionExists, MonthAlreadyRunning, NoExecutions
 from pipeline.ops.stack import StackOutputs, StackTarget, StackUnavailable
-from pipeline.warehouse.base import month_counts_sql, table_columns_sql
+from pipeline.warehouse.base import (
+    Dialect,
+    ledger_select_sql,
+    month_counts_sql,
+    table_columns_sql,
+)
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -38,11 +45,41 @@ PREFIX = "tlc-elt-dev"
 STACK = StackTarget(stack="dev")
 
 
+PROCESSED = "tlc-elt-dev-processed"
+# The findings the audit job's stand-in writes (none: a passed verdict).
+REFUSALS: list[Finding] = []
+
+
+def _audit_writes_its_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Glue runs do nothing: an audit job's run writes the verdict the audit job would
+    for its run id (refused with REFUSALS, else passed), which the machine then reads."""
+    create_run = glue_models.FakeJobRun.__init__
+
+    def with_verdict(run, *args, **kwargs):
+        create_run(run, *args, **kwargs)
+        if not run.job_name.endswith("audit_month"):
+            return
+        given = {key.lstrip("-"): value for key, value in (run.arguments or {}).items()}
+        month = Month(int(given["year"]), int(given["month"]))
+        verdict = AuditResult(given["dataset"], str(month), given["run_id"], tuple(REFUSALS))
+        key = layout.RunKeys(get_dataset(given["dataset"]), month, given["run_id"]).audit_key
+        client("s3").put_object(Bucket=PROCESSED, Key=key, Body=verdict.to_json().encode())
+
+    monkeypatch.setattr(glue_models.FakeJobRun, "__init__", with_verdict)
+
+
 @pytest.fixture
 def aws(moto_runs_asl):
-    """moto running the ASL we deploy (conftest's fixes let it run `asl.monthly_definition`)."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
+    """moto running the ASL we deploy (conftest's fixes let it run `asl.monthly_definition`),
+    with the processed bucket the audit's verdicts are read from."""
+    with pytest.MonkeyPatch.context() as patch:
+        _audit_writes_its_verdict(patch)
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            client("s3").create_bucket(
+                Bucket=PROCESSED, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            yield
+    REFUSALS.clear()
 
 
 def client(service: str, region: str | None = None):
@@ -61,6 +98,7 @@ def monthly_definition(topic_arn: str) -> dict:
         stack_prefix=PREFIX,
         sizing={name: asl.Sizing(2, 45) for name in DATASETS},
         spark_worker_type="G.1X",
+        processed_bucket=PROCESSED,
     )
 
 
@@ -186,13 +224,52 @@ def test_start_and_wait_on_a_failing_step_returns_the_step_and_its_error(aws):
     assert not result.ok
     final = result.final
     assert final.status == "FAILED"
-    assert final.failing_step.state == "LoadWarehouse"
-    assert final.failure.startswith("LoadWarehouse failed: Glue.EntityNotFoundException")
+    assert final.failing_step.state == "PublishMonth"
+    assert final.failure.startswith("PublishMonth failed: Glue.EntityNotFoundException")
     assert "tlc-elt-dev-load_redshift" in final.failure
-    assert [s.status for s in final.steps[:2]] == [StepStatus.SUCCEEDED] * 2
+    assert [s.status for s in final.steps[:3]] == [StepStatus.SUCCEEDED] * 3
     # What the deployed machine ends with: its Fail state's error and cause, after the alert.
-    assert final.error == "LoadWarehouseFailed"
-    assert final.cause == "LoadWarehouse failed for yellow 2024-09: Glue.EntityNotFoundException"
+    assert final.error == "PublishMonthFailed"
+    assert final.cause == "PublishMonth failed for yellow 2024-09: Glue.EntityNotFoundException"
+    assert not final.refused
+
+
+def test_a_refused_month_reads_as_refused_with_the_audits_findings(aws):
+    REFUSALS.append(
+        Finding("quarantine_share", REFUSE, "9 of 10 rows quarantined (90.0%), above the 5.0% "
+                "allowed; raise --max-quarantine-share or pass --force-publish")
+    )  # fmt: skip
+    pulumi = Pulumi(deploy())
+
+    result = runs.start(STACK, "2024", "09", "yellow", wait=True, runtime=runtime(pulumi))
+
+    final = result.final
+    assert not result.ok
+    assert final.refused
+    assert final.error == "MonthRefused"
+    assert [s.status for s in final.steps] == [StepStatus.SUCCEEDED] * 3 + [StepStatus.PENDING]
+    assert final.failure.startswith("refused: AuditMonth refused yellow 2024-09")
+    assert final.finding_lines == [
+        "refuse: quarantine_share: 9 of 10 rows quarantined (90.0%), above the 5.0% allowed; "
+        "raise --max-quarantine-share or pass --force-publish"
+    ]
+    shown = json.loads(json.dumps(final.to_json(datetime.now(UTC))))
+    assert shown["refused"] is True
+    assert shown["findings"][0]["rule"] == "quarantine_share"
+
+
+def test_force_publish_is_in_the_execution_input(aws):
+    pulumi = Pulumi(deploy())
+    run = runtime(pulumi)
+
+    result = runs.start(STACK, "2024", "09", "yellow", force_publish=True, runtime=run)
+    backfilling = runs.backfill(STACK, "2024-01", "2024-02", "yellow", force_publish=True,
+                                runtime=run)  # fmt: skip
+
+    assert result.started.input == {
+        "year": "2024", "month": "09", "dataset": "yellow", "forcePublish": True,
+    }  # fmt: skip
+    assert backfilling.started.input["forcePublish"] is True
 
 
 def test_start_without_wait_returns_at_once(aws):
@@ -339,6 +416,7 @@ def test_status_lists_recent_executions_newest_first_with_their_steps(aws):
         StepStatus.SUCCEEDED,
         StepStatus.FAILED,
         StepStatus.PENDING,
+        StepStatus.PENDING,
     ]
     assert "Glue.EntityNotFoundException" in newest.failure
     [backfilled] = backfill.executions
@@ -394,7 +472,7 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
         False,
     )
     assert [s.lines for s in by_step["TransformTrips"].streams] == [["spark says hi"]]
-    assert by_step["LoadWarehouse"].streams == []
+    assert by_step["AuditMonth"].streams == by_step["PublishMonth"].streams == []
 
 
 def write_log(logs, group: str, stream: str, lines: list[str], now_ms: int) -> None:
@@ -495,8 +573,63 @@ def stub_columns_query(stub: Stubber) -> None:
     )
 
 
-def stub_verify_query(stub: Stubber, rows: list[tuple[str, int, int]]) -> None:
-    """The Data API as it answers the verify query: submitted, running once, then finished."""
+LEDGER_NAMES = (
+    "dataset", "source_month", "run_id", "published_at", "engine", "source", "source_bytes",
+    "source_sha256", "rows_in", "rows_loaded", "rows_quarantined", "rows_replaced", "forced",
+    "findings",
+)  # fmt: skip
+
+
+def ledger_record(month: str, run_id: str, published_at: str, loaded: int, quarantined: int):
+    return [
+        {"stringValue": "yellow"}, {"stringValue": f"{month}-01"}, {"stringValue": run_id},
+        {"stringValue": published_at}, {"stringValue": "glue-spark"}, {"stringValue": "s"},
+        {"longValue": 1}, {"stringValue": "x"}, {"longValue": loaded + quarantined},
+        {"longValue": loaded}, {"longValue": quarantined}, {"longValue": 0},
+        {"booleanValue": False}, {"stringValue": "[]"},
+    ]  # fmt: skip
+
+
+def stub_ledger(stub: Stubber, records: list | None) -> None:
+    """The ledger's columns (none: no ledger yet), then its rows, newest first."""
+    stub.add_response(
+        "execute_statement",
+        {"Id": "stmt-2"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
+         "StatementName": "tlc-elt-ledger-columns", "Sql": table_columns_sql("tlc_elt_loads")},
+    )  # fmt: skip
+    stub.add_response(
+        "describe_statement",
+        {"Id": "stmt-2", "Status": "FINISHED", "HasResultSet": True},
+        {"Id": "stmt-2"},
+    )
+    names = LEDGER_NAMES if records is not None else ()
+    stub.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": name}] for name in names]},
+        {"Id": "stmt-2"},
+    )
+    if records is None:
+        return
+    stub.add_response(
+        "execute_statement",
+        {"Id": "stmt-3"},
+        {"WorkgroupName": "tlc-elt-dev", "Database": "tlc", "StatementName": "tlc-elt-ledger",
+         "Sql": ledger_select_sql(get_dataset("yellow"), Dialect.REDSHIFT)},
+    )  # fmt: skip
+    stub.add_response(
+        "describe_statement",
+        {"Id": "stmt-3", "Status": "FINISHED", "HasResultSet": True},
+        {"Id": "stmt-3"},
+    )
+    stub.add_response("get_statement_result", {"Records": records}, {"Id": "stmt-3"})
+
+
+def stub_verify_query(
+    stub: Stubber, rows: list[tuple[str, int, int]], ledger: list | None = None
+) -> None:
+    """The Data API as it answers the verify query (submitted, running once, then finished),
+    then the ledger (None: a warehouse without one)."""
     stub_columns_query(stub)
     stub.add_response(
         "execute_statement",
@@ -523,6 +656,7 @@ def stub_verify_query(stub: Stubber, rows: list[tuple[str, int, int]]) -> None:
         {"Records": records, "TotalNumRows": len(rows)},
         {"Id": "stmt-1"},
     )
+    stub_ledger(stub, ledger)
 
 
 def put_counts(
@@ -539,16 +673,14 @@ def put_counts(
     }
     if clean is not None:  # counts written by the first version have no rows_clean
         counts["rows_clean"] = clean
-    key = layout.counts_key(get_dataset("yellow"), month)
+    # A legacy month's counts (published before runs): in its month folder.
+    key = layout.RunKeys(get_dataset("yellow"), month, None).counts_key
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(counts).encode())
 
 
-def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(aws):
+def test_verify_checks_months_against_the_ledger_and_legacy_months_against_the_lake(aws):
     outputs = deploy()
-    s3 = client("s3")
-    s3.create_bucket(
-        Bucket=outputs["processedBucket"], CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3 = client("s3")  # the processed bucket: the fixture's
     put_counts(s3, outputs["processedBucket"], Month(2024, 10), 80, 1, clean=75)
     put_counts(s3, outputs["processedBucket"], Month(2024, 9), 100, 3, clean=97)
     put_counts(s3, outputs["processedBucket"], Month(2024, 8), 49, 0)
@@ -559,17 +691,25 @@ def test_verify_counts_months_through_the_data_api_and_checks_transform_counts(a
         client=lambda service, region: data_api if service == "redshift-data" else client(service),
         sleep=sleeps,
     )
+    ledger = [  # newest first: November's latest publish is r2 (r1 was replaced)
+        ledger_record("2024-11", "r2", "2024-12-05 06:10:00", 120, 2),
+        ledger_record("2024-11", "r1", "2024-12-04 06:10:00", 90, 2),
+    ]
     with Stubber(data_api) as stub:
         stub_verify_query(
             stub,
-            [("2024-10-01", 80, 75), ("2024-09-01", 100, 96), ("2024-08-01", 50, 50),
-             ("2024-07-01", 7, 7)],
+            [("2024-11-01", 120, 118), ("2024-10-01", 80, 75), ("2024-09-01", 100, 96),
+             ("2024-08-01", 50, 50), ("2024-07-01", 7, 7)],
+            ledger,
         )  # fmt: skip
 
         result = ops_verify.verify(STACK, "yellow", runtime=run)
 
         stub.assert_no_pending_responses()
     assert result.rows() == [
+        # Published by a run: its newest ledger row says what the month holds.
+        {"month": "2024-11", "rows": 120, "clean_rows": 118, "expected": 120, "quarantined": 2,
+         "status": "ok", "run_id": "r2", "published_at": "2024-12-05 06:10:00"},
         {"month": "2024-10", "rows": 80, "clean_rows": 75, "expected": 80, "quarantined": 1,
          "expected_clean": 75, "status": "ok"},
         # The rows match, the clean rows do not: a mismatch all the same.
@@ -590,7 +730,7 @@ def test_verify_with_workgroup_and_database_flags_needs_no_stack():
     target = StackTarget(given=StackOutputs(workgroup_name="tlc-elt-dev", database_name="tlc"))
     run = Runtime(run=None, client=lambda service, region: data_api, sleep=Sleeps())
     with Stubber(data_api) as stub:
-        stub_verify_query(stub, [("2024-09-01", 100, 98)])
+        stub_verify_query(stub, [("2024-09-01", 100, 98)])  # and no ledger yet
 
         result = ops_verify.verify(target, "yellow", runtime=run)
 

@@ -196,9 +196,16 @@ def test_expand_reads_what_the_cli_sends():
     assert [m["month"] for m in expand(sent)] == ["01", "02"]
 
 
+def test_expand_passes_force_publish_to_every_month_false_unless_given():
+    assert {m["forcePublish"] for m in expand({"from": "2024-01", "to": "2024-02"})} == {False}
+    forced = expand({"from": "2024-01", "to": "2024-02", "forcePublish": True})
+    assert [(m["month"], m["forcePublish"]) for m in forced] == [("01", True), ("02", True)]
+
+
 @pytest.mark.parametrize(
     ("backfill_input", "named"),
     [
+        ({"from": "2024-01", "to": "2024-02", "forcePublish": "true"}, "forcePublish"),
         ({"from": "2024-06", "to": "2024-01"}, "must not be after"),
         ({"from": "2005-01", "to": "2005-03"}, "year"),
         ({"from": "2025-01", "to": "2025-06"}, "not in the future"),

@@ -203,3 +203,22 @@ def test_the_trigger_package_runs_on_its_own(tmp_path):
     assert where.startswith(str(tmp_path))
     assert name == "yellow-2024-11-scheduled"
     assert machine_input == {"year": "2024", "month": "11", "dataset": "yellow"}
+
+
+def test_the_adopt_package_runs_on_its_own_with_the_contract_modules_it_imports(tmp_path):
+    files = artifacts.adopt_files()
+    assert "functions/adopt.py" in files
+    assert {path.split("/")[0] for path in files} == {"functions", "pipeline"}
+    assert all(p.startswith(("functions/", "pipeline/contract/")) or p == "pipeline/__init__.py"
+               for p in files)  # fmt: skip
+    for path, data in files.items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    code = (
+        "import functions.adopt as a; from pipeline.contract.datasets import YELLOW; "
+        "print(a.__file__, a._datasets({'datasets': ['yellow']}) == [YELLOW])"
+    )
+    where, same = run_isolated(code, str(tmp_path)).split()
+    assert where.startswith(str(tmp_path))
+    assert same == "True"

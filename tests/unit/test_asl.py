@@ -10,8 +10,18 @@ import json
 import pytest
 
 from components import asl
-from pipeline.contract.datasets import DATASETS
-from pipeline.contract.steps import JOB_ARGUMENTS, PYTHON_SHELL, SPARK, STEPS, Step
+from pipeline.contract.audit import AuditThresholds
+from pipeline.contract.datasets import DATASETS, YELLOW
+from pipeline.contract.layout import RunKeys
+from pipeline.contract.months import Month
+from pipeline.contract.steps import (
+    INPUT_ARGUMENTS,
+    JOB_ARGUMENTS,
+    PYTHON_SHELL,
+    SPARK,
+    STEPS,
+    Step,
+)
 
 JOB_NAMES = {step.job: f"tlc-elt-dev-{step.job}" for step in STEPS}
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
@@ -20,15 +30,16 @@ FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:tlc-elt-dev-trigger"
 
 
 SIZING = {
-    "yellow": asl.Sizing(2, 60), "green": asl.Sizing(2, 45), "fhv": asl.Sizing(3, 60),
-    "fhvhv": asl.Sizing(10, 240),
+    "yellow": asl.Sizing(2, 60), "green": asl.Sizing(2, 45),
+    "fhv": asl.Sizing(3, 60, AuditThresholds(max_shrink=0.2)), "fhvhv": asl.Sizing(10, 240),
 }  # fmt: skip
+BUCKET = "tlc-elt-dev-processed-0a1b2c3d"
 
 
 def monthly(**kwargs) -> dict:
     return asl.monthly_definition(
         JOB_NAMES, TOPIC, stack_prefix="tlc-elt-dev", sizing=SIZING, spark_worker_type="G.1X",
-        **kwargs,
+        processed_bucket=BUCKET, **kwargs,
     )  # fmt: skip
 
 
@@ -81,7 +92,11 @@ def test_one_glue_task_per_step_in_the_step_lists_order():
         assert states[asl.size_state(name)]["Next"] == STEPS[0].state
     for step, following in zip(STEPS, [*STEPS[1:], None], strict=True):
         expected_next = following.state if following else asl.SUCCEEDED
-        assert states[step.state]["Next"] == expected_next
+        if step.state == asl.AUDIT_STEP:  # the verdict decides whether the next step runs
+            assert states[step.state]["Next"] == asl.READ_VERDICT
+            assert states[asl.CHECK_VERDICT]["Default"] == expected_next
+        else:
+            assert states[step.state]["Next"] == expected_next
 
 
 def test_a_step_task_runs_its_job_with_the_input_as_arguments_and_its_datasets_sizing():
@@ -92,7 +107,12 @@ def test_a_step_task_runs_its_job_with_the_input_as_arguments_and_its_datasets_s
         "Resource": "arn:aws:states:::glue:startJobRun.sync",
         "Parameters": {
             "JobName": JOB_NAMES[step.job],
-            "Arguments": {"--dataset.$": "$.dataset", "--year.$": "$.year", "--month.$": "$.month"},
+            "Arguments": {
+                "--dataset.$": "$.dataset",
+                "--year.$": "$.year",
+                "--month.$": "$.month",
+                "--run_id.$": "$.run_id",
+            },
             "Timeout.$": "$.sizing.timeoutMinutes",
             "WorkerType": "G.1X",
             "NumberOfWorkers.$": "$.sizing.workers",
@@ -134,9 +154,11 @@ def test_each_dataset_sizes_its_runs_once_its_input_is_valid():
         assert size == {
             "Type": "Pass", "Comment": f"the Glue runs' sizing for {name}",
             "Result": {"workers": sizing.workers, "timeoutMinutes": sizing.timeout_minutes,
-                       "taskTimeoutSeconds": sizing.timeout_minutes * 60 + 15 * 60},
+                       "taskTimeoutSeconds": sizing.timeout_minutes * 60 + 15 * 60,
+                       "audit": json.dumps(sizing.audit.to_config(), sort_keys=True)},
             "ResultPath": "$.sizing", "Next": STEPS[0].state,
         }  # fmt: skip
+    assert json.loads(states[asl.size_state("fhv")]["Result"]["audit"])["maxShrink"] == 0.2
     # Only the Spark step takes workers; every step takes the dataset's timeout.
     for step in STEPS:
         parameters = states[step.state]["Parameters"]
@@ -149,13 +171,55 @@ def test_a_dataset_without_sizing_is_refused():
         asl.monthly_definition(
             JOB_NAMES, TOPIC, stack_prefix="p", spark_worker_type="G.1X",
             sizing={name: asl.Sizing(2, 60) for name in ("yellow", "green", "fhv")},
+            processed_bucket=BUCKET,
         )  # fmt: skip
 
 
 def test_job_arguments_are_the_step_contracts_arguments():
     for step in STEPS:
         arguments = monthly()["States"][step.state]["Parameters"]["Arguments"]
-        assert arguments == {f"--{name}.$": f"$.{name}" for name in JOB_ARGUMENTS}
+        expected = {f"--{name}.$": f"$.{name}" for name in JOB_ARGUMENTS}
+        if step.state == asl.AUDIT_STEP:
+            expected |= {"--force_publish.$": "$.force_publish", "--audit.$": "$.sizing.audit"}
+        assert step.arguments == (() if step.state != asl.AUDIT_STEP else
+                                  ("force_publish", "audit"))  # fmt: skip
+        assert arguments == expected
+
+
+def test_the_run_id_is_the_execution_name_and_force_publish_a_checked_boolean():
+    states = monthly()["States"]
+    read = states[asl.READ_INPUT]["Parameters"]
+    assert read["run_id.$"] == "$$.Execution.Name"
+    assert read["force_publish.$"] == "States.Format('{}', $.forcePublish)"
+    assert {f"{name}.$" for name in INPUT_ARGUMENTS} <= set(read)
+    assert states[asl.DEFAULT_FORCE] == {
+        "Type": "Pass", "Result": False, "ResultPath": "$.forcePublish",
+        "Next": asl.CHECK_TYPES,
+    }  # fmt: skip
+    (rule,) = states[asl.CHECK_TYPES]["Choices"]
+    assert {"Variable": "$.forcePublish", "IsBoolean": True} in rule["And"]
+    assert states[asl.CHECK_TYPES]["Default"] == asl.REJECT_INPUT
+
+
+def test_the_verdict_is_read_from_the_runs_audit_key_and_a_refusal_fails_the_execution():
+    states = monthly()["States"]
+    read = states[asl.READ_VERDICT]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert read["Parameters"]["Bucket"] == BUCKET
+    template = read["Parameters"]["Key.$"]
+    # The layout's own key, as States.Format fills it in for a run.
+    values = ["yellow", "2024", "09", "yellow-2024-09-scheduled"]
+    filled = template.split("'")[1].replace("{}", "%s") % tuple(values)
+    assert filled == RunKeys(YELLOW, Month(2024, 9), values[3]).audit_key
+    assert template.endswith("$.dataset, $.year, $.month, $.run_id)")
+    assert read["ResultSelector"] == {"verdict.$": "States.StringToJson($.Body)"}
+    assert read["Catch"][0]["Next"] == f"{asl.READ_VERDICT}Failed"
+    (refused,) = states[asl.CHECK_VERDICT]["Choices"]
+    assert refused["Variable"] == "$.audit.verdict.refused"
+    record = states[refused["Next"]]
+    assert record["Parameters"]["name"] == asl.MONTH_REFUSED == "MonthRefused"
+    assert record["Parameters"]["findings.$"] == "$.audit.verdict.findings"
+    assert record["Next"] == asl.NOTIFY_FAILURE
 
 
 def test_failed_jobs_are_not_retried_only_transient_glue_errors_are():
@@ -222,6 +286,7 @@ def test_a_step_without_a_job_name_is_refused():
             stack_prefix="p",
             sizing=SIZING,
             spark_worker_type="G.1X",
+            processed_bucket=BUCKET,
         )
 
 
@@ -243,7 +308,9 @@ def test_backfill_expands_the_range_then_runs_each_month_on_the_monthly_machine(
     assert run_month["Parameters"]["StateMachineArn"] == MONTHLY
     assert run_month["Parameters"]["Name.$"] == "$.name"
     month_input = run_month["Parameters"]["Input"]
-    assert {f"{name}.$" for name in JOB_ARGUMENTS} <= set(month_input)
+    assert {f"{name}.$" for name in INPUT_ARGUMENTS} <= set(month_input)
+    assert month_input["forcePublish.$"] == "$.forcePublish"
+    assert "run_id.$" not in month_input  # each month's run id is its own execution's name
     assert run_month["Catch"][0]["Next"] == asl.MONTH_FAILED  # one month fails, others go on
 
 

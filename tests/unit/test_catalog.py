@@ -1,16 +1,16 @@
 """The lake's catalog and Athena settings as plain values: every dataset's tables agree with the
-warehouse DDL column for column, type for type, and partition projection follows the layout."""
+warehouse DDL column for column, type for type, and their registered partitions read the runs'
+prefixes under the tables' locations (no partition projection)."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from components import catalog
 from pipeline.contract import zones
+from pipeline.contract.catalog import month_partitions, partition_location
 from pipeline.contract.datasets import DATASETS
-from pipeline.contract.layout import processed_prefix, quarantine_prefix, taxi_zones_key
+from pipeline.contract.layout import RunKeys, taxi_zones_key
 from pipeline.contract.months import Month
 from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.types import ColumnType
@@ -25,6 +25,7 @@ SAME_TYPE = {
     "VARCHAR(64)": "string",
     "DATE": "date",
     "BOOLEAN": "boolean",
+    "BIGINT": "bigint",  # the ledger's counts (no dataset column is one)
 }
 
 
@@ -61,24 +62,23 @@ def test_every_column_type_has_a_glue_spelling():
 
 
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
-def test_partition_projection_yields_the_layouts_month_folders(dataset):
+def test_tables_have_no_projection_and_their_run_partitions_fall_under_their_location(dataset):
+    """Partitions are registered (publish moves them), so no `projection.*` may switch Athena
+    to computed locations; each run's prefixes, and a legacy month folder, lie under the table's
+    location, in the table's bucket."""
     month = Month(2024, 9)
-    for table, prefix in (
-        (catalog.processed_table(dataset, BUCKET), processed_prefix(dataset, month)),
-        (catalog.quarantine_table(dataset, BUCKET), quarantine_prefix(dataset, month)),
+    tables = (catalog.processed_table(dataset, BUCKET), catalog.quarantine_table(dataset, BUCKET))
+    for keys in (
+        RunKeys(dataset, month, "yellow-2024-09-scheduled"),
+        RunKeys(dataset, month, None),
     ):
-        parameters = table.parameters
-        assert parameters["projection.enabled"] == "true"
-        assert parameters["projection.year.type"] == "integer"
-        assert parameters["projection.year.range"] == f"{dataset.first_month.year},2040"
-        assert parameters["projection.month.type"] == "integer"
-        assert parameters["projection.month.range"] == "1,12"
-        assert parameters["projection.month.digits"] == "2"
-        # What Athena substitutes for a partition (month zero-padded to 2 digits):
-        template = parameters["storage.location.template"]
-        resolved = template.replace("${year}", "2024").replace("${month}", f"{9:02d}")
-        assert resolved == f"s3://{BUCKET}/{prefix}"
-        assert table.location == f"s3://{BUCKET}/{re.sub(r'year=.*$', '', prefix)}"
+        for table, part in zip(tables, month_partitions(keys), strict=True):
+            assert table.name == part.table
+            assert table.parameters == {"classification": "parquet", "EXTERNAL": "TRUE"}
+            assert table.partition_keys == (("year", "int"), ("month", "int"))
+            location = partition_location(table.location, part.prefix)
+            assert location.startswith(table.location)
+            assert location == f"s3://{BUCKET}/{part.prefix}"
 
 
 def test_every_dataset_has_its_two_tables_then_the_zones():

@@ -94,6 +94,7 @@ def test_final_failure_goes_to_stderr_with_a_failing_exit_code(capsys):
         "FAILED",
         StepStatus.SUCCEEDED,
         StepStatus.SUCCEEDED,
+        StepStatus.SUCCEEDED,
         StepStatus.FAILED,
         error="CountMismatch: inserted 9 of 10 rows",
     )
@@ -101,8 +102,8 @@ def test_final_failure_goes_to_stderr_with_a_failing_exit_code(capsys):
     code = render_final(out, failed, quiet=False)
 
     assert code == 1
-    assert "LoadWarehouse" in buffer.getvalue()  # the steps table
-    assert "LoadWarehouse failed: States.TaskFailed: CountMismatch" in capsys.readouterr().err
+    assert "PublishMonth" in buffer.getvalue()  # the steps table
+    assert "PublishMonth failed: States.TaskFailed: CountMismatch" in capsys.readouterr().err
 
 
 def test_final_success_exits_zero():
@@ -115,7 +116,9 @@ def test_final_success_exits_zero():
 
 def test_status_shows_each_execution_with_its_steps_and_error():
     out, buffer = console()
-    failed = view("FAILED", StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.PENDING)
+    failed = view(
+        "FAILED", StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.PENDING, StepStatus.PENDING
+    )
     failed.steps[1].error, failed.steps[1].cause = "States.TaskFailed", "Spark died"
     failed.input = {"year": "2024", "month": "09", "dataset": "yellow"}
     backfill = view("RUNNING")
@@ -136,7 +139,7 @@ def test_status_shows_each_execution_with_its_steps_and_error():
     assert "yellow 2024-09" in text
     assert "green 2024-01..2024-06" in text
     assert "2 ok, 1 failed, 1 running" in text
-    assert "✓ IngestRaw ✗ TransformTrips · LoadWarehouse" in text
+    assert "✓ IngestRaw ✗ TransformTrips · AuditMonth · PublishMonth" in text
     assert "TransformTrips failed: States.TaskFailed: Spark died" in text
 
 
@@ -172,14 +175,17 @@ def test_log_lines_are_printed_verbatim():
 
 def test_the_live_panel_shows_the_current_step_and_elapsed_time():
     out, buffer = console()
-    running = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.RUNNING, StepStatus.PENDING)
+    running = view(
+        "RUNNING", StepStatus.SUCCEEDED, StepStatus.RUNNING, StepStatus.PENDING, StepStatus.PENDING
+    )
 
     out.print(execution_panel(running, T0 + timedelta(seconds=125)))
 
     text = buffer.getvalue()
     assert "yellow-2024-09-manual-x  RUNNING  2m05s  now: TransformTrips" in text
     assert "▶ TransformTrips" in text
-    assert "· LoadWarehouse" in text
+    assert "· AuditMonth" in text
+    assert "· PublishMonth" in text
 
 
 def test_on_a_terminal_the_display_is_live_not_lines():
@@ -290,7 +296,7 @@ class Poller:
 def test_without_a_terminal_a_running_step_beats_at_most_once_a_minute():
     out, buffer = console()
     transforming = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.RUNNING, StepStatus.PENDING)
-    loading = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.SUCCEEDED, StepStatus.RUNNING)
+    auditing = view("RUNNING", StepStatus.SUCCEEDED, StepStatus.SUCCEEDED, StepStatus.RUNNING)
     with WatchDisplay(out) as display:
         poller = Poller(display)
         for seconds in (10, 40, 69.9):  # only the first poll prints (the changes)
@@ -298,8 +304,8 @@ def test_without_a_terminal_a_running_step_beats_at_most_once_a_minute():
         lines_within_the_minute = len(buffer.getvalue().splitlines())
         for seconds in (70, 100, 129, 131):
             poller.poll(seconds, transforming)
-        poller.poll(140, loading)
-        poller.poll(199, loading)
+        poller.poll(140, auditing)
+        poller.poll(199, auditing)
     assert lines_within_the_minute == 2
     assert buffer.getvalue().splitlines() == [
         "✓ IngestRaw succeeded 1m05s",
@@ -307,7 +313,7 @@ def test_without_a_terminal_a_running_step_beats_at_most_once_a_minute():
         "▶ TransformTrips still running 1m10s",  # 60 s after the last line, with the step's time
         "▶ TransformTrips still running 2m11s",
         "✓ TransformTrips succeeded 1m05s",  # a change prints at once and restarts the minute
-        "▶ LoadWarehouse running ",
+        "▶ AuditMonth running ",
     ]
 
 
@@ -321,3 +327,47 @@ def test_without_a_terminal_the_execution_beats_between_steps_and_not_once_ended
         poller.poll(61, checking)
         poller.poll(200, ended)
     assert buffer.getvalue().splitlines() == ["… yellow-2024-09-manual-x RUNNING 1m01s"]
+
+
+def test_a_refused_month_shows_as_refused_with_each_finding(capsys):
+    out, buffer = console()
+    refused = view(*("FAILED", StepStatus.SUCCEEDED, StepStatus.SUCCEEDED, StepStatus.SUCCEEDED,
+                     StepStatus.PENDING))  # fmt: skip
+    refused.error = "MonthRefused"
+    refused.cause = "AuditMonth refused yellow 2024-09: nothing was published"
+    refused.input = {"year": "2024", "month": "09", "dataset": "yellow"}
+    refused.findings = [
+        {"rule": "other_month", "severity": "refuse", "message": "most pickups are not in 2024-09"},
+        {"rule": "unmapped_values", "severity": "warn", "message": "payment_type 3 rows"},
+    ]
+
+    assert render_final(out, refused, quiet=True) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "✗ yellow-2024-09-manual-x REFUSED: refused: AuditMonth refused yellow 2024-09: "
+        "nothing was published"
+    )
+    assert err[1:] == [
+        "  refuse: other_month: most pickups are not in 2024-09",
+        "  warn: unmapped_values: payment_type 3 rows",
+    ]
+    render_status(out, runs.StatusResult([runs.MachineExecutions("monthly", MACHINE, [refused])],
+                                          T0))  # fmt: skip
+    text = buffer.getvalue()
+    assert "REFUSED" in text
+    assert "refuse: other_month: most pickups are not in 2024-09" in text
+
+
+@pytest.mark.parametrize("command", ["start", "backfill"])
+def test_start_and_backfill_take_force_publish(command):
+    import argparse as parsing
+
+    from pipeline.cli.stack import add_parsers
+
+    parser = parsing.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    months = ["--year", "2024", "--month", "9"] if command == "start" else [
+        "--from", "2024-01", "--to", "2024-02"]  # fmt: skip
+    given = parser.parse_args([command, "--stack", "dev", *months, "--force-publish"])
+    plain = parser.parse_args([command, "--stack", "dev", *months])
+    assert (given.force_publish, plain.force_publish) == (True, False)

@@ -80,3 +80,13 @@ def test_backfill_name_and_input_name_the_range():
         "dataset": "yellow",
     }
     assert month_input(yellow, months[0]) == {"year": "2024", "month": "01", "dataset": "yellow"}
+
+
+def test_force_publish_is_in_the_input_only_when_asked():
+    yellow, month = get_dataset("yellow"), Month(2024, 1)
+    assert month_input(yellow, month, force_publish=True) == {
+        "year": "2024", "month": "01", "dataset": "yellow", "forcePublish": True,
+    }  # fmt: skip
+    assert "forcePublish" not in month_input(yellow, month)
+    assert backfill_input(yellow, [month], force_publish=True)["forcePublish"] is True
+    assert "forcePublish" not in backfill_input(yellow, [month])

@@ -101,7 +101,7 @@ def test_a_successful_run_has_every_step_succeeded_with_its_glue_run():
     steps = read_steps(history.events)
 
     assert [s.status for s in steps] == [StepStatus.SUCCEEDED] * len(STEPS)
-    assert [s.job_runs for s in steps] == [["jr_0"], ["jr_1"], ["jr_2"]]
+    assert [s.job_runs for s in steps] == [[f"jr_{n}"] for n in range(len(STEPS))]
     assert steps[0].job_name == "tlc-dev-IngestRaw"
     assert steps[0].attempts == 1
     assert steps[0].seconds(T0) == pytest.approx(50.0)  # entered at event 2, exited at event 7
@@ -143,7 +143,8 @@ def test_a_caught_failure_marks_the_step_failed_with_glue_error_and_every_attemp
     assert "MissingColumn: file lacks tpep_pickup_datetime" in transform.reason
     assert "jr_t2" in transform.reason
     assert steps["IngestRaw"].status is StepStatus.SUCCEEDED
-    assert steps["LoadWarehouse"].status is StepStatus.PENDING
+    assert steps["AuditMonth"].status is StepStatus.PENDING
+    assert steps["PublishMonth"].status is StepStatus.PENDING
 
 
 def test_the_execution_view_names_the_failing_step_and_its_error():
@@ -204,13 +205,13 @@ def test_a_running_execution_shows_its_current_step():
 
 
 def test_a_timeout_inside_a_step_fails_that_step_with_the_timeout():
-    history = History().enter("LoadWarehouse")
+    history = History().enter("PublishMonth")
     history.add("TaskScheduled", "taskScheduledEventDetails", **GLUE, parameters="{}")
     history.add(
         "ExecutionTimedOut", "executionTimedOutEventDetails", error="States.Timeout", cause="2h"
     )
 
-    load = read_steps(history.events)[2]
+    load = read_steps(history.events)[3]
 
     assert load.status is StepStatus.FAILED
     assert (load.error, load.reason) == ("States.Timeout", "2h")
@@ -274,3 +275,36 @@ def test_history_reader_pages_newest_first_and_stops_at_known_events():
         assert [e["id"] for e in reader.refresh()] == [1, 2, 3]
         assert [e["id"] for e in reader.refresh()] == [1, 2, 3, 4, 5]
         stub.assert_no_pending_responses()
+
+
+def test_a_refused_execution_carries_the_audits_findings_from_its_recorded_failure():
+    findings = [{"rule": "shrinks_published", "severity": "refuse", "message": "20.0% fewer"}]
+    history = History().started({"year": "2024", "month": "09"})
+    for number, step in enumerate(STEPS[:3]):
+        history.step(step.state, f"jr_{number}")
+    history.enter("MonthRefusedRecorded", kind="Pass")
+    failure = {"name": "MonthRefused", "step": "AuditMonth", "findings": findings}
+    history.add("PassStateExited", "stateExitedEventDetails", name="MonthRefusedRecorded",
+                output=json.dumps({"year": "2024", "failure": failure}))  # fmt: skip
+    history.add("ExecutionFailed", "executionFailedEventDetails", error="MonthRefused",
+                cause="AuditMonth refused yellow 2024-09")  # fmt: skip
+    description = {"executionArn": EXECUTION, "stateMachineArn": MACHINE, "status": "FAILED",
+                   "startDate": T0}  # fmt: skip
+
+    view = view_execution(description, history.events)
+
+    assert view.refused
+    assert view.findings == findings
+    assert view.failure == "refused: AuditMonth refused yellow 2024-09"
+    assert view.finding_lines == ["refuse: shrinks_published: 20.0% fewer"]
+    assert [s.status for s in view.steps] == [StepStatus.SUCCEEDED] * 3 + [StepStatus.PENDING]
+
+
+def test_a_failed_step_is_not_a_refusal():
+    view = view_execution(
+        {"executionArn": EXECUTION, "stateMachineArn": MACHINE, "status": "FAILED",
+         "startDate": T0},
+        failed_transform_history().events,
+    )  # fmt: skip
+    assert not view.refused
+    assert view.findings == []

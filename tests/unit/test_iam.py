@@ -25,6 +25,8 @@ QUEUE = "arn:aws:sqs:us-east-1:123456789012:tlc-elt-dev-dead-letters"
 LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/tlc-elt-dev-trigger"
 JOB_ARNS = [f"arn:aws:glue:us-east-1:123456789012:job/tlc-elt-dev-{job}" for job in iam.JOB_GRANTS]
 MONTH = Month(2024, 9)
+RUN = "yellow-2024-09-manual-20241105T120000Z"
+DATABASE = "tlc_elt_dev"
 
 
 def buckets(kms_key: str | None = None) -> iam.Buckets:
@@ -37,6 +39,7 @@ def job_policy(job: str, kms_key: str | None = None) -> dict:
         code_keys=(f"scripts/{job}.py", "libs/0123abcd/pipeline.zip"),
         log_groups=("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error"),
         workgroup_arn=WORKGROUP,
+        glue_database=DATABASE,
     )
     return iam.glue_job_policy(access, buckets(kms_key), ACCOUNT)
 
@@ -48,7 +51,14 @@ def all_documents() -> dict[str, dict]:
         for job in iam.JOB_GRANTS:
             documents[f"glue {job} {suffix}"] = job_policy(job, kms_key)
         documents[f"copy role {suffix}"] = iam.copy_role_policy("processed-bucket", "aws", kms_key)
-    documents["monthly machine"] = iam.monthly_machine_policy(JOB_ARNS, TOPIC)
+    for kms_key in (None, KMS_KEY):
+        suffix = "kms" if kms_key else "sse-s3"
+        documents[f"monthly machine {suffix}"] = iam.monthly_machine_policy(
+            JOB_ARNS, TOPIC, buckets(kms_key)
+        )
+        documents[f"adopt function {suffix}"] = iam.adopt_function_policy(
+            buckets(kms_key), DATABASE, LOG_GROUP, ACCOUNT
+        )
     documents["backfill machine"] = iam.backfill_machine_policy(MONTHLY, FUNCTION, TOPIC, ACCOUNT)
     documents["trigger function"] = iam.trigger_function_policy(MONTHLY, LOG_GROUP, QUEUE)
     documents["scheduler"] = iam.scheduler_policy(FUNCTION, QUEUE)
@@ -136,73 +146,101 @@ def object_arn(bucket: str, key: str) -> str:
 
 
 def lake_keys(dataset) -> dict[str, list[str]]:
-    """The keys pipeline.contract.layout gives each zone for one month of a dataset."""
-    processed = layout.processed_prefix(dataset, MONTH)
-    quarantine = layout.quarantine_prefix(dataset, MONTH)
+    """The keys pipeline.contract.layout gives each zone for one month of a dataset: a run's,
+    the month's pointer, and a legacy month's files."""
+    run, legacy = layout.RunKeys(dataset, MONTH, RUN), layout.RunKeys(dataset, MONTH, None)
     return {
-        "raw": [layout.raw_key(dataset, MONTH), layout.ingest_record_key(dataset, MONTH)],
-        "parts": [processed + "part-00000-x.snappy.parquet", layout.counts_key(dataset, MONTH)],
-        "quarantine": [quarantine + "part-00000-x.snappy.parquet"],
-        "manifest": [layout.copy_manifest_key(dataset, MONTH)],
-    }
+        "raw": [run.raw_key, run.ingest_record_key],
+        "parts": [run.processed_prefix + "part-00000-x.snappy.parquet", run.counts_key],
+        "quarantine": [run.quarantine_prefix + "part-00000-x.snappy.parquet"],
+        "manifest": [run.copy_manifest_key],
+        "audit": [run.audit_key],
+        "pointer": [layout.published_key(dataset, MONTH)],
+        "legacy raw": [legacy.raw_key, legacy.ingest_record_key],
+        "legacy": [legacy.processed_prefix + "part-00000-x.snappy.parquet", legacy.counts_key,
+                   legacy.copy_manifest_key, legacy.quarantine_prefix + "part-0.parquet"],
+    }  # fmt: skip
+
+
+def denied(document: dict, action: str, resource: str) -> bool:
+    return any(
+        statement["Effect"] == "Deny"
+        and action in as_list(statement["Action"])
+        and any(fnmatch.fnmatchcase(resource, p) for p in as_list(statement["Resource"]))
+        for statement in document["Statement"]
+    )
+
+
+def may(document: dict, action: str, resource: str) -> bool:
+    return allowed(document, action, resource) and not denied(document, action, resource)
 
 
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
-def test_ingest_writes_raw_and_nothing_processed(dataset):
+def test_ingest_writes_its_run_reads_the_published_month_and_nothing_processed(dataset):
     policy, keys = job_policy("ingest_raw"), lake_keys(dataset)
     for key in keys["raw"]:
         for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
             assert allowed(policy, action, object_arn("raw-bucket", key)), (action, key)
-    for key in keys["parts"] + keys["manifest"]:
+    for key in keys["legacy raw"]:  # the published file it copies when unchanged
+        assert allowed(policy, "s3:GetObject", object_arn("raw-bucket", key))
+        assert not allowed(policy, "s3:PutObject", object_arn("raw-bucket", key))
+        assert not allowed(policy, "s3:DeleteObject", object_arn("raw-bucket", key))
+    for key in keys["pointer"] + [keys["legacy"][1]]:  # which run is published
+        assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
+    for key in keys["parts"] + keys["manifest"] + keys["pointer"]:
         assert not allowed(policy, "s3:PutObject", object_arn("processed-bucket", key))
-        assert not allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
+    assert not allowed(policy, "s3:GetObject", object_arn("processed-bucket", keys["parts"][0]))
     assert not allowed(policy, "s3:PutObject", object_arn("raw-bucket", "elsewhere/file"))
 
 
 def spark_work_keys(dataset) -> list[str]:
-    """What Spark's committer and S3 filesystem write inside the month's output folders."""
+    """What Spark's committer and S3 filesystem write inside the run's output folders."""
     keys = []
-    for folder in (
-        layout.processed_prefix(dataset, MONTH),
-        layout.quarantine_prefix(dataset, MONTH),
-    ):
+    run = layout.RunKeys(dataset, MONTH, RUN)
+    for folder in (run.processed_prefix, run.quarantine_prefix):
         keys += [
             f"{folder}_temporary/0/_temporary/attempt_202409010000_0001_m_000000_0/part-0.parquet",
             f"{folder}_temporary/0/task_202409010000_0001_m_000000/part-00000.snappy.parquet",
             f"{folder}_SUCCESS",
-            folder.rstrip("/") + "_$folder$",  # the month folder's marker
-            folder.rsplit("/", 2)[0] + "_$folder$",  # the year folder's marker
+            folder.rstrip("/") + "_$folder$",  # the run folder's marker
+            folder.rsplit("/", 2)[0] + "_$folder$",  # the month folder's marker
+            folder.rsplit("/", 3)[0] + "_$folder$",  # the year folder's marker
         ]
     return keys
 
 
 def folder_probes(dataset) -> list[str]:
-    """The keys of the folders above the month that Spark's S3 filesystem may HEAD or mark."""
+    """The keys of the folders above the runs that Spark's S3 filesystem may HEAD or mark."""
     quarantine = layout.quarantine_dataset_prefix(dataset).rstrip("/")
     top = layout.dataset_prefix(dataset).rstrip("/")
     root = quarantine.split("/")[0]
-    return [top, f"{top}_$folder$", root, f"{root}/", f"{root}_$folder$",
-            quarantine, f"{quarantine}_$folder$"]  # fmt: skip
+    folders = (top, root, quarantine, f"{top}/_runs", f"{quarantine}/_runs")
+    return [key for folder in folders for key in (folder, f"{folder}/", f"{folder}_$folder$")
+            if not key.endswith("_runs/")]  # fmt: skip
 
 
-# Keys of the processed bucket that are no dataset's parts or quarantine.
-OUTSIDE_THE_DATASETS = [
+# Keys of the processed bucket that are no run's parts or quarantine.
+OUTSIDE_THE_RUNS = [
     "elsewhere/file.parquet",
     "_temporary/0/part-00000.parquet",
     "quarantine/file.parquet",
-    "quarantine/blue/year=2024/month=09/part-00000.parquet",
-    "yellowish/year=2024/month=09/part-00000.parquet",
-    "blue/year=2024/month=09/part-00000.parquet",
+    "quarantine/blue/_runs/year=2024/month=09/r/part-00000.parquet",
+    "yellowish/_runs/year=2024/month=09/r/part-00000.parquet",
+    "blue/_runs/year=2024/month=09/r/part-00000.parquet",
+    "yellow/year=2024/month=09/part-00000.parquet",  # a published (legacy) month
+    "yellow/year=2024/month=09/_published.json",
     "x_$folder$",
 ]
 
 
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
-def test_transform_reads_raw_and_writes_processed_and_quarantine(dataset):
+def test_transform_reads_its_runs_raw_file_and_writes_its_runs_parts_and_quarantine(dataset):
     policy, keys = job_policy("transform_trips"), lake_keys(dataset)
     for key in keys["raw"]:
         assert allowed(policy, "s3:GetObject", object_arn("raw-bucket", key))
         assert not allowed(policy, "s3:PutObject", object_arn("raw-bucket", key))
+    for key in keys["legacy raw"]:
+        assert not allowed(policy, "s3:GetObject", object_arn("raw-bucket", key))
     for key in keys["parts"] + keys["quarantine"] + spark_work_keys(dataset):
         for action in (
             "s3:PutObject",
@@ -214,18 +252,16 @@ def test_transform_reads_raw_and_writes_processed_and_quarantine(dataset):
     for key in folder_probes(dataset):
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
             assert allowed(policy, action, object_arn("processed-bucket", key)), (action, key)
-        # Folder keys are empty markers: no multipart upload ever targets one.
-        assert not allowed(policy, "s3:AbortMultipartUpload", object_arn("processed-bucket", key))
 
 
-def test_transform_writes_nothing_in_processed_outside_the_datasets_and_quarantine():
+def test_transform_writes_nothing_in_processed_outside_the_runs():
     policy = job_policy("transform_trips")
-    for key in OUTSIDE_THE_DATASETS:
+    for key in OUTSIDE_THE_RUNS:
         for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
             assert not allowed(policy, action, object_arn("processed-bucket", key)), (action, key)
 
 
-def test_the_transform_grant_is_exactly_the_layouts_prefixes_and_their_folder_keys():
+def test_the_transform_grant_is_exactly_the_runs_prefixes_and_their_folder_keys():
     """Fails if the grant widens (a bucket-wide `*`, a new prefix) or a dataset loses one."""
     policy = job_policy("transform_trips")
     granted = {
@@ -235,8 +271,8 @@ def test_the_transform_grant_is_exactly_the_layouts_prefixes_and_their_folder_ke
         for resource in as_list(statement["Resource"])
         if resource.startswith("arn:aws:s3:::processed-bucket")
     }
-    prefixes = [layout.dataset_prefix(d) for d in DATASETS.values()] + [
-        layout.quarantine_dataset_prefix(d) for d in DATASETS.values()
+    prefixes = [f"{layout.dataset_prefix(d)}_runs/" for d in DATASETS.values()] + [
+        f"{layout.quarantine_dataset_prefix(d)}_runs/" for d in DATASETS.values()
     ]
     probes = {key for dataset in DATASETS.values() for key in folder_probes(dataset)}
     expected = {object_arn("processed-bucket", f"{prefix}*") for prefix in prefixes}
@@ -246,16 +282,46 @@ def test_the_transform_grant_is_exactly_the_layouts_prefixes_and_their_folder_ke
 
 
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
-def test_load_reads_processed_and_writes_only_copy_manifests(dataset):
-    policy, keys = job_policy("load_redshift"), lake_keys(dataset)
-    for key in keys["parts"]:
+def test_audit_reads_processed_and_writes_only_verdicts(dataset):
+    policy, keys = job_policy("audit_month"), lake_keys(dataset)
+    for key in keys["parts"] + keys["pointer"] + keys["legacy"]:
         assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
         assert not allowed(policy, "s3:PutObject", object_arn("processed-bucket", key))
-    for key in keys["manifest"]:
-        assert allowed(policy, "s3:PutObject", object_arn("processed-bucket", key))
-    for key in keys["raw"]:
-        assert not allowed(policy, "s3:GetObject", object_arn("raw-bucket", key))
-    assert not allowed(policy, "s3:DeleteObject", object_arn("processed-bucket", keys["parts"][0]))
+    assert allowed(policy, "s3:PutObject", object_arn("processed-bucket", keys["audit"][0]))
+    for key in keys["parts"] + keys["audit"]:
+        assert not allowed(policy, "s3:DeleteObject", object_arn("processed-bucket", key))
+    assert not allowed(policy, "s3:GetObject", object_arn("raw-bucket", keys["raw"][0]))
+
+
+@pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
+def test_load_publishes_pointers_and_manifests_and_removes_runs_and_legacy_files(dataset):
+    policy, keys = job_policy("load_redshift"), lake_keys(dataset)
+    for key in keys["parts"] + keys["quarantine"] + keys["pointer"] + keys["legacy"]:
+        assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
+    for key in keys["manifest"] + keys["pointer"]:
+        assert may(policy, "s3:PutObject", object_arn("processed-bucket", key)), key
+    for key in keys["parts"] + keys["quarantine"] + keys["legacy"]:
+        assert not allowed(policy, "s3:PutObject", object_arn("processed-bucket", key)), key
+        assert may(policy, "s3:DeleteObject", object_arn("processed-bucket", key)), key
+    for key in keys["raw"] + keys["legacy raw"]:  # retention, in both zones
+        assert may(policy, "s3:DeleteObject", object_arn("raw-bucket", key)), key
+        assert not allowed(policy, "s3:PutObject", object_arn("raw-bucket", key)), key
+    assert allowed(policy, "s3:GetObject", object_arn("raw-bucket", keys["raw"][1]))
+    # The pointer names the published run: removing a legacy month's files keeps it.
+    assert not may(policy, "s3:DeleteObject", object_arn("processed-bucket", keys["pointer"][0]))
+    assert not may(policy, "s3:DeleteObject", object_arn("processed-bucket", "elsewhere/x"))
+
+
+def test_load_moves_partitions_of_exactly_the_catalogs_tables():
+    policy = job_policy("load_redshift")
+    table = f"arn:aws:glue:us-east-1:123456789012:table/{DATABASE}/" + "{}"
+    for name in ("yellow_trips", "yellow_quarantine", "fhvhv_quarantine"):
+        for action in ("glue:UpdatePartition", "glue:CreatePartition", "glue:GetPartition"):
+            assert allowed(policy, action, table.format(name))
+    assert not allowed(policy, "glue:UpdatePartition", table.format("taxi_zones"))
+    assert not allowed(policy, "glue:UpdateTable", table.format("yellow_trips"))
+    for job in ("ingest_raw", "transform_trips", "audit_month"):
+        assert not allowed(job_policy(job), "glue:UpdatePartition", table.format("yellow_trips"))
 
 
 def test_the_load_and_its_copy_role_read_the_zone_lookup_and_nothing_beside_it():
@@ -265,7 +331,7 @@ def test_the_load_and_its_copy_role_read_the_zone_lookup_and_nothing_beside_it()
         assert allowed(policy, "s3:GetObject", lookup)
         assert not allowed(policy, "s3:PutObject", lookup)
         assert not allowed(policy, "s3:GetObject", beside)
-    for job in ("ingest_raw", "transform_trips"):
+    for job in ("ingest_raw", "transform_trips", "audit_month"):
         assert not allowed(job_policy(job), "s3:GetObject", lookup)
 
 
@@ -294,6 +360,9 @@ def test_a_job_without_grants_or_without_a_workgroup_is_refused():
     load = iam.GlueJobAccess("load_redshift", (), ())
     with pytest.raises(ValueError, match="workgroup_arn"):
         iam.glue_job_policy(load, buckets(), ACCOUNT)
+    load = iam.GlueJobAccess("load_redshift", (), (), WORKGROUP)
+    with pytest.raises(ValueError, match="glue_database"):
+        iam.glue_job_policy(load, buckets(), ACCOUNT)
 
 
 def test_kms_permissions_follow_the_configured_key():
@@ -308,7 +377,7 @@ def test_kms_permissions_follow_the_configured_key():
 
 def test_copy_role_reads_processed_datasets_only():
     policy = iam.copy_role_policy("processed-bucket")
-    manifest = layout.copy_manifest_key(DATASETS["yellow"], MONTH)
+    manifest = layout.RunKeys(DATASETS["yellow"], MONTH, RUN).copy_manifest_key
     assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", manifest))
     assert not allowed(policy, "s3:GetObject", object_arn("raw-bucket", manifest))
     assert not allowed(policy, "s3:PutObject", object_arn("processed-bucket", manifest))
@@ -330,8 +399,15 @@ def test_backfill_follows_only_the_monthly_machines_executions():
     )
 
 
-def test_monthly_machine_runs_exactly_its_jobs():
-    policy = iam.monthly_machine_policy(JOB_ARNS, TOPIC)
+def test_monthly_machine_runs_exactly_its_jobs_and_reads_only_verdicts():
+    policy = iam.monthly_machine_policy(JOB_ARNS, TOPIC, buckets())
+    keys = lake_keys(DATASETS["fhv"])
+    assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", keys["audit"][0]))
+    for key in keys["parts"] + keys["pointer"]:
+        assert not allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
+    assert not [s for s in policy["Statement"] if "kms:" in str(s["Action"])]
+    with_key = iam.monthly_machine_policy(JOB_ARNS, TOPIC, buckets(KMS_KEY))
+    assert allowed(with_key, "kms:Decrypt", KMS_KEY)
     for arn in JOB_ARNS:
         for action in ("glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"):
             assert allowed(policy, action, arn)
@@ -360,7 +436,7 @@ def test_the_reader_reads_the_lake_writes_only_query_results_and_runs_only_queri
     policy = iam.reader_policy(access, ACCOUNT)
     for dataset in DATASETS.values():
         keys = lake_keys(dataset)
-        for key in keys["parts"] + keys["quarantine"]:
+        for key in keys["parts"] + keys["quarantine"] + keys["legacy"]:
             assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
             assert not allowed(policy, "s3:PutObject", object_arn("processed-bucket", key))
         for key in keys["raw"]:
@@ -391,3 +467,15 @@ def test_metrics_are_put_only_into_the_stacks_namespace():
     assert iam.put_metrics_statement("tlc-elt/prod")["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "tlc-elt/prod"}
     }
+
+
+def test_the_adopt_function_reads_what_is_published_and_only_registers_partitions():
+    policy = iam.adopt_function_policy(buckets(), DATABASE, LOG_GROUP, ACCOUNT)
+    keys = lake_keys(DATASETS["green"])
+    for key in keys["pointer"] + [keys["legacy"][1]]:
+        assert allowed(policy, "s3:GetObject", object_arn("processed-bucket", key))
+    assert not allowed(policy, "s3:GetObject", object_arn("processed-bucket", keys["parts"][0]))
+    table = f"arn:aws:glue:us-east-1:123456789012:table/{DATABASE}/green_trips"
+    assert allowed(policy, "glue:BatchCreatePartition", table)
+    assert not allowed(policy, "glue:UpdatePartition", table)
+    assert allowed(policy, "s3:ListBucket", "arn:aws:s3:::processed-bucket")

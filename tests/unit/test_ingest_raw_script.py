@@ -16,6 +16,7 @@ GOOD = {
     "dataset": "yellow",
     "year": "2024",
     "month": "09",
+    "run_id": "yellow-2024-09-manual-20241105T120000Z",
     "raw_bucket": "tlc-elt-raw-dev",
     "processed_bucket": "tlc-elt-processed-dev",
 }
@@ -55,6 +56,7 @@ def test_context_from_good_arguments(script, silent_s3):
     context = script.build_context({**GOOD, "dataset": "green", "source": ""}, s3=silent_s3)
 
     assert (context.dataset, context.month, context.source) == (GREEN, Month(2024, 9), None)
+    assert context.run_id == GOOD["run_id"]
     assert context.lake.uri("raw", "k") == "s3://tlc-elt-raw-dev/k"
 
 
@@ -68,6 +70,7 @@ def test_context_from_good_arguments(script, silent_s3):
         ({"year": str(datetime.now(UTC).year + 1)}, "invalid year"),
         ({"raw_bucket": "Not_A_Bucket"}, "invalid raw_bucket 'Not_A_Bucket'"),
         ({"force": "maybe"}, "invalid force 'maybe': true or false"),
+        ({"run_id": "a/b"}, "invalid run id 'a/b'"),
     ],
 )
 def test_bad_arguments_fail_typed_before_any_s3_call(script, silent_s3, override, names):

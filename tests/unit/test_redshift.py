@@ -17,6 +17,8 @@ from botocore.stub import Stubber
 
 from pipeline.contract.datasets import GREEN, YELLOW
 from pipeline.contract.errors import InvalidInput, PipelineError, StatementFailed
+from pipeline.contract.layout import RunKeys
+from pipeline.contract.ledger import LedgerRow
 from pipeline.contract.months import Month
 from pipeline.storage.lake import LocalLake
 from pipeline.warehouse.base import MonthCount
@@ -26,8 +28,9 @@ from pipeline.warehouse.redshift import (
     RedshiftDataApiWarehouse,
     clean_view_columns,
     count_check_sql,
-    load_batch,
+    publish_batch,
     require_workgroup_support,
+    run_check_sql,
     schema_batch,
 )
 
@@ -186,7 +189,9 @@ def test_loading_without_a_copy_role_is_refused_before_any_call(stubbed, tmp_pat
     verify_only = RedshiftDataApiWarehouse(WORKGROUP, DATABASE, client=client)
 
     with pytest.raises(InvalidInput, match="copy role ARN"):
-        verify_only.replace_month(YELLOW, Month(2024, 9), LocalLake(tmp_path))
+        verify_only.publish_month(
+            YELLOW, Month(2024, 9), LocalLake(tmp_path), RunKeys(YELLOW, Month(2024, 9), RUN), ROW
+        )
 
 
 def test_month_counts_other_failures_raise_with_the_error(stubbed):
@@ -266,22 +271,43 @@ def test_a_status_read_refused_while_polling_is_a_statement_failure_naming_it(st
     assert time.sleeps == [1]  # it failed on the second poll, after one wait
 
 
-def test_load_batch_without_part_files_only_deletes_and_checks_for_zero():
-    statements = load_batch(YELLOW, Month(2024, 9), None, ROLE, 0)
+RUN = "yellow-2024-09-manual-20241105T120000Z"
+ROW = LedgerRow(
+    dataset="yellow", source_month="2024-09-01", run_id=RUN,
+    published_at="2024-11-05 12:00:00", engine="glue-spark",
+    source="https://d37ci6vzurychx.cloudfront.net/trip-data/yellow_tripdata_2024-09.parquet",
+    source_bytes=1000, source_sha256="ab" * 32, rows_in=6, rows_loaded=5, rows_quarantined=1,
+    forced=False, findings="[]",
+)  # fmt: skip
+# Before anything else: the LOCK that serialises two publishes of the table, then the run check,
+# then the ledger row counting what the month held before the delete.
+HEAD = [BatchPart.LOCK, BatchPart.RUN_CHECK, BatchPart.LEDGER_ROW, BatchPart.DELETE_MONTH]
 
-    assert [s.part for s in statements] == [BatchPart.DELETE_MONTH, BatchPart.COUNT_CHECK]
+
+def test_a_publish_without_part_files_locks_records_deletes_and_checks_for_zero():
+    statements = publish_batch(YELLOW, Month(2024, 9), None, ROLE, 0, ROW)
+
+    assert [s.part for s in statements] == [*HEAD, BatchPart.COUNT_CHECK]
     assert statements[-1].sql.endswith("HAVING COUNT(*) <> 0")
 
 
-def test_load_batch_copies_into_a_staging_table_and_inserts_by_name_and_holds_no_ddl():
-    manifest = "s3://processed/yellow/year=2024/month=09/_copy.manifest"
-    statements = load_batch(YELLOW, Month(2024, 9), manifest, ROLE, 5)
+def test_the_publish_batch_locks_first_then_checks_the_run_then_writes_the_ledger_row():
+    manifest = "s3://processed/yellow/_runs/year=2024/month=09/r1/_copy.manifest"
+    statements = publish_batch(YELLOW, Month(2024, 9), manifest, ROLE, 5, ROW)
     by_part = {s.part: s.sql for s in statements}
 
     assert [s.part for s in statements] == [
-        BatchPart.DELETE_MONTH, BatchPart.STAGE, BatchPart.COPY, BatchPart.INSERT,
-        BatchPart.COUNT_CHECK,
+        *HEAD, BatchPart.STAGE, BatchPart.COPY, BatchPart.INSERT, BatchPart.COUNT_CHECK,
     ]  # fmt: skip
+    assert statements[0].sql == "LOCK yellow_trips, tlc_elt_loads"
+    assert by_part[BatchPart.RUN_CHECK] == run_check_sql(YELLOW, Month(2024, 9), RUN)
+    ledger_row = by_part[BatchPart.LEDGER_ROW]
+    assert ledger_row.startswith("INSERT INTO tlc_elt_loads (dataset, source_month, run_id, ")
+    # rows_replaced: the month's rows now, counted in the transaction before its delete.
+    assert (
+        "5, 1, (SELECT COUNT(*) FROM yellow_trips WHERE source_month = '2024-09-01'), false, "
+        "'[]')" in ledger_row
+    )
     names = ", ".join(YELLOW.column_names)
     assert by_part[BatchPart.STAGE].startswith("CREATE TEMP TABLE stage_yellow_trips (vendor_id")
     assert by_part[BatchPart.COPY].startswith(f"COPY stage_yellow_trips FROM '{manifest}'")
@@ -290,6 +316,18 @@ def test_load_batch_copies_into_a_staging_table_and_inserts_by_name_and_holds_no
     )
     # Concurrent months touch only rows: no statement that changes the catalog.
     assert not [s for s in statements if s.sql.startswith(("CREATE TABLE", "ALTER", "CREATE OR"))]
+
+
+def test_the_run_check_fails_only_when_the_run_is_the_months_newest_ledger_row():
+    sql = run_check_sql(YELLOW, Month(2024, 9), RUN)
+
+    assert sql == (
+        f"SELECT CAST('already published: run {RUN} is yellow 2024-09 as published, ledger rows "
+        "' || CAST(COUNT(*) AS VARCHAR) AS INTEGER) FROM tlc_elt_loads WHERE dataset = 'yellow' "
+        f"AND source_month = '2024-09-01' AND run_id = '{RUN}' AND published_at = (SELECT "
+        "MAX(published_at) FROM tlc_elt_loads WHERE dataset = 'yellow' AND source_month = "
+        "'2024-09-01') HAVING COUNT(*) > 0"
+    )
 
 
 GRANTS = [
@@ -328,6 +366,20 @@ def test_the_schema_step_brings_a_first_version_table_to_the_new_columns():
     assert [s.part for s in statements][-3:] == [
         BatchPart.CLEAN_VIEW, BatchPart.GRANT, BatchPart.GRANT,
     ]  # fmt: skip
+
+
+def test_a_missing_ledger_is_created_and_granted_by_the_schema_step():
+    view = clean_view_columns(YELLOW)
+    statements = schema_batch(YELLOW, YELLOW.column_names, view, ())
+
+    assert [s.part for s in statements] == [BatchPart.CREATE_LEDGER, BatchPart.GRANT,
+                                            BatchPart.GRANT]  # fmt: skip
+    assert statements[0].sql.startswith("CREATE TABLE IF NOT EXISTS tlc_elt_loads (\n")
+    assert statements[0].sql.endswith("  findings VARCHAR(65535)\n)")
+    assert [s.sql for s in statements[1:]] == [
+        "GRANT SELECT ON tlc_elt_loads TO ROLE tlc_reader",
+        "GRANT ALL ON tlc_elt_loads TO ROLE tlc_loader",
+    ]
 
 
 def test_a_current_table_and_view_need_no_schema_step_a_stale_view_is_replaced():

@@ -4,10 +4,12 @@ with a message that names the key, the value and what is valid."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from components.settings import KEYS, Profile, StackSettings, build_settings, eventbridge_cron
+from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.errors import InvalidInput
 
 
@@ -211,3 +213,30 @@ def test_spark_workers_for_every_dataset_or_some_of_them(value, expected):
 def test_bad_per_dataset_sizing_is_refused_naming_the_key(key, value):
     with pytest.raises(InvalidInput, match=f"tlc-elt:{key}.*per dataset"):
         build_settings({key: value}, "dev")
+
+
+def test_audit_thresholds_default_and_take_stack_and_per_dataset_overrides():
+    for stack in ("dev", "prod"):
+        assert set(build_settings({}, stack).audit.values()) == {AuditThresholds()}
+    given = {"maxQuarantineShare": 0.1, "datasets": {"fhv": {"maxShrink": 0.2}}}
+    for value in (given, json.dumps(given)):  # a Pulumi object arrives as JSON text
+        settings = build_settings({"audit": value}, "prod")
+        assert settings.audit["fhv"] == AuditThresholds(max_quarantine_share=0.1, max_shrink=0.2)
+        assert settings.audit["yellow"] == AuditThresholds(max_quarantine_share=0.1)
+        assert settings.sizing["fhv"].audit == settings.audit["fhv"]
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ('{"maxShrink": 2}', "tlc-elt:audit audit threshold maxShrink 2: a number from 0 to 1"),
+        ('{"maxShrinks": 0.2}', "tlc-elt:audit 'maxShrinks': one of maxQuarantineShare"),
+        ('{"datasets": {"blue": {}}}', "tlc-elt:audit datasets"),
+        ('{"datasets": {"fhv": {"historyHigh": 0.5}}}', "tlc-elt:audit datasets.fhv .*historyHigh"),
+        ("[0.1]", "tlc-elt:audit '\\[0.1\\]': a map of thresholds"),
+        ('{"maxShrink": ', "tlc-elt:audit"),
+    ],
+)
+def test_bad_audit_thresholds_are_refused_naming_the_key_and_what_is_valid(value, named):
+    with pytest.raises(InvalidInput, match=named):
+        build_settings({"audit": value}, "dev")

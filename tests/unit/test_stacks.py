@@ -94,6 +94,7 @@ _PLAIN = {
     "aws:glue/catalogTable:CatalogTable",
     "aws:redshiftdata/statement:Statement",
     "aws:cloudwatch/dashboard:Dashboard",
+    "aws:lambda/invocation:Invocation",
 }
 _CALLS = {
     "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -116,6 +117,7 @@ class Registered:
     parent: str = ""
     protect: bool = False
     retain_on_delete: bool = False
+    dependencies: tuple[str, ...] = ()
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -158,6 +160,7 @@ class RecordingMonitor(MockMonitor):
             registered.parent = request.parent
             registered.protect = request.protect
             registered.retain_on_delete = request.retainOnDelete
+            registered.dependencies = tuple(request.dependencies)
         return response
 
 
@@ -301,16 +304,17 @@ INVENTORY = {
     "aws:s3/bucketPolicy:BucketPolicy": 3,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 3,
     "aws:s3/bucketVersioning:BucketVersioning": 1,
-    "aws:s3/bucketObjectv2:BucketObjectv2": 6,  # 3 scripts, 2 libraries, the zone lookup
-    "aws:glue/job:Job": 3,
-    "aws:iam/role:Role": 9,
-    "aws:iam/rolePolicy:RolePolicy": 10,  # one per role, and the freshness check's
-    "aws:cloudwatch/logGroup:LogGroup": 5,
+    "aws:s3/bucketObjectv2:BucketObjectv2": 7,  # 4 scripts, 2 libraries, the zone lookup
+    "aws:glue/job:Job": 4,
+    "aws:iam/role:Role": 11,
+    "aws:iam/rolePolicy:RolePolicy": 12,  # one per role, and the freshness check's
+    "aws:cloudwatch/logGroup:LogGroup": 6,
     "aws:redshiftserverless/namespace:Namespace": 1,
     "aws:redshiftserverless/workgroup:Workgroup": 1,
     "aws:redshiftserverless/usageLimit:UsageLimit": 1,
     "aws:sfn/stateMachine:StateMachine": 2,
-    "aws:lambda/function:Function": 1,
+    "aws:lambda/function:Function": 2,  # the trigger, the adopt function
+    "aws:lambda/invocation:Invocation": 1,  # the adopt function's, at deploy
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
     "aws:sns/topic:Topic": 1,
     "aws:sqs/queue:Queue": 1,
@@ -609,7 +613,8 @@ def test_each_glue_role_gets_exactly_its_steps_policy(deployment):
             if step.kind == SPARK
             else ("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error")
         )
-        access = iam.GlueJobAccess(step.job, (script, library), logs, workgroup)
+        database = f"tlc_elt_{deployment.stack}"
+        access = iam.GlueJobAccess(step.job, (script, library), logs, workgroup, database)
         expected = iam.glue_job_policy(access, buckets, account)
         assert deployment.policy(f"etl-{step.job}-policy") == expected
 
@@ -687,6 +692,7 @@ def test_monthly_machine_is_the_step_list_asl_with_logs_and_tracing(deployment):
         stack_prefix=f"tlc-elt-{deployment.stack}",
         sizing=settings.sizing,
         spark_worker_type=settings.spark_worker_type,
+        processed_bucket=deployment.exports["processedBucket"],
     )
     assert machine["type"] == "STANDARD"
     assert machine["roleArn"] == deployment.get("orchestration-monthly-role").outputs["arn"]
@@ -720,8 +726,14 @@ def test_state_machine_roles_are_allowed_only_what_their_states_call(deployment)
     topic = deployment.exports["alertsTopicArn"]
     monthly, function = machine_arn(deployment, "monthly"), deployment.get("orchestration-trigger")
     job_arns = [deployment.get(f"etl-{step.job}").outputs["arn"] for step in STEPS]
+    lake = iam.Buckets(
+        "",
+        deployment.exports["processedBucket"],
+        "",
+        kms_key_arn=settings_of(deployment).kms_key_arn,
+    )
     assert deployment.policy("orchestration-monthly-policy") == iam.monthly_machine_policy(
-        job_arns, topic
+        job_arns, topic, lake
     )
     account = iam.Account("aws", REGION, ACCOUNT)
     assert deployment.policy("orchestration-backfill-policy") == iam.backfill_machine_policy(
@@ -939,7 +951,8 @@ def test_the_catalog_has_a_processed_and_a_quarantine_table_per_dataset(deployme
         assert table["databaseName"] == database["name"]
         assert table["tableType"] == "EXTERNAL_TABLE"
         assert table["parameters"] == dict(spec.parameters)
-        assert table["parameters"]["projection.enabled"] == "true"
+        # No partition projection: partitions are registered (publish, the adopt function).
+        assert not [key for key in table["parameters"] if key.startswith("projection.")]
         assert table["partitionKeys"] == [{"name": "year", "type": "int"},
                                           {"name": "month", "type": "int"}]  # fmt: skip
         storage = table["storageDescriptor"]
@@ -1030,3 +1043,34 @@ def test_the_warehouse_access_setup_runs_as_the_admin_and_reruns_when_it_changes
     digest = procedure["statementName"].rsplit("-", 1)[-1]
     assert grants["statementName"] == f"tlc-elt-access-call-{digest}"
     assert deployment.get("analytics-access-grants").parent.endswith("::analytics")
+
+
+def test_the_adopt_function_runs_at_deploy_after_the_tables_with_its_own_code(deployment):
+    """The upgrade: right after `pulumi up` every published month has its partitions."""
+    function = inputs(deployment, "analytics-adopt")
+    assert function["handler"] == artifacts.ADOPT_HANDLER
+    assert function["environment"]["variables"] == {
+        "PROCESSED_BUCKET": deployment.exports["processedBucket"],
+        "GLUE_DATABASE": f"tlc_elt_{deployment.stack}",
+    }
+    shipped = {path: asset.text for path, asset in function["code"].assets.items()}
+    assert shipped == {path: data.decode() for path, data in artifacts.adopt_files().items()}
+    invocation = deployment.get("analytics-adopt-invocation")
+    assert invocation.inputs["functionName"] == deployment.get("analytics-adopt").outputs["name"]
+    assert json.loads(invocation.inputs["input"]) == {}
+    assert invocation.inputs["triggers"]["code"] == artifacts.content_hash(artifacts.adopt_files())
+    assert invocation.parent.endswith("::analytics")
+    tables = deployment.of_type("aws:glue/catalogTable:CatalogTable")
+    urns = set(invocation.dependencies)
+    assert all(any(u.endswith(f"::{table.name}") for u in urns) for table in tables)
+    assert any(u.endswith("::analytics-adopt") for u in urns)
+    settings = settings_of(deployment)
+    database = f"tlc_elt_{deployment.stack}"
+    logs = deployment.get("analytics-adopt-logs").outputs["arn"]
+    lake = iam.Buckets(
+        "", deployment.exports["processedBucket"], "", kms_key_arn=settings.kms_key_arn
+    )
+    account = iam.Account("aws", REGION, ACCOUNT)
+    assert deployment.policy("analytics-adopt-policy") == iam.adopt_function_policy(
+        lake, database, logs, account
+    )

@@ -15,6 +15,7 @@ GOOD = {
     "dataset": "green",
     "year": "2024",
     "month": "9",
+    "run_id": "yellow-2024-09-manual-20241105T120000Z",
     "raw_bucket": "tlc-elt-raw-dev",
     "processed_bucket": "tlc-elt-processed-dev",
 }
@@ -55,6 +56,7 @@ def test_context_carries_the_month_the_lake_and_the_given_session(script, silent
     context = script.build_context(GOOD, session, s3=silent_s3)
     assert (context.dataset, context.month) == (GREEN, Month(2024, 9))
     assert context.spark is session
+    assert context.run_id == GOOD["run_id"]
     assert isinstance(context.lake, S3Lake)
     assert context.lake.uri("raw", "k") == "s3://tlc-elt-raw-dev/k"
     assert context.lake.uri("processed", "k") == "s3://tlc-elt-processed-dev/k"
@@ -63,7 +65,7 @@ def test_context_carries_the_month_the_lake_and_the_given_session(script, silent
 @pytest.mark.parametrize(
     ("override", "what"),
     [({"month": "13"}, "month"), ({"year": "2008"}, "year"), ({"dataset": "blue"}, "dataset"),
-     ({"dataset": "green", "year": "2013", "month": "7"}, "month")],
+     ({"dataset": "green", "year": "2013", "month": "7"}, "month"), ({"run_id": ""}, "run id")],
 )  # fmt: skip
 def test_bad_input_fails_before_spark_starts(script, silent_s3, override, what):
     # No session given: reaching glue_spark_session() would raise ImportError (no awsglue here).

@@ -534,7 +534,10 @@ def _shown(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(map(str, value)) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{name}: {given}" for name, given in value.items()) + "}"
+        if all(isinstance(given, AuditThresholds) for given in value.values()):
+            if all(given == AuditThresholds() for given in value.values()):
+                return "defaults"
+        return "{" + ", ".join(f"{name}: {_shown(given)}" for name, given in value.items()) + "}"
     return str(value)
 
 

@@ -63,7 +63,7 @@ def verify(
         f"{chosen.table} in Redshift workgroup {outputs.workgroup_name}, "
         f"database {outputs.database_name}"
     )
-    return VerifyReport(title, check_months(counts, reader, ledger))
+    return VerifyReport(title, check_months(counts, reader, ledger), chosen.name)
 
 
 def _counts_reader(

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.contract import layout, ledger, zones
+import pipeline.contract.layout as layout
+import pipeline.contract.ledger as ledger
+import pipeline.contract.zones as zones
 from pipeline.contract.audit import AuditResult
 from pipeline.contract.datasets import DATASETS, Dataset
 from pipeline.contract.months import Month

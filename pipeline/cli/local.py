@@ -10,21 +10,33 @@ from typing import Any
 from rich.console import Console
 
 from pipeline.cli import flags
+from pipeline.cli.errors import EXIT_FAILED, EXIT_OK
 from pipeline.cli.progress import ConsoleObserver
 from pipeline.cli.render import quality_table, verify_table
 from pipeline.contract.datasets import get_dataset
 from pipeline.contract.errors import InvalidInput
-from pipeline.local.runner import DEFAULT_WORKDIR, LocalPipeline, verify_local
+from pipeline.jobs.source import open_source
+from pipeline.local.runner import (
+    DEFAULT_WORKDIR,
+    WAREHOUSE_FILE,
+    LocalPipeline,
+    MonthRun,
+    verify_local,
+)
 
-EXIT_FAILED = 1
 COMMANDS = ("demo", "local", "verify")
+DEMO_WORKDIR = DEFAULT_WORKDIR / "demo"
+_WORKDIR_HELP = (
+    "the run's folder: lake/ (raw, processed), warehouse.duckdb, run.lock; created if missing "
+    "(default: %(default)s)"
+)
 
 
 def add_parsers(commands: Any) -> None:
     demo = commands.add_parser("demo", help="offline: a synthetic month through the pipeline")
     demo.add_argument("--rows", type=int, default=None, help="rows in the synthetic month")
-    demo.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "demo")
-    demo.add_argument("--seed", type=int, default=20240901)
+    demo.add_argument("--workdir", type=Path, default=DEMO_WORKDIR, help=_WORKDIR_HELP)
+    demo.add_argument("--seed", type=int, default=20240901, help="the generator's seed")
     flags.engine_flag(demo)
     flags.common(demo)
 
@@ -32,12 +44,18 @@ def add_parsers(commands: Any) -> None:
     flags.month_flags(local, ranged=True)
     flags.dataset_flag(local)
     local.add_argument("--source", help="URL or path of the month's file (default: TLC's URL)")
-    local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help=_WORKDIR_HELP)
     flags.engine_flag(local)
+    local.add_argument("--json", action="store_true", help="print each month's steps as JSON")
     flags.common(local)
 
     verify = commands.add_parser("verify", help="row counts per month in the warehouse")
-    verify.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
+    verify.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help=f"a local run's folder (default: {DEFAULT_WORKDIR}, unless a stack is named)",
+    )
     flags.stack_flags(verify)
     flags.dataset_flag(verify)
     verify.add_argument("--workgroup", help="Redshift workgroup (instead of --stack)")
@@ -58,21 +76,55 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
     months = flags.months_of(args, dataset.first_month)
     if args.source and len(months) > 1:
         raise InvalidInput("--source", args.source, "a single file serves a single month")
-    observer = ConsoleObserver(console, quiet=args.quiet)
+    if args.source:
+        open_source(args.source)  # a missing file, a directory, a bad scheme: before the lock
+    observer = ConsoleObserver(console, quiet=args.quiet or args.json)
     # The engine is checked here (InvalidInput), the workdir's lock taken by `locked`: both
     # before anything is written.
     pipeline = LocalPipeline(args.workdir, engine=args.engine, observer=observer)
+    done: list[dict[str, Any]] = []
     try:
         with pipeline.locked(dataset, months):
             for month in months:
                 run = pipeline.run_month(dataset, month, args.source)
                 counts = pipeline.transform_counts(run.dataset, run.month)
+                done.append(month_record(run, counts))
+                if args.json:
+                    continue
                 if counts is not None:
                     console.print(quality_table(counts))
                 console.print(f"{run.dataset.name} {run.month}: done in {run.seconds:.1f}s")
     finally:
         observer.close()
-    return 0
+    if args.json:
+        record = {"workdir": str(args.workdir), "engine": pipeline.engine.value, "months": done}
+        print(json.dumps(record, indent=2, default=str))
+    return EXIT_OK
+
+
+def month_record(run: MonthRun, counts: dict[str, Any] | None) -> dict[str, Any]:
+    """`local --json`: a month's steps (state, seconds, figures) and transform's counts."""
+    steps = [
+        {"step": step.step.state, "seconds": round(step.seconds, 3), "figures": step.figures}
+        for step in run.steps
+    ]
+    return {
+        "dataset": run.dataset.name,
+        "month": str(run.month),
+        "seconds": round(run.seconds, 3),
+        "steps": steps,
+        "counts": counts,
+    }
+
+
+def interrupted_message(args: argparse.Namespace) -> str:
+    """Ctrl-C in a local run: what is left, and that running it again is safe."""
+    return (
+        f"interrupted: the {args.command} run in {args.workdir} stopped before the month was "
+        "done; run the same command again (every step replaces its month)"
+        if args.command in ("local", "demo")
+        else "interrupted"
+    )
 
 
 _REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")
@@ -117,12 +169,29 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
 
         report = stack.remote_verify(args, dataset)
     else:
-        report = verify_local(args.workdir or DEFAULT_WORKDIR, dataset)
+        report = verify_local(local_workdir(args.workdir), dataset)
     if args.json:
         print(json.dumps(report.rows(), indent=2))
     else:
         console.print(verify_table(report.title, report.rows()))
-    return 0 if report.ok else EXIT_FAILED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def local_workdir(given: Path | None) -> Path:
+    """`verify`'s workdir; with none given and no warehouse in the default one but the demo's,
+    say where the demo's is and how to verify it (`make demo` runs in DEMO_WORKDIR)."""
+    if given is not None:
+        return given
+    if not (DEFAULT_WORKDIR / WAREHOUSE_FILE).is_file() and (
+        (DEMO_WORKDIR / WAREHOUSE_FILE).is_file()
+    ):
+        raise InvalidInput(
+            "--workdir",
+            str(DEFAULT_WORKDIR),
+            f"no {WAREHOUSE_FILE} there; the demo's workdir is {DEMO_WORKDIR}: "
+            f"python -m pipeline verify --workdir {DEMO_WORKDIR}",
+        )
+    return DEFAULT_WORKDIR
 
 
 def run_demo_command(args: argparse.Namespace, console: Console) -> int:
@@ -147,4 +216,4 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
         "match what the generator planted" if result.matches else "DIFFER from the generator's"
     )
     console.print(f"Synthetic month: counts {verdict} · pipeline {result.seconds:.1f}s")
-    return 0 if result.matches else EXIT_FAILED
+    return EXIT_OK if result.matches else EXIT_FAILED

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli import flags
+from pipeline.cli.errors import EXIT_FAILED, EXIT_OK
 from pipeline.contract.datasets import Dataset
 from pipeline.ops import aws as ops_aws
 from pipeline.ops import logs as ops_logs
@@ -33,7 +34,6 @@ from pipeline.ops.history import ExecutionView, StepStatus, StepView
 from pipeline.ops.stack import StackOutputs, StackTarget
 from pipeline.warehouse.base import VerifyReport
 
-EXIT_OK, EXIT_FAILED = 0, 1
 # Without a terminal, a line at most this often while nothing changes (a Spark step takes minutes).
 HEARTBEAT_SECONDS = 60.0
 COMMANDS = ("start", "watch", "backfill", "status", "logs")
@@ -157,12 +157,13 @@ def run_start(args: argparse.Namespace, console: Console) -> int:
     def announce(started: runs.Started) -> None:
         render_started(console, started, quiet=quiet)
 
+    year, month = flags.year_and_month(args)
     # Without --wait the display only spins while the stack is read and the run started.
     with WatchDisplay(console, quiet=quiet) as display:
         result = runs.start(
             target_of(args),
-            args.year,
-            args.month,
+            year,
+            month,
             args.dataset,
             wait=args.wait,
             allow_concurrent=args.force,

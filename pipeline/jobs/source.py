@@ -165,10 +165,19 @@ def open_source(
         text = urllib.request.url2pathname(text[len("file://") :])
     elif scheme:
         raise InvalidInput("source", source, "an http(s) URL or a local file path")
+    return LocalSource(local_file(source, text), chunk_size)
+
+
+def local_file(source: str, text: str) -> Path:
+    """The file a local `source` names, or InvalidInput saying what is there instead."""
     path = Path(text).expanduser()
-    if not path.is_file():
+    if path.is_dir():
+        raise InvalidInput("source", source, "is a directory; give the month's parquet file in it")
+    if not path.exists():
         raise InvalidInput("source", source, "no such file; give an http(s) URL or a file's path")
-    return LocalSource(path.resolve(), chunk_size)
+    if not path.is_file():
+        raise InvalidInput("source", source, "not a regular file; give a parquet file's path")
+    return path.resolve()
 
 
 class LocalSource:

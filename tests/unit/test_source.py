@@ -81,9 +81,11 @@ def test_unusable_sources_are_refused_before_any_transfer(source, says):
     assert says in str(refused.value)
 
 
-def test_a_directory_is_not_a_source(tmp_path):
-    with pytest.raises(InvalidInput, match="no such file"):
+def test_a_directory_is_not_a_source_and_says_so(tmp_path):
+    with pytest.raises(InvalidInput, match="is a directory; give the month's parquet file"):
         open_source(str(tmp_path))
+    with pytest.raises(InvalidInput, match="is a directory"):
+        open_source(tmp_path.as_uri())
 
 
 def test_http_source_refuses_other_schemes_directly():

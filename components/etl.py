@@ -50,6 +50,7 @@ PYTHON_SHELL_VERSION = "3.9"
 PYARROW_VERSION = "17.0.0"
 PYTHON_SHELL_MODULES = f"boto3==1.35.99,botocore==1.35.99,pyarrow=={PYARROW_VERSION}"
 LIBRARY_SET = "analytics"
+GLUE_SERVICES = ("glue.amazonaws.com",)
 # Python Shell jobs always write to Glue's own groups (`Step.log_groups`: no custom log group);
 # Spark job insights write to the insights group; the Spark job's own output and error logs go
 # to groups this stack owns.
@@ -190,7 +191,11 @@ class GlueEtl(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-{step.job}-role",
             description=f"Glue job {step.job}: {step.summary}",
-            assume_role_policy=json.dumps(iam.trust_policy(["glue.amazonaws.com"])),
+            # Only Glue acting for this account (confused deputy:
+            # https://docs.aws.amazon.com/glue/latest/dg/cross-service-confused-deputy-prevention.html).
+            assume_role_policy=self._account.apply(
+                lambda account: json.dumps(iam.trust_policy(GLUE_SERVICES, account.account_id))
+            ),
             # A job that signs in to Redshift gets the loader database role from this tag
             # (pipeline.contract.access), whatever this role's name: a replaced role keeps
             # writing the tables an earlier one made.

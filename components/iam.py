@@ -218,8 +218,9 @@ def allow(
 
 
 def trust_policy(services: Sequence[str], source_account: str | None = None) -> Policy:
-    """Who may assume a role; `source_account` guards against the confused deputy where the
-    service documents the condition (Step Functions, EventBridge Scheduler).
+    """Who may assume a role; `source_account` guards against the confused deputy (a service
+    acting for another account): every service role of the stack sets it (Step Functions,
+    EventBridge Scheduler, Glue, Redshift), as each service's documentation recommends.
 
     The statement has no Resource, as IAM's grammar requires of a trust policy (the role is
     the resource). Parliament reads every document as an identity policy and reports it as

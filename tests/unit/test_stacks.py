@@ -593,7 +593,9 @@ def test_each_glue_role_gets_exactly_its_steps_policy(deployment):
     workgroup = deployment.get("warehouse-workgroup").outputs["arn"]
     for step in STEPS:
         role = inputs(deployment, f"etl-{step.job}-role")
-        assert json.loads(role["assumeRolePolicy"]) == iam.trust_policy(["glue.amazonaws.com"])
+        assert json.loads(role["assumeRolePolicy"]) == iam.trust_policy(
+            ["glue.amazonaws.com"], ACCOUNT
+        )
         assert "managedPolicyArns" not in role  # no AWSGlueServiceRole, no managed policies
         assert deployment.get(f"etl-{step.job}-policy").inputs["role"] == f"etl-{step.job}-role-id"
         library, script = etl.libraries[step.kind].key, etl.scripts[step.job].key
@@ -658,6 +660,7 @@ def test_copy_role_is_assumed_by_redshift_and_reads_processed_only(deployment):
     assert statement["Principal"] == {
         "Service": ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"]
     }
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     expected = iam.copy_role_policy(
         deployment.exports["processedBucket"], "aws", settings_of(deployment).kms_key_arn
     )
@@ -837,6 +840,23 @@ def test_every_iam_document_the_program_produces_passes_parliament(deployment):
         for name, (document, trust) in documents.items()
     }
     assert {name: found for name, found in unaccepted.items() if found} == {}
+
+
+def test_every_service_role_trusts_its_service_only_for_this_account(deployment):
+    """The confused deputy: Glue, Redshift, Step Functions and the Scheduler may assume a stack
+    role only when acting for this account. (The reader role trusts the account's identities;
+    the trigger's execution role is Lambda's, for which Lambda documents no such condition.)"""
+    services = 0
+    for role in deployment.of_type("aws:iam/role:Role"):
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            trusted = statement["Principal"].get("Service", ["lambda.amazonaws.com"])
+            if trusted == ["lambda.amazonaws.com"]:
+                continue
+            services += 1
+            assert statement.get("Condition") == {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT}
+            }, role.name
+    assert services >= len(STEPS) + 1  # the Glue jobs' roles and the COPY role at least
 
 
 # ---------------------------------------------------------------- bad config

@@ -56,6 +56,21 @@ GLUE_SERVICES = ("glue.amazonaws.com",)
 # to groups this stack owns.
 
 
+def job_log_prefix(stack_prefix: str, job: str) -> str:
+    """The log group prefix of a stack's Spark job: its runs log to `<prefix>/output|error`."""
+    return f"/aws-glue/{stack_prefix}/{job}"
+
+
+def continuous_logging_arguments(log_prefix: str) -> dict[str, str]:
+    """Glue 5.0 streams a Spark job's logs while it runs; `--custom-logGroup-prefix` sends them
+    to `<prefix>/output` and `<prefix>/error`, groups this stack owns (with retention), which
+    `python -m pipeline logs` reads from the job's arguments (pipeline.ops.logs)."""
+    return {
+        "--enable-continuous-cloudwatch-log": "true",
+        "--custom-logGroup-prefix": log_prefix,
+    }
+
+
 def library_files(kind: str, root: Path = artifacts.ROOT) -> dict[str, bytes]:
     """What the `kind` jobs import, transitively, from the project (their scripts excluded)."""
     return artifacts.script_closure((step.script for step in STEPS if step.kind == kind), root)
@@ -181,7 +196,7 @@ class GlueEtl(pulumi.ComponentResource):
         return (*groups, JOB_INSIGHTS_LOG_GROUP)
 
     def _log_prefix(self, step: Step) -> str:
-        return f"/aws-glue/{self._args.prefix}/{step.job}"
+        return job_log_prefix(self._args.prefix, step.job)
 
     def _role(self, step: Step, log_groups: tuple[str, ...]) -> None:
         """One role per job with only its step's grants (components.iam.JOB_GRANTS). No
@@ -290,9 +305,7 @@ class GlueEtl(pulumi.ComponentResource):
             **self._pipeline_arguments(),
             "--extra-py-files": self._uri(self.libraries[SPARK].key),
             "--job-language": "python",
-            # Glue 5.0 streams logs while the job runs; they go to this stack's log groups.
-            "--enable-continuous-cloudwatch-log": "true",
-            "--custom-logGroup-prefix": self._log_prefix(step),
+            **continuous_logging_arguments(self._log_prefix(step)),
             # Job insights write to CloudWatch Logs (JOB_INSIGHTS_LOG_GROUP) only. No
             # `--enable-metrics`: nothing here reads Glue's job metrics (the alarms watch Step
             # Functions, Lambda and SQS), and publishing them needs cloudwatch:PutMetricData,

@@ -14,14 +14,14 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from components import asl
+from components import asl, etl
 from pipeline.cli import main as cli
 from pipeline.contract import layout
 from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.executions import Trigger, execution_name
 from pipeline.contract.months import Month
-from pipeline.contract.steps import STEPS
+from pipeline.contract.steps import SPARK, STEPS
 from pipeline.ops import aws as ops_aws
 from pipeline.ops import logs as ops_logs
 from pipeline.ops import runs
@@ -72,6 +72,10 @@ BACKFILL_DEFINITION = {
 }
 
 
+def spark_log_prefix(step) -> str:
+    return etl.job_log_prefix(PREFIX, step.job)
+
+
 class Pulumi:
     """`pulumi stack output --json --stack dev` for the deployed test stack."""
 
@@ -89,10 +93,13 @@ def deploy(missing_jobs: tuple[str, ...] = ()) -> dict:
     glue = client("glue")
     for step in STEPS:
         if step.job not in missing_jobs:
+            # The Spark job logs where the stack's GlueEtl sends it: groups of its own prefix.
+            logging = etl.continuous_logging_arguments(spark_log_prefix(step))
             glue.create_job(
                 Name=job_name(step),
                 Role=ROLE,
                 Command={"Name": step.kind, "ScriptLocation": f"s3://scripts/{step.script}"},
+                DefaultArguments=logging if step.kind == SPARK else {},
             )
     topic = client("sns").create_topic(Name="tlc-elt-dev-alerts")["TopicArn"]
     sfn = client("stepfunctions")
@@ -368,8 +375,12 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
         logs, "/aws-glue/python-jobs/output", ingest_run, [f"ingest {i}" for i in range(5)], now_ms
     )
     write_log(logs, "/aws-glue/python-jobs/error", ingest_run, ["a warning"], now_ms)
-    write_log(logs, "/aws-glue/jobs/output", transform_run, ["spark says hi"], now_ms)
-    write_log(logs, "/aws-glue/jobs/output", "jr_someone_else", ["not ours"], now_ms)
+    spark_logs = spark_log_prefix(STEPS[1])
+    write_log(logs, f"{spark_logs}/output", transform_run, ["spark says hi"], now_ms)
+    write_log(logs, f"{spark_logs}/error", transform_run, ["executor lost"], now_ms)
+    write_log(logs, f"{spark_logs}/output", "jr_someone_else", ["not ours"], now_ms)
+    # Glue's default group holds nothing of a job with a custom prefix: not read.
+    write_log(logs, "/aws-glue/jobs/output", transform_run, ["not where it logs"], now_ms)
 
     found = ops_logs.logs(STACK, tail=3, runtime=run)
 
@@ -393,7 +404,11 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
         ["a warning"],
         False,
     )
-    assert [s.lines for s in by_step["TransformTrips"].streams] == [["spark says hi"]]
+    transform = by_step["TransformTrips"].streams
+    assert [(s.group, s.lines) for s in transform] == [
+        (f"{spark_logs}/output", ["spark says hi"]),
+        (f"{spark_logs}/error", ["executor lost"]),
+    ]
     assert by_step["LoadWarehouse"].streams == []
 
 

@@ -853,9 +853,9 @@ def test_every_service_role_trusts_its_service_only_for_this_account(deployment)
             if trusted == ["lambda.amazonaws.com"]:
                 continue
             services += 1
-            assert statement.get("Condition") == {
-                "StringEquals": {"aws:SourceAccount": ACCOUNT}
-            }, role.name
+            assert statement.get("Condition") == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, (
+                role.name
+            )
     assert services >= len(STEPS) + 1  # the Glue jobs' roles and the COPY role at least
 
 

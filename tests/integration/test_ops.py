@@ -30,7 +30,8 @@ from pipeline.ops.aws import Runtime
 from pipeline.ops.history import StepStatus
 from pipeline.ops.runs import ExecutionExists, MonthAlreadyRunning, NoExecutions
 from pipeline.ops.stack import StackOutputs, StackTarget, StackUnavailable
-from pipeline.warehouse.base import month_counts_sql, table_columns_sql
+from pipeline.warehouse.base import month_counts_sql
+from pipeline.warehouse.redshift import catalog_columns_sql
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -496,7 +497,7 @@ def stub_columns_query(stub: Stubber) -> None:
         "execute_statement",
         {"Id": "stmt-0"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
-         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow.table)},
+         "StatementName": "tlc-elt-columns-yellow", "Sql": catalog_columns_sql([yellow.table])},
     )  # fmt: skip
     stub.add_response(
         "describe_statement",
@@ -505,7 +506,12 @@ def stub_columns_query(stub: Stubber) -> None:
     )
     stub.add_response(
         "get_statement_result",
-        {"Records": [[{"stringValue": name}] for name in yellow.column_names]},
+        {
+            "Records": [
+                [{"stringValue": yellow.table}, {"stringValue": name}]
+                for name in yellow.column_names
+            ]
+        },
         {"Id": "stmt-0"},
     )
 

@@ -377,3 +377,17 @@ def test_the_reader_reads_the_lake_writes_only_query_results_and_runs_only_queri
     assert allowed(policy, "redshift-data:ExecuteStatement", WORKGROUP)
     assert not allowed(policy, "redshift-data:BatchExecuteStatement", WORKGROUP)
     assert not [s for s in policy["Statement"] if "kms:" in str(s["Action"])]
+
+
+def test_the_reader_can_browse_the_athena_console_but_query_only_its_workgroup():
+    access = iam.ReaderAccess("processed-bucket", "tlc-elt-dev", "tlc_elt_dev", WORKGROUP)
+    policy = iam.reader_policy(access, ACCOUNT)
+    catalog = "arn:aws:athena:us-east-1:123456789012:datacatalog/AwsDataCatalog"
+    for action in ("athena:ListWorkGroups", "athena:ListDataCatalogs"):
+        assert allowed(policy, action, "*")
+    for action in iam.ATHENA_CONSOLE_CATALOG_ACTIONS:
+        assert allowed(policy, action, catalog)
+        assert not allowed(policy, action, catalog.replace("AwsDataCatalog", "other"))
+    other = "arn:aws:athena:us-east-1:123456789012:workgroup/primary"
+    assert not allowed(policy, "athena:StartQueryExecution", other)
+    assert allowed(policy, "glue:GetDatabases", "arn:aws:glue:us-east-1:123456789012:catalog")

@@ -88,6 +88,7 @@ _PLAIN = {
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:s3/bucketObjectv2:BucketObjectv2",
     "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:redshiftserverless/usageLimit:UsageLimit",
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
     "aws:sns/topicSubscription:TopicSubscription",
@@ -282,7 +283,8 @@ def test_the_five_components_and_their_children(deployment):
 # roles with their policies for the two machines, the trigger, the scheduler and the COPY
 # role; log groups for the Spark job's output and error, both machines and the trigger; the
 # catalog's database with two tables per dataset (processed, quarantine), the Athena workgroup,
-# the reader role with its policy, and the two statements of the warehouse's access setup.
+# the reader role with its policy and Query Editor v2's managed one, and the two statements of
+# the warehouse's access setup.
 INVENTORY = {
     "tlc-elt:storage:DataLake": 1,
     "tlc-elt:etl:GlueEtl": 1,
@@ -300,6 +302,7 @@ INVENTORY = {
     "aws:glue/job:Job": 3,
     "aws:iam/role:Role": 9,
     "aws:iam/rolePolicy:RolePolicy": 9,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,  # the reader's Query Editor v2
     "aws:cloudwatch/logGroup:LogGroup": 5,
     "aws:redshiftserverless/namespace:Namespace": 1,
     "aws:redshiftserverless/workgroup:Workgroup": 1,
@@ -958,6 +961,10 @@ def test_the_reader_role_is_tagged_for_the_reader_database_role_and_reads_only(d
     )  # fmt: skip
     expected = iam.reader_policy(access, iam.Account("aws", REGION, ACCOUNT))
     assert deployment.policy("analytics-reader-policy") == expected
+    # Query Editor v2, which the README tells readers to use: AWS's no-sharing policy only.
+    attached = inputs(deployment, "analytics-reader-query-editor")
+    assert attached["policyArn"] == "arn:aws:iam::aws:policy/AmazonRedshiftQueryEditorV2NoSharing"
+    assert attached["role"] == role["name"]
 
 
 def test_only_the_load_role_is_tagged_for_the_loader_database_role(deployment):

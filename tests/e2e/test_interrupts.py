@@ -107,6 +107,15 @@ def _wait_for_jvm(process: subprocess.Popen) -> int:
     raise AssertionError("no JVM was started")
 
 
+def _wait_for_spark_write(workdir: Path, process: subprocess.Popen) -> None:
+    """Until a Spark job writes the month's parts (its `_temporary` folder appears)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not list((workdir / "lake" / "processed").rglob("_temporary")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no Spark write started"
+        time.sleep(0.05)
+
+
 def _command(pid: int) -> str:
     try:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
@@ -130,7 +139,7 @@ def test_a_spark_run_interrupted_or_killed_takes_its_jvm_with_it(tmp_path, big_m
     process = local_process(big_month, workdir, "--engine", "spark")
     wait_for_line(process, "yellow 2024-01 IngestRaw")
     jvm = _wait_for_jvm(process)
-    time.sleep(4)  # into the Spark job itself, past the session's start
+    _wait_for_spark_write(workdir, process)  # inside a Spark job, past the session's start
     assert process.poll() is None, "the transform ended before it could be interrupted"
     if how == "ctrl-c":
         process.send_signal(signal.SIGINT)

@@ -10,6 +10,8 @@ WORKDIR ?= .local
 # The local transform's engine: duckdb (no Java needed) or spark (the code Glue runs).
 ENGINE ?= duckdb
 ROWS ?=
+# A month's file for `make local`: a URL or a path (default: TLC's URL for the month).
+SOURCE ?=
 # Empty: a real-size month of DATASET (yellow 3.5M rows, fhvhv 20M, ...).
 BENCH_ROWS ?=
 # The Spark tunings and ingest's scaling are measured on the yellow month; another DATASET's
@@ -30,8 +32,8 @@ USAGE_run := make run YEAR=2024 MONTH=09
 USAGE_backfill := make backfill FROM=2024-01 TO=2024-06
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-java setup-browser test test-fast lint format demo local preview up destroy run status \
-        verify backfill logs bench clean
+.PHONY: help setup setup-java setup-browser test test-fast lint format demo local sql preview up \
+        destroy run status verify backfill logs bench report months clean need-pulumi
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
@@ -81,16 +83,32 @@ demo: setup $(ENGINE_SETUP) ## offline demo: synthetic month -> loopback HTTP ->
 need-%:
 	@test -n "$($*)" || { echo "$(MAKECMDGOALS): $* is not set; e.g. $(USAGE_$(firstword $(MAKECMDGOALS)))" >&2; exit 2; }
 
-local: need-YEAR need-MONTH setup $(ENGINE_SETUP) ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=] [ENGINE=]
-	$(PIPELINE) local --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) --workdir $(WORKDIR) --engine $(ENGINE)
+local: need-YEAR need-MONTH setup $(ENGINE_SETUP) ## run one month here: make local YEAR=2024 MONTH=09 [DATASET=] [ENGINE=] [SOURCE=file or URL]
+	$(PIPELINE) local --year $(YEAR) --month $(MONTH) $(if $(DATASET),--dataset $(DATASET)) $(if $(SOURCE),--source '$(SOURCE)') --workdir $(WORKDIR) --engine $(ENGINE)
 
-preview: setup ## pulumi preview for STACK (default dev)
+# The DuckDB shell from PyPI's duckdb-cli (pinned in requirements-dev.txt), read-only: a query
+# cannot change the warehouse, and a local run may hold it meanwhile.
+sql: setup ## the DuckDB shell on WORKDIR's warehouse, read-only: make sql [WORKDIR=.local/demo]
+	$(if $(wildcard $(WORKDIR)/warehouse.duckdb),,$(error no $(WORKDIR)/warehouse.duckdb: run make local YEAR= MONTH= first, or after make demo: make sql WORKDIR=$(WORKDIR)/demo))
+	$(VENV)/bin/duckdb -readonly $(WORKDIR)/warehouse.duckdb
+
+report: setup ## the data's health as one HTML page (tlc-elt-report.html) from WORKDIR, or STACK with ON=stack
+	$(PIPELINE) report $(if $(filter stack,$(ON)),--stack $(STACK),--workdir $(WORKDIR)) $(if $(OUTPUT),--output $(OUTPUT))
+
+months: setup ## what each month holds (rows, last publish, change, findings), from WORKDIR or ON=stack
+	$(PIPELINE) months $(if $(filter stack,$(ON)),--stack $(STACK),--workdir $(WORKDIR)) $(if $(DATASET),--dataset $(DATASET))
+
+# $(error): one line and exit 2, where a failing recipe would add make's own `*** Error` line.
+need-pulumi:
+	$(if $(shell command -v pulumi),,$(error $(MAKECMDGOALS) needs the Pulumi CLI, which is not on PATH: install it from https://www.pulumi.com/docs/install/ (the stack commands take flags instead: see README, Operating a stack)))
+
+preview: need-pulumi setup ## pulumi preview for STACK (default dev)
 	pulumi preview --stack $(STACK)
 
-up: setup ## pulumi up for STACK
+up: need-pulumi setup ## pulumi up for STACK
 	pulumi up --stack $(STACK)
 
-destroy: setup ## pulumi destroy for STACK (prod buckets are protected)
+destroy: need-pulumi setup ## pulumi destroy for STACK (prod buckets are protected)
 	pulumi destroy --stack $(STACK)
 
 run: need-YEAR need-MONTH setup ## start a month on STACK and follow it: make run YEAR=2024 MONTH=09

@@ -13,7 +13,7 @@ from components.analytics import Analytics, AnalyticsArgs
 from components.etl import GlueEtl, GlueEtlArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.orchestration import Orchestration, OrchestrationArgs
-from components.settings import NAMESPACE, StackSettings, build_settings
+from components.settings import NAMESPACE, StackSettings, build_settings, defaults_notice
 from components.storage import DataLake, DataLakeArgs
 from components.warehouse import RedshiftWarehouse, RedshiftWarehouseArgs
 from pipeline.contract.errors import InvalidInput
@@ -33,11 +33,16 @@ def stack_config() -> dict[str, object]:
 
 
 def read_settings() -> StackSettings:
+    values, stack = stack_config(), pulumi.get_stack()
     try:
-        return build_settings(stack_config(), pulumi.get_stack())
+        settings = build_settings(values, stack)
     except InvalidInput as error:
         # RunError: Pulumi prints the message alone, without a traceback.
         raise pulumi.RunError(str(error)) from None
+    notice = defaults_notice(values, stack)
+    if notice is not None:
+        pulumi.log.info(notice)  # `staging` takes prod's defaults: say which
+    return settings
 
 
 settings = read_settings()

@@ -74,6 +74,7 @@ class Analytics(pulumi.ComponentResource):
     athena_workgroup: aws.athena.Workgroup
     reader_role: aws.iam.Role
     reader_policy: aws.iam.RolePolicy
+    reader_query_editor: aws.iam.RolePolicyAttachment
     access_procedure: aws.redshiftdata.Statement
     access_grants: aws.redshiftdata.Statement
     adopt_function: aws.lambda_.Function
@@ -257,6 +258,15 @@ class Analytics(pulumi.ComponentResource):
             f"{self._name}-reader-policy",
             role=self.reader_role.id,
             policy=resolved.apply(lambda values: _reader_policy(*values)),
+            opts=pulumi.ResourceOptions(parent=self.reader_role),
+        )
+        # Query Editor v2 (the README's way to query the warehouse by hand) as the reader.
+        self.reader_query_editor = aws.iam.RolePolicyAttachment(
+            f"{self._name}-reader-query-editor",
+            role=self.reader_role.name,
+            policy_arn=self._account.apply(
+                lambda account: f"arn:{account.partition}:iam::aws:policy/{iam.QUERY_EDITOR_POLICY}"
+            ),
             opts=pulumi.ResourceOptions(parent=self.reader_role),
         )
 

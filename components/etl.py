@@ -52,9 +52,25 @@ PYTHON_SHELL_VERSION = "3.9"
 PYARROW_VERSION = "17.0.0"
 PYTHON_SHELL_MODULES = f"boto3==1.35.99,botocore==1.35.99,pyarrow=={PYARROW_VERSION}"
 LIBRARY_SET = "analytics"
+GLUE_SERVICES = ("glue.amazonaws.com",)
 # Python Shell jobs always write to Glue's own groups (`Step.log_groups`: no custom log group);
 # Spark job insights write to the insights group; the Spark job's own output and error logs go
 # to groups this stack owns.
+
+
+def job_log_prefix(stack_prefix: str, job: str) -> str:
+    """The log group prefix of a stack's Spark job: its runs log to `<prefix>/output|error`."""
+    return f"/aws-glue/{stack_prefix}/{job}"
+
+
+def continuous_logging_arguments(log_prefix: str) -> dict[str, str]:
+    """Glue 5.0 streams a Spark job's logs while it runs; `--custom-logGroup-prefix` sends them
+    to `<prefix>/output` and `<prefix>/error`, groups this stack owns (with retention), which
+    `python -m pipeline logs` reads from the job's arguments (pipeline.ops.logs)."""
+    return {
+        "--enable-continuous-cloudwatch-log": "true",
+        "--custom-logGroup-prefix": log_prefix,
+    }
 
 
 def library_files(kind: str, root: Path = artifacts.ROOT) -> dict[str, bytes]:
@@ -182,7 +198,7 @@ class GlueEtl(pulumi.ComponentResource):
         return (*groups, JOB_INSIGHTS_LOG_GROUP)
 
     def _log_prefix(self, step: Step) -> str:
-        return f"/aws-glue/{self._args.prefix}/{step.job}"
+        return job_log_prefix(self._args.prefix, step.job)
 
     def _role(self, step: Step, log_groups: tuple[str, ...]) -> None:
         """One role per job with only its step's grants (components.iam.JOB_GRANTS). No
@@ -192,7 +208,11 @@ class GlueEtl(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-{step.job}-role",
             description=f"Glue job {step.job}: {step.summary}",
-            assume_role_policy=json.dumps(iam.trust_policy(["glue.amazonaws.com"])),
+            # Only Glue acting for this account (confused deputy:
+            # https://docs.aws.amazon.com/glue/latest/dg/cross-service-confused-deputy-prevention.html).
+            assume_role_policy=self._account.apply(
+                lambda account: json.dumps(iam.trust_policy(GLUE_SERVICES, account.account_id))
+            ),
             # A job that signs in to Redshift gets the loader database role from this tag
             # (pipeline.contract.access), whatever this role's name: a replaced role keeps
             # writing the tables an earlier one made.
@@ -289,9 +309,7 @@ class GlueEtl(pulumi.ComponentResource):
             **self._pipeline_arguments(),
             "--extra-py-files": self._uri(self.libraries[SPARK].key),
             "--job-language": "python",
-            # Glue 5.0 streams logs while the job runs; they go to this stack's log groups.
-            "--enable-continuous-cloudwatch-log": "true",
-            "--custom-logGroup-prefix": self._log_prefix(step),
+            **continuous_logging_arguments(self._log_prefix(step)),
             # Job insights write to CloudWatch Logs (JOB_INSIGHTS_LOG_GROUP) only. No
             # `--enable-metrics`: nothing here reads Glue's job metrics (the alarms watch Step
             # Functions, Lambda and SQS), and publishing them needs cloudwatch:PutMetricData,

@@ -61,7 +61,12 @@ STATEMENT_ACTIONS = (
     "redshift-data:GetStatementResult",
     "redshift-data:CancelStatement",
 )
-STAR_ACTIONS = frozenset(LOG_DELIVERY_ACTIONS + XRAY_ACTIONS + STATEMENT_ACTIONS)
+# The Athena console's two list calls have no resource type in AWS's service authorization
+# reference: a role lists every workgroup and catalog name, and queries only its own.
+ATHENA_CONSOLE_LIST_ACTIONS = ("athena:ListWorkGroups", "athena:ListDataCatalogs")
+STAR_ACTIONS = frozenset(
+    LOG_DELIVERY_ACTIONS + XRAY_ACTIONS + STATEMENT_ACTIONS + ATHENA_CONSOLE_LIST_ACTIONS
+)
 
 # Accepted only for trust policies: see trust_policy, where the reason is.
 TRUST_POLICY_FINDINGS: Mapping[tuple[str, str], str] = {
@@ -336,8 +341,9 @@ def allow(
 
 
 def trust_policy(services: Sequence[str], source_account: str | None = None) -> Policy:
-    """Who may assume a role; `source_account` guards against the confused deputy where the
-    service documents the condition (Step Functions, EventBridge Scheduler).
+    """Who may assume a role; `source_account` guards against the confused deputy (a service
+    acting for another account): every service role of the stack sets it (Step Functions,
+    EventBridge Scheduler, Glue, Redshift), as each service's documentation recommends.
 
     The statement has no Resource, as IAM's grammar requires of a trust policy (the role is
     the resource). Parliament reads every document as an identity policy and reports it as
@@ -616,8 +622,23 @@ ATHENA_QUERY_ACTIONS = (
     "athena:ListQueryExecutions",
     "athena:BatchGetQueryExecution",
 )
+# What the Athena console asks before a query (its workgroup and catalog pickers, the table
+# tree): the catalog calls take AwsDataCatalog's ARN
+# (https://docs.aws.amazon.com/athena/latest/ug/datacatalogs-example-policies.html).
+ATHENA_CONSOLE_CATALOG_ACTIONS = (
+    "athena:GetDataCatalog",
+    "athena:ListDatabases",
+    "athena:GetDatabase",
+    "athena:ListTableMetadata",
+    "athena:GetTableMetadata",
+)
+# AWS's managed policy for Query Editor v2's own objects (tabs, saved queries, charts) kept
+# private to their owner: the tightest of its three (the others share with a team); it grants
+# no access to any data (https://docs.aws.amazon.com/redshift/latest/mgmt/query-editor-v2-getting-started.html).
+QUERY_EDITOR_POLICY = "AmazonRedshiftQueryEditorV2NoSharing"
 GLUE_READ_ACTIONS = (
     "glue:GetDatabase",
+    "glue:GetDatabases",
     "glue:GetTable",
     "glue:GetTables",
     "glue:GetPartition",
@@ -638,9 +659,10 @@ class ReaderAccess:
 
 def reader_policy(access: ReaderAccess, account: Account) -> Policy:
     """The stack's readers: query the lake's tables in the stack's Athena workgroup (read the
-    processed and quarantine parts, write results under their prefix), and run read queries in
-    the warehouse as themselves (the `tlc_reader` database role decides what they may read;
-    `pipeline.contract.access`). Nothing here writes data."""
+    processed and quarantine parts, write results under their prefix; browse them in the Athena
+    console), and run read queries in the warehouse as themselves (the `tlc_reader` database
+    role decides what they may read; `pipeline.contract.access`). Query Editor v2's own needs
+    are AWS's managed QUERY_EDITOR_POLICY, attached beside this one. Nothing here writes data."""
     bucket = f"arn:{account.partition}:s3:::{access.processed_bucket}"
     catalog = account.arn("glue", "catalog")
     database = account.arn("glue", f"database/{access.glue_database}")
@@ -649,6 +671,10 @@ def reader_policy(access: ReaderAccess, account: Account) -> Policy:
         allow("QueryInWorkgroup", ATHENA_QUERY_ACTIONS,
               account.arn("athena", f"workgroup/{access.athena_workgroup}")),
         allow("ReadCatalog", GLUE_READ_ACTIONS, [catalog, database, tables]),
+        # The Athena console lists workgroups and catalogs before it shows the query editor.
+        allow("ListInAthenaConsole", ATHENA_CONSOLE_LIST_ACTIONS, "*"),
+        allow("BrowseInAthenaConsole", ATHENA_CONSOLE_CATALOG_ACTIONS,
+              account.arn("athena", "datacatalog/AwsDataCatalog")),
         allow("ListProcessed", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
         allow("ReadLake", ["s3:GetObject"],
               [*(f"{bucket}/{pattern}" for pattern in scope_patterns(Scope.DATASETS, PROCESSED)),

@@ -524,6 +524,21 @@ def build_settings(values: Mapping[str, Any], stack: str) -> StackSettings:
     return StackSettings(stack=stack, profile=profile, **fields)
 
 
+def defaults_notice(values: Mapping[str, Any], stack: str) -> str | None:
+    """What `pulumi up` says for a stack not named `dev`: it took the production defaults, and
+    which ones (the keys its config does not set). None for `dev`, whose defaults are dev's."""
+    if Profile.for_stack(stack) is Profile.DEV:
+        return None
+    taken = [f"{key.name}={_shown(key.prod)}" for key in KEYS if values.get(key.name) is None]
+    if not taken:
+        return None
+    return (
+        f"stack {stack!r} is not {DEV_STACK!r}, so every tlc-elt key it does not set takes the "
+        f"production default: {', '.join(taken)}. Set a key in Pulumi.{stack}.yaml to change "
+        "it (README, Configuration)."
+    )
+
+
 def _shown(value: Any) -> str:
     if value is None:
         return "none"

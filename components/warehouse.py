@@ -113,13 +113,17 @@ class RedshiftWarehouse(pulumi.ComponentResource):
         )
 
     def _copy_role(self, name: str, args: RedshiftWarehouseArgs) -> aws.iam.Role:
+        account = current_account(self)
         role = aws.iam.Role(
             f"{name}-copy-role",
             description="Redshift Serverless COPY: reads the processed datasets",
-            assume_role_policy=json.dumps(iam.trust_policy(REDSHIFT_SERVICES)),
+            # Only Redshift acting for this account (confused deputy: "aws:SourceAccount" in
+            # https://docs.aws.amazon.com/redshift/latest/mgmt/authorizing-redshift-service.html).
+            assume_role_policy=account.apply(
+                lambda known: json.dumps(iam.trust_policy(REDSHIFT_SERVICES, known.account_id))
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        account = current_account(self)
         policy = pulumi.Output.all(account, args.processed_bucket, args.kms_key_arn).apply(
             lambda values: json.dumps(
                 iam.copy_role_policy(values[1], values[0].partition, values[2])

@@ -11,13 +11,6 @@ from pipeline.contract.months import Month, month_range, validate_month
 from pipeline.local.engines import DEFAULT_ENGINE, ENGINE_NAMES
 
 
-def month_arg(text: str) -> Month:
-    try:
-        return Month.parse(text)
-    except InvalidInput as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only results and errors")
 
@@ -43,12 +36,29 @@ def month_flags(parser: argparse.ArgumentParser, *, ranged: bool) -> None:
     parser.add_argument("--year", help="e.g. 2024")
     parser.add_argument("--month", help="1-12")
     if ranged:
-        parser.add_argument("--from", dest="start", type=month_arg, help="first month YYYY-MM")
-        parser.add_argument("--to", dest="end", type=month_arg, help="last month YYYY-MM")
+        # Parsed by months_of, so a bad --from reads like a bad --month (one `error:` line).
+        parser.add_argument("--from", dest="start", metavar="YYYY-MM", help="first month")
+        parser.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month")
 
 
 def stack_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="the Pulumi stack to read outputs from (e.g. dev)")
+
+
+def year_and_month(args: argparse.Namespace, *, ranged: bool = False) -> tuple[str, str]:
+    """`--year` and `--month`, both given: the one missing is named, not `invalid month None`."""
+    if args.year and args.month:
+        return args.year, args.month
+    other = " (or --from and --to)" if ranged else ""
+    if args.month:
+        example = f"e.g. --year 2024 --month {args.month}{other}"
+        raise InvalidInput("arguments", f"--month {args.month} without --year",
+                           f"give the year too, {example}")  # fmt: skip
+    if args.year:
+        example = f"e.g. --year {args.year} --month 9{other}"
+        raise InvalidInput("arguments", f"--year {args.year} without --month",
+                           f"give the month too, {example}")  # fmt: skip
+    raise InvalidInput("arguments", "no month", f"give --year and --month{other}")
 
 
 def months_of(args: argparse.Namespace, dataset_first: Month) -> list[Month]:
@@ -57,13 +67,14 @@ def months_of(args: argparse.Namespace, dataset_first: Month) -> list[Month]:
         if args.year or args.month:
             raise InvalidInput("arguments", "--year/--month with --from/--to", "give one or other")
         if not (args.start and args.end):
-            raise InvalidInput("range", f"{args.start}..{args.end}", "give both --from and --to")
-        first = validate_month(args.start.year, args.start.month, first=dataset_first)
-        last = validate_month(args.end.year, args.end.month, first=dataset_first)
+            given = "--from" if args.start else "--to"
+            raise InvalidInput("arguments", f"{given} alone", "give both --from and --to")
+        start, end = Month.parse(args.start), Month.parse(args.end)
+        first = validate_month(start.year, start.month, first=dataset_first)
+        last = validate_month(end.year, end.month, first=dataset_first)
         return month_range(first, last)
-    if not (args.year and args.month):
-        raise InvalidInput("month", None, "give --year and --month, or --from and --to")
-    return [validate_month(args.year, args.month, first=dataset_first)]
+    year, month = year_and_month(args, ranged=True)
+    return [validate_month(year, month, first=dataset_first)]
 
 
 def audit_flags(parser: argparse.ArgumentParser) -> None:

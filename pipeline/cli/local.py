@@ -10,32 +10,38 @@ from typing import Any
 from rich.console import Console
 
 from pipeline.cli import flags
+from pipeline.cli.errors import EXIT_FAILED, EXIT_OK
 from pipeline.cli.progress import ConsoleObserver
 from pipeline.cli.render import months_table, quality_table, verify_table
 from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput, MonthRefused
 from pipeline.contract.ledger import TABLE as LEDGER_TABLE
 from pipeline.contract.steps import step_named
+from pipeline.jobs.source import open_source
 from pipeline.local.runner import (
     DEFAULT_WORKDIR,
     WAREHOUSE_FILE,
     LocalPipeline,
+    MonthRun,
     local_reader,
     verify_local,
 )
 
 REPORT_FILE = "tlc-elt-report.html"
-
 AUDIT_JOB = step_named("audit_month").job
-EXIT_FAILED = 1
 COMMANDS = ("demo", "local", "verify", "rollback", "months", "report")
+DEMO_WORKDIR = DEFAULT_WORKDIR / "demo"
+_WORKDIR_HELP = (
+    "the run's folder: lake/ (raw, processed), warehouse.duckdb, run.lock; created if missing "
+    "(default: %(default)s)"
+)
 
 
 def add_parsers(commands: Any) -> None:
     demo = commands.add_parser("demo", help="offline: a synthetic month through the pipeline")
     demo.add_argument("--rows", type=int, default=None, help="rows in the synthetic month")
-    demo.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR / "demo")
-    demo.add_argument("--seed", type=int, default=20240901)
+    demo.add_argument("--workdir", type=Path, default=DEMO_WORKDIR, help=_WORKDIR_HELP)
+    demo.add_argument("--seed", type=int, default=20240901, help="the generator's seed")
     flags.engine_flag(demo)
     flags.common(demo)
 
@@ -43,9 +49,10 @@ def add_parsers(commands: Any) -> None:
     flags.month_flags(local, ranged=True)
     flags.dataset_flag(local)
     local.add_argument("--source", help="URL or path of the month's file (default: TLC's URL)")
-    local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    local.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help=_WORKDIR_HELP)
     flags.engine_flag(local)
     flags.audit_flags(local)
+    local.add_argument("--json", action="store_true", help="print each month's steps as JSON")
     flags.common(local)
 
     rollback = commands.add_parser(
@@ -54,7 +61,7 @@ def add_parsers(commands: Any) -> None:
     flags.month_flags(rollback, ranged=False)
     flags.dataset_flag(rollback)
     rollback.add_argument("--run", help="the run to publish (default: the one replaced last)")
-    rollback.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    rollback.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help=_WORKDIR_HELP)
     flags.common(rollback)
 
     months = commands.add_parser(
@@ -77,7 +84,12 @@ def add_parsers(commands: Any) -> None:
     flags.common(report)
 
     verify = commands.add_parser("verify", help="row counts per month in the warehouse")
-    verify.add_argument("--workdir", type=Path, default=None, help="a local run's folder")
+    verify.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help=f"a local run's folder (default: {DEFAULT_WORKDIR}, unless a stack is named)",
+    )
     flags.stack_flags(verify)
     verify.add_argument(
         "--dataset", choices=sorted(DATASETS), help="one dataset (default: every one with rows)"
@@ -101,14 +113,17 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
     months = flags.months_of(args, dataset.first_month)
     if args.source and len(months) > 1:
         raise InvalidInput("--source", args.source, "a single file serves a single month")
+    if args.source:
+        open_source(args.source)  # a missing file, a directory, a bad scheme: before the lock
     thresholds = flags.thresholds_of(args)
-    observer = ConsoleObserver(console, quiet=args.quiet)
+    observer = ConsoleObserver(console, quiet=args.quiet or args.json)
     # The engine is checked here (InvalidInput), the workdir's lock taken by `locked`: both
     # before anything is written.
     pipeline = LocalPipeline(
         args.workdir, engine=args.engine, observer=observer, thresholds=thresholds,
         force_publish=args.force_publish,
     )  # fmt: skip
+    done: list[dict[str, Any]] = []
     try:
         with pipeline.locked(dataset, months):
             for month in months:
@@ -116,9 +131,14 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
                     run = pipeline.run_month(dataset, month, args.source)
                 except MonthRefused as refused:
                     observer.close()
-                    _print_counts(console, pipeline.run_counts(dataset, month, refused.result))
+                    if not args.json:
+                        _print_counts(console, pipeline.run_counts(dataset, month, refused.result))
                     raise
-                _print_counts(console, pipeline.run_counts(dataset, month, run))
+                counts = pipeline.run_counts(dataset, month, run)
+                done.append(month_record(run, counts))
+                if args.json:
+                    continue
+                _print_counts(console, counts)
                 _print_audit(console, run.figures(AUDIT_JOB))
                 console.print(
                     f"{run.dataset.name} {run.month}: published run {run.run_id} in "
@@ -126,7 +146,36 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
                 )
     finally:
         observer.close()
-    return 0
+    if args.json:
+        record = {"workdir": str(args.workdir), "engine": pipeline.engine.value, "months": done}
+        print(json.dumps(record, indent=2, default=str))
+    return EXIT_OK
+
+
+def month_record(run: MonthRun, counts: dict[str, Any] | None) -> dict[str, Any]:
+    """`local --json`: a month's steps (state, seconds, figures) and transform's counts."""
+    steps = [
+        {"step": step.step.state, "seconds": round(step.seconds, 3), "figures": step.figures}
+        for step in run.steps
+    ]
+    return {
+        "dataset": run.dataset.name,
+        "month": str(run.month),
+        "run_id": run.run_id,
+        "seconds": round(run.seconds, 3),
+        "steps": steps,
+        "counts": counts,
+    }
+
+
+def interrupted_message(args: argparse.Namespace) -> str:
+    """Ctrl-C in a local run: what is left, and that running it again is safe."""
+    return (
+        f"interrupted: the {args.command} run in {args.workdir} stopped before the month was "
+        "done; run the same command again (every step replaces its month)"
+        if args.command in ("local", "demo")
+        else "interrupted"
+    )
 
 
 def _print_counts(console: Console, counts: dict[str, Any] | None) -> None:
@@ -156,7 +205,7 @@ def run_rollback(args: argparse.Namespace, console: Console) -> int:
         observer.close()
         pipeline.close()
     console.print(f"{dataset.name} {month}: published run {run.run_id} again")
-    return 0
+    return EXIT_OK
 
 
 def _reader(args: argparse.Namespace) -> tuple[Any, Any, str]:
@@ -167,7 +216,7 @@ def _reader(args: argparse.Namespace) -> tuple[Any, Any, str]:
         from pipeline.cli import stack
 
         return stack.remote_reader(args)
-    workdir = args.workdir or DEFAULT_WORKDIR
+    workdir = local_workdir(args.workdir)
     return (*local_reader(workdir), f"{workdir}/{WAREHOUSE_FILE}")
 
 
@@ -185,7 +234,7 @@ def run_months(args: argparse.Namespace, console: Console) -> int:
         console.print(f"nothing published: no {what}month in {where} yet")
     else:
         console.print(months_table(where, lines))
-    return 0
+    return EXIT_OK
 
 
 def run_report(args: argparse.Namespace, console: Console) -> int:
@@ -196,7 +245,7 @@ def run_report(args: argparse.Namespace, console: Console) -> int:
     data = collect(warehouse, lake)
     path = write_report(data, args.output)
     console.print(f"report of {where}: {path} (open it in a browser; it needs no network)")
-    return 0
+    return EXIT_OK
 
 
 _REMOTE_VERIFY_FLAGS = ("stack", "workgroup", "database", "processed_bucket", "region")
@@ -245,7 +294,7 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
 
             report = stack.remote_verify(args, dataset)
         else:
-            report = verify_local(args.workdir or DEFAULT_WORKDIR, dataset)
+            report = verify_local(local_workdir(args.workdir), dataset)
         if report.months or args.dataset:
             reports.append(report)
     if args.json:
@@ -255,7 +304,24 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
     else:
         for report in reports:
             console.print(verify_table(report.title, report.rows()))
-    return 0 if all(report.ok for report in reports) else EXIT_FAILED
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+def local_workdir(given: Path | None) -> Path:
+    """`verify`'s workdir; with none given and no warehouse in the default one but the demo's,
+    say where the demo's is and how to verify it (`make demo` runs in DEMO_WORKDIR)."""
+    if given is not None:
+        return given
+    if not (DEFAULT_WORKDIR / WAREHOUSE_FILE).is_file() and (
+        (DEMO_WORKDIR / WAREHOUSE_FILE).is_file()
+    ):
+        raise InvalidInput(
+            "--workdir",
+            str(DEFAULT_WORKDIR),
+            f"no {WAREHOUSE_FILE} there; the demo's workdir is {DEMO_WORKDIR}: "
+            f"python -m pipeline verify --workdir {DEMO_WORKDIR}",
+        )
+    return DEFAULT_WORKDIR
 
 
 def run_demo_command(args: argparse.Namespace, console: Console) -> int:
@@ -280,4 +346,4 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
         "match what the generator planted" if result.matches else "DIFFER from the generator's"
     )
     console.print(f"Synthetic month: counts {verdict} · pipeline {result.seconds:.1f}s")
-    return 0 if result.matches else EXIT_FAILED
+    return EXIT_OK if result.matches else EXIT_FAILED

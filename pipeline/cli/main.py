@@ -1,40 +1,52 @@
 """`python -m pipeline`: run months here, or start, watch and verify them on a deployed stack.
 
-Parses arguments and calls the module that does the work. Expected failures (`PipelineError`)
-print one line, with no traceback. Exit codes:
-
-- 0: done (a check found nothing wrong);
-- 1: something ran and failed: a step failed (locally, or the execution watched), a check found
-  a difference (`verify` MISMATCH), or AWS, the source or the stack could not be used (a refused
-  AWS call, no Pulumi CLI or stack, an unpublished month): any `PipelineError` but bad input;
-- 2: bad input (`InvalidInput`: a bad month, flag or combination of flags), found before any
-  side effect; argparse's own usage errors exit 2 too;
-- 3: refused by the audit (`MonthRefused`): a `refused: <dataset> <month>` line and a line per
-  finding; nothing was published, the published month is intact;
-- 130: interrupted (Ctrl-C); an execution already started keeps running in AWS, and the
-  message gives the `watch` command that follows it again.
+Parses arguments and calls the module that does the work. An operator's mistake or the
+machine's state (`PipelineError`, a usage error, Ctrl-C, a full disk, a workdir that cannot be
+written) ends in one `error:` line, or `{"error", "exit"}` under `--json`, with the exit code
+of `pipeline.cli.errors` (0 ok, 1 failed, 2 bad input, 3 refused by the audit, 130
+interrupted); only a bug prints a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 
 from rich.console import Console
 
 from pipeline.cli import local
-from pipeline.contract.errors import InvalidInput, MonthRefused, PipelineError
+from pipeline.cli.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    Ending,
+    InterruptWatch,
+    Parser,
+    ending_of,
+    report,
+    wants_json,
+)
 
-EXIT_FAILED = 1  # a step failed, a check found a difference, AWS or the stack unavailable
-EXIT_BAD_INPUT = 2  # `InvalidInput`: nothing ran (a bad month, flag or mix of flags)
-EXIT_REFUSED = 3  # `MonthRefused`: the audit refused the month; nothing was published
-EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "build_parser",
+    "main",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline.cli import stack
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m pipeline", description="tlc-elt: NYC TLC trips, month by month."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -43,30 +55,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_interrupt_record(record: logging.LogRecord) -> bool:
+    kind = record.exc_info[0] if record.exc_info else None
+    return not (kind is not None and issubclass(kind, KeyboardInterrupt))
+
+
+@contextlib.contextmanager
+def _one_interrupt_line() -> Iterator[None]:
+    """py4j logs a KeyboardInterrupt inside a call with its traceback, on the root logger; the
+    command reports the interrupt once, in its own line."""
+    root = logging.getLogger()
+    root.addFilter(_is_interrupt_record)
+    try:
+        yield
+    finally:
+        root.removeFilter(_is_interrupt_record)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     console = Console(stderr=False, quiet=False)
     errors = Console(stderr=True)
-    try:
-        if args.command in local.COMMANDS:
-            return local.run(args, console)
-        from pipeline.cli import stack  # boto3 is imported only for the commands on a stack
+    args: argparse.Namespace | None = None
+    with InterruptWatch() as interrupts, _one_interrupt_line():
+        try:
+            args = build_parser().parse_args(argv)
+            if args.command in local.COMMANDS:
+                return local.run(args, console)
+            from pipeline.cli import stack  # boto3 is imported only for the commands on a stack
 
-        return stack.run(args, console)
-    except MonthRefused as refused:
-        for line in refused.lines:
-            errors.print(line, highlight=False, soft_wrap=True, markup=False)
-        return EXIT_REFUSED
-    except PipelineError as error:
-        # soft_wrap: one line, whole, whatever the width (for grep and CI logs).
-        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
-        return EXIT_BAD_INPUT if isinstance(error, InvalidInput) else EXIT_FAILED
-    except KeyboardInterrupt as interrupt:
-        from pipeline.cli.stack import interrupted_message
+            return stack.run(args, console)
+        except BaseException as error:  # each ending is decided below
+            if isinstance(error, SystemExit):  # --help, --version
+                raise
+            ending = _ending(error, args, interrupted=interrupts.seen())
+            if ending is None:
+                raise
+            return report(ending, as_json=wants_json(argv), errors=errors)
 
-        errors.print(interrupted_message(args, interrupt), highlight=False, soft_wrap=True)
-        return EXIT_INTERRUPTED
+
+def _ending(
+    error: BaseException, args: argparse.Namespace | None, *, interrupted: bool
+) -> Ending | None:
+    if interrupted or isinstance(error, KeyboardInterrupt):
+        return Ending(_interrupted_message(args, error), EXIT_INTERRUPTED)
+    return ending_of(error, args)
+
+
+def _interrupted_message(args: argparse.Namespace | None, error: BaseException) -> str:
+    if args is not None and args.command in local.COMMANDS:
+        return local.interrupted_message(args)
+    from pipeline.cli.stack import interrupted_message
+
+    interrupt = error if isinstance(error, KeyboardInterrupt) else KeyboardInterrupt()
+    return interrupted_message(args or argparse.Namespace(), interrupt)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ class ConsoleObserver(Observer):
     def step_started(self, step: Step, dataset: Dataset, month: Month) -> None:
         self.close()
         self._label = f"{dataset.name} {month} {step.state}"
-        if self.quiet:
+        # Off a terminal (a log, a pipe) a live bar draws nothing but a blank line as it stops:
+        # there, each step is its line when it ends.
+        if self.quiet or not self.console.is_terminal:
             return
         self._progress = Progress(
             SpinnerColumn(),

@@ -5,25 +5,46 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 
 def verify_table(title: str, rows: Iterable[dict[str, Any]]) -> Table:
     """rows (`VerifyReport.rows()`): {"month", "rows", "clean_rows"?, "expected"?,
     "quarantined"?, "expected_clean"?, "status"?}, newest first."""
-    table = Table(title=title)
-    for name in ("month", "rows", "clean rows", "rows transform wrote", "clean rows it wrote",
-                 "quarantined", "check"):  # fmt: skip
-        table.add_column(name, justify="left" if name in ("month", "check") else "right")
+    headers = ("month", "rows", "clean rows", "rows transform wrote", "clean rows it wrote",
+               "quarantined", "check")  # fmt: skip
+    cells = []
     for row in rows:
         status = row.get("status", "")
         style = {"ok": "green", "MISMATCH": "bold red"}.get(status, "yellow")
-        table.add_row(
-            str(row["month"]),
-            *(_number(row.get(key))
-              for key in ("rows", "clean_rows", "expected", "expected_clean", "quarantined")),
-            f"[{style}]{status}[/{style}]" if status else "",
+        cells.append(
+            [str(row["month"]),
+             *(_number(row.get(key))
+               for key in ("rows", "clean_rows", "expected", "expected_clean", "quarantined")),
+             f"[{style}]{status}[/{style}]" if status else ""]
         )  # fmt: skip
+    texts = [[Text.from_markup(cell) for cell in row] for row in cells]
+    table = fitted_table(title, headers, texts)
+    for column in table.columns:
+        column.justify = "left" if column.header in ("month", "check") else "right"
+    return table
+
+
+def fitted_table(title: str, headers: tuple[str, ...], rows: list[list[Text]]) -> Table:
+    """A table that fits 80 columns with every header word and every cell whole: no vertical
+    rules, one space either side of a cell, each column at least its longest word or cell wide
+    (rich then wraps headers between words, never inside one)."""
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1), collapse_padding=True
+    )
+    for index, header in enumerate(headers):
+        widest_cell = max((row[index].cell_len for row in rows), default=0)
+        widest_word = max(len(word) for word in header.split())
+        table.add_column(header, min_width=max(widest_cell, widest_word), overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     return table
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -23,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli import flags
+from pipeline.cli.errors import EXIT_FAILED, EXIT_OK
 from pipeline.contract.datasets import Dataset
 from pipeline.ops import aws as ops_aws
 from pipeline.ops import logs as ops_logs
@@ -33,7 +35,6 @@ from pipeline.ops.history import ExecutionView, StepStatus, StepView
 from pipeline.ops.stack import StackOutputs, StackTarget
 from pipeline.warehouse.base import VerifyReport
 
-EXIT_OK, EXIT_FAILED = 0, 1
 # Without a terminal, a line at most this often while nothing changes (a Spark step takes minutes).
 HEARTBEAT_SECONDS = 60.0
 COMMANDS = ("start", "watch", "backfill", "status", "logs")
@@ -169,12 +170,13 @@ def run_start(args: argparse.Namespace, console: Console) -> int:
     def announce(started: runs.Started) -> None:
         render_started(console, started, quiet=quiet)
 
+    year, month = flags.year_and_month(args)
     # Without --wait the display only spins while the stack is read and the run started.
     with WatchDisplay(console, quiet=quiet) as display:
         result = runs.start(
             target_of(args),
-            args.year,
-            args.month,
+            year,
+            month,
             args.dataset,
             wait=args.wait,
             allow_concurrent=args.force,
@@ -427,14 +429,22 @@ def _progress_of(view: ExecutionView, role: str) -> Text:
 
 
 def status_table(machine: runs.MachineExecutions, now: datetime) -> Table:
-    table = Table(title=f"{machine.role}: {machine.state_machine_arn.rsplit(':', 1)[-1]}")
-    table.add_column("execution", overflow="fold")
-    table.add_column("loads")
-    table.add_column("status")
-    table.add_column("started (UTC)")
-    table.add_column("time", justify="right")
-    table.add_column("steps" if machine.role == "monthly" else "months")
-    table.add_column("error", overflow="fold")
+    # At 80 columns: no vertical rules; status, start and time whole; the other columns share
+    # the rest by ratio, each at least its header's longest word wide, and fold their cells
+    # (never an ellipsis).
+    table = Table(
+        title=f"{machine.role}: {machine.state_machine_arn.rsplit(':', 1)[-1]}",
+        box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1), collapse_padding=True,
+        expand=True,
+    )  # fmt: skip
+    progress = "steps" if machine.role == "monthly" else "months"
+    for header, ratio in (("execution", 3), ("loads", 2)):
+        table.add_column(header, overflow="fold", ratio=ratio, width=len(header))
+    table.add_column("status", no_wrap=True, min_width=len("SUCCEEDED"))
+    table.add_column("started (UTC)", no_wrap=True, min_width=len("2024-11-01 12:00"))
+    table.add_column("time", justify="right", no_wrap=True, min_width=len("1h02m"))
+    for header, ratio in ((progress, 3), ("error", 3)):
+        table.add_column(header, overflow="fold", ratio=ratio, width=len(header))
     for view in machine.executions:
         status = status_of(view)
         table.add_row(

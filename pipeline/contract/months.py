@@ -36,6 +36,9 @@ class Month:
         match = _MONTH_TEXT.match(str(text).strip())
         if not match:
             raise InvalidInput("month", text, "write a month as YYYY-MM, e.g. 2024-09")
+        if not 1 <= int(match.group(2)) <= 12:
+            # The same message as `--month 13` gets from validate_month, naming the text given.
+            raise InvalidInput("month", text, "a month from 1 to 12")
         return cls(int(match.group(1)), int(match.group(2)))
 
     @property

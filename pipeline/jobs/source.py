@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import random
 import re
+import socket
 import ssl
 import time
 import urllib.error
@@ -164,11 +165,20 @@ def open_source(
     if scheme and scheme.group(1).lower() == "file":
         text = urllib.request.url2pathname(text[len("file://") :])
     elif scheme:
-        raise InvalidInput("source", source, "an http(s) URL or a local file path")
+        raise InvalidInput("source", redacted_url(text), "an http(s) URL or a local file path")
+    return LocalSource(local_file(source, text), chunk_size)
+
+
+def local_file(source: str, text: str) -> Path:
+    """The file a local `source` names, or InvalidInput saying what is there instead."""
     path = Path(text).expanduser()
-    if not path.is_file():
+    if path.is_dir():
+        raise InvalidInput("source", source, "is a directory; give the month's parquet file in it")
+    if not path.exists():
         raise InvalidInput("source", source, "no such file; give an http(s) URL or a file's path")
-    return LocalSource(path.resolve(), chunk_size)
+    if not path.is_file():
+        raise InvalidInput("source", source, "not a regular file; give a parquet file's path")
+    return path.resolve()
 
 
 class LocalSource:
@@ -221,8 +231,9 @@ class HttpSource:
     ) -> None:
         scheme = _SCHEME.match(url)
         if scheme is None or scheme.group(1).lower() not in ("http", "https"):
-            raise InvalidInput("source URL", url, "an http:// or https:// URL")
-        self.url = self.name = url
+            raise InvalidInput("source URL", redacted_url(url), "an http:// or https:// URL")
+        self.url = url  # what is requested; only `name` is ever written or shown
+        self.name = redacted_url(url)
         self.policy = policy or RetryPolicy()
         self.chunk_size = chunk_size
         self._sleep = sleep
@@ -250,16 +261,16 @@ class HttpSource:
                 if failures >= self.policy.attempts:
                     raise self._exhausted(problem, failures) from None
                 delay = self.policy.delay(failures, problem.retry_after)
-                log.warning("%s: %s; retrying in %.1fs", self.url, problem, delay)
+                log.warning("%s: %s; retrying in %.1fs", self.name, problem, delay)
                 self._sleep(delay)
 
     def _exhausted(self, problem: _Transient, failures: int) -> Exception:
         if problem.truncated:
             return NotParquet(
-                f"{self.url} {problem} on {failures} attempts in a row — a truncated file, refused"
+                f"{self.name} {problem} on {failures} attempts in a row — a truncated file, refused"
             )
         return SourceUnavailable(
-            f"{self.url} still failing after {failures} attempts in a row: {problem}"
+            f"{self.name} still failing after {failures} attempts in a row: {problem}"
         )
 
     def open(self, headers: dict[str, str]) -> Any:
@@ -274,22 +285,34 @@ class HttpSource:
             finally:
                 error.close()
         except urllib.error.URLError as error:
+            if isinstance(error.reason, socket.gaierror):
+                raise self._unresolved(error.reason) from None
             if isinstance(error.reason, ssl.SSLCertVerificationError):
-                raise SourceUnavailable(f"{self.url}: {error.reason}") from None
+                raise SourceUnavailable(f"{self.name}: {error.reason}") from None
             raise _Transient(f"cannot connect: {error.reason}") from None
         except (OSError, http.client.HTTPException) as error:
             raise _Transient(f"no response: {error!r}") from None
 
+    def _unresolved(self, reason: socket.gaierror) -> SourceUnavailable:
+        """A name that does not resolve is not retried: offline, each try would wait out the
+        resolver again (five tries, 20 s) for the same answer."""
+        host = urllib.parse.urlsplit(self.url).hostname
+        return SourceUnavailable(
+            f"{self.name}: cannot resolve {host} ({reason.strerror or reason}): this machine "
+            "seems offline, or its DNS is down. Without the network, give a local copy of the "
+            "month's file: --source PATH (make local ... SOURCE=PATH)"
+        )
+
     def _http_error(self, error: urllib.error.HTTPError) -> SourceInfo:
         code = error.code
         if code == 304:
-            return _info(self.url, error.headers, size=None)
+            return _info(self.name, error.headers, size=None)
         if code in NOT_PUBLISHED:
             raise self._refused(code, error)
         if code in RETRYABLE or code >= 500:
             retry_after = _retry_after(error.headers.get("Retry-After"))
             raise _Transient(f"HTTP {code} {error.reason}", retry_after)
-        raise SourceUnavailable(f"{self.url} answered HTTP {code} {error.reason}; not retried")
+        raise SourceUnavailable(f"{self.name} answered HTTP {code} {error.reason}; not retried")
 
     def _refused(self, code: int, error: urllib.error.HTTPError) -> Exception:
         """403/404/410: a file not published yet, or something in the way (see NOT_PUBLISHED)."""
@@ -300,18 +323,18 @@ class HttpSource:
         seen = _refusal_details(code, error.headers, body)
         if is_missing_file_answer(code, body) and self.may_be_unpublished:
             return SourceNotPublished(
-                f"{self.url} answered HTTP {code}: not published (yet). TLC publishes a month"
+                f"{self.name} answered HTTP {code}: not published (yet). TLC publishes a month"
                 " about two months after it ends; CloudFront answers 403 for a missing file."
             )
         if is_missing_file_answer(code, body):
             return SourceBlocked(
-                f"{self.url} answered HTTP {code} as a missing file ({seen}), but TLC published "
+                f"{self.name} answered HTTP {code} as a missing file ({seen}), but TLC published "
                 f"that month long ago (more than {PUBLICATION_WINDOW_MONTHS} months back): check "
                 "the URL (dataset, month, --source), then whether a proxy or firewall rewrites "
                 "the job's requests"
             )
         return SourceBlocked(
-            f"{self.url} answered HTTP {code}, and not with S3's missing-file XML: something "
+            f"{self.name} answered HTTP {code}, and not with S3's missing-file XML: something "
             f"between this job and TLC refused the request ({seen}). Check the job's egress "
             "(NAT gateway, proxy, firewall rules) and whether a WAF or CloudFront blocks its "
             "address; retrying will not help"
@@ -382,7 +405,7 @@ class _HttpTransfer:
             else:
                 if self.sink.received:
                     self.sink.restart()  # the server ignored the range: a whole body follows
-                info = self.info = _info(self.source.url, response.headers, _length(response))
+                info = self.info = _info(self.source.name, response.headers, _length(response))
                 if self.skip_if is not None and self.skip_if(info):
                     return Fetch(info, skipped=True, attempts=self.attempts)
             self.sink.expect(info.size)
@@ -424,6 +447,23 @@ class _HttpTransfer:
                 return
             # Outside the try: a failing lake write is not the source's transient failure.
             self.sink.accept(chunk)
+
+
+def redacted_url(url: str) -> str:
+    """`url` without its query, fragment and credentials: a presigned URL's signature (or a
+    token) must never reach `_ingest.json`, a ledger, a log or an error message."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:  # an unreadable host or port: show only the scheme and the path
+        parts = urllib.parse.urlsplit(url.split("?", 1)[0].split("#", 1)[0])
+        return f"{parts.scheme}://?{parts.path}"
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    hidden = "?…" if parts.query else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")) + hidden
 
 
 def is_loopback(url: str) -> bool:

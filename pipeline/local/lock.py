@@ -16,6 +16,7 @@ Linux and macOS (`fcntl.flock`), on a local file system: the workdir is this mac
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -25,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.contract.errors import PipelineError
+from pipeline.contract.errors import InvalidInput, PipelineError
 
 LOCK_FILE = "run.lock"
 # How long a refused run waits for the holder's JSON when it catches the holder between taking
@@ -135,10 +136,16 @@ def acquire(workdir: Path, holder: dict[str, Any]) -> Lock:
     """
     workdir = Path(workdir)
     path = workdir / LOCK_FILE
-    created = _make_folders(workdir)
+    try:
+        created = _make_folders(workdir)
+    except OSError as error:
+        raise unusable_workdir(workdir, error) from None
     try:
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise unusable_workdir(workdir, error) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -164,6 +171,18 @@ def acquire(workdir: Path, holder: dict[str, Any]) -> Lock:
         raise
     took_over = (_parse(previous) or {"pid": "?"}) if previous.strip() else None
     return Lock(path, fd, created, took_over)
+
+
+def unusable_workdir(workdir: Path, error: OSError) -> Exception:
+    """The lock is a run's first write: a workdir it cannot be made in is bad input (nothing
+    ran). A full disk is the machine's state, not the path's: returned as it is (exit 1)."""
+    if error.errno == errno.ENOSPC:
+        return error
+    if error.errno in (errno.ENOTDIR, errno.EEXIST) or (workdir.exists() and not workdir.is_dir()):
+        return InvalidInput("--workdir", str(workdir), "not a directory (a file is in the way); "
+                            "give a folder, or a path where one can be created")  # fmt: skip
+    return InvalidInput("--workdir", str(workdir), f"cannot be written ({error.strerror}); "
+                        "give a folder you can write to")  # fmt: skip
 
 
 def _is_current(fd: int, path: Path) -> bool:

@@ -49,6 +49,13 @@ DUCKDB_TEMP = "duckdb-tmp"
 LOAD_JOB = step_named("load_redshift").job  # fails at import if the step is renamed
 
 
+def _own_session() -> Any:
+    """The runner's own SparkSession (the default factory): its JVM is the runner's to end."""
+    from pipeline.local.spark import local_session
+
+    return local_session()
+
+
 def publish_zone_lookup(lake: LocalLake) -> None:
     """Put TLC's zone lookup where the load reads it, as `pulumi up` does in AWS (only before a
     load: a run refused earlier leaves the workdir as it was)."""
@@ -136,9 +143,7 @@ class LocalPipeline:
     def spark(self) -> Any:
         if self._spark is None:
             if self._spark_factory is None:
-                from pipeline.local.spark import local_session
-
-                self._spark_factory = local_session
+                self._spark_factory = _own_session
             self._spark = self._spark_factory()
         return self._spark
 
@@ -177,7 +182,12 @@ class LocalPipeline:
                     f"took over the lock of {self.workdir}, left by a run that ended without "
                     f"releasing it: {workdir_lock.describe(self._lock.took_over)}"
                 )
+            for left in self.lake.remove_partial_writes():
+                self.observer.notice(f"removed {left}, left by a write that never ended")
             yield
+        except KeyboardInterrupt:
+            self._end_spark()  # quietly: a JVM left to its shutdown hooks logs its aborted job
+            raise
         finally:
             lock, self._lock = self._lock, None
             try:
@@ -291,6 +301,14 @@ class LocalPipeline:
     def published_counts(self, dataset: Dataset, month: Month) -> dict[str, Any] | None:
         published = published_counts(self.lake, dataset, month)
         return None if published is None else dict(published.counts)
+
+    def _end_spark(self) -> None:
+        # Only a session this run started itself: a factory's (a test's shared one) is left.
+        if self._spark is not None and self._spark_factory is _own_session:
+            from pipeline.local.spark import end_jvm
+
+            end_jvm(self._spark)
+            self._spark = None
 
     def close(self) -> None:
         if self._warehouse is not None and hasattr(self._warehouse, "close"):

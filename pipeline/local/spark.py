@@ -7,6 +7,8 @@ transform's correctness depends on (`pipeline.jobs.spark_conf`) are applied to e
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,4 +44,24 @@ def local_session(app_name: str = "tlc-elt") -> Any:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    restore_interrupts()
     return configure(spark)
+
+
+def restore_interrupts() -> None:
+    """Give Ctrl-C back to Python: SparkContext installs a SIGINT handler that calls the JVM
+    from inside the py4j call it interrupts (a re-entrant read: 80 lines of py4j tracebacks and
+    a Py4JError instead of a KeyboardInterrupt). Python's own handler raises KeyboardInterrupt
+    at once; the JVM then ends with this process (it exits when its stdin, our pipe, closes)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def end_jvm(spark: Any) -> None:
+    """End the JVM this process started for `spark`, at once (after a Ctrl-C: the session's
+    py4j connection is mid-call, so `spark.stop()` would wait on it). A session this process did
+    not launch (a test's, Glue's) has no process here and is left alone."""
+    process = getattr(getattr(spark.sparkContext, "_gateway", None), "proc", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()

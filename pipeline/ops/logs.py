@@ -16,6 +16,8 @@ from pipeline.ops.stack import StackTarget, region_of_arn
 from pipeline.storage.aws import error_code
 
 LOG_TAIL_LINES = 50
+# The job argument that moves a Spark job's continuous logs to groups of its own.
+CUSTOM_LOG_PREFIX = "--custom-logGroup-prefix"
 # A Spark run with continuous logging writes one stream per executor: show the first few.
 MAX_LOG_STREAMS = 8
 
@@ -45,11 +47,29 @@ class LogsResult:
     runs: list[JobRunLogs]
 
 
-def glue_log_groups(step: Step, job_run: dict[str, Any] | None) -> list[str]:
-    """Where Glue writes a run's logs (`Step.log_groups`); stream name = run id (Spark
-    executors: run id + suffix). A security configuration moves them under the run's
-    LogGroupName, which is read as well."""
-    groups = list(step.log_groups)
+def glue_log_groups(
+    step: Step, job_run: dict[str, Any] | None, job: dict[str, Any] | None = None
+) -> list[str]:
+    """Where Glue writes a run's logs; stream name = run id (Spark executors: run id + suffix).
+
+    Glue's own groups (`Step.log_groups`), unless the job sets `--custom-logGroup-prefix` (the
+    stack's Spark job does, components.etl): with continuous logging its output and errors then
+    go to `<prefix>/output` and `<prefix>/error` instead
+    (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html). The
+    run's arguments override the job's defaults, as in Glue. A security configuration moves
+    them under the run's LogGroupName, which is read as well.
+    """
+    arguments = {
+        **((job or {}).get("DefaultArguments") or {}),
+        **((job_run or {}).get("Arguments") or {}),
+    }
+    prefix = (arguments.get(CUSTOM_LOG_PREFIX) or "").rstrip("/")
+    if prefix:
+        own = [f"{prefix}/{stream}" for stream in GLUE_LOG_STREAMS]
+        glue_streams = {f"{GLUE_LOG_PREFIXES[step.kind]}/{stream}" for stream in GLUE_LOG_STREAMS}
+        groups = own + [group for group in step.log_groups if group not in glue_streams]
+    else:
+        groups = list(step.log_groups)
     custom = ((job_run or {}).get("LogGroupName") or "").rstrip("/")
     if custom and custom not in GLUE_LOG_PREFIXES.values():
         groups += [f"{custom}/{stream}" for stream in GLUE_LOG_STREAMS]
@@ -63,6 +83,16 @@ def _job_run(glue: Any, job_name: str | None, run_id: str) -> dict[str, Any] | N
         return glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
     except (ClientError, BotoCoreError):
         return None  # the logs may still be readable; the table just lacks the run's state
+
+
+def _job(glue: Any, job_name: str | None) -> dict[str, Any] | None:
+    """The job's definition, for its default arguments (where its logs go)."""
+    if not job_name:
+        return None
+    try:
+        return glue.get_job(JobName=job_name)["Job"]
+    except (ClientError, BotoCoreError):
+        return None
 
 
 def _streams(logs: Any, group: str, run_id: str) -> list[str]:
@@ -95,9 +125,10 @@ def run_logs(
     glue: Any, logs: Any, step: Step, job_name: str | None, run_id: str, tail: int
 ) -> JobRunLogs:
     job_run = _job_run(glue, job_name, run_id)
+    job = _job(glue, job_name)
     streams = []
     with aws_call(f"reading CloudWatch logs of {step.state} ({run_id})"):
-        for group in glue_log_groups(step, job_run):
+        for group in glue_log_groups(step, job_run, job):
             for stream in _streams(logs, group, run_id):
                 streams.append(_tail(logs, group, stream, tail))
     run = job_run or {}

@@ -10,6 +10,7 @@ Python 3.9, boto3 imported only by the S3 implementation.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import os
 import shutil
@@ -22,6 +23,10 @@ from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.layout import ZONES
 from pipeline.storage.aws import is_missing_key
 
+# A local write in progress: `.<name>.<random>.part` beside its target, renamed on commit.
+PARTIAL_SUFFIX = ".part"
+# What a file gets from open() before the umask, as DuckDB's and Spark's local writes do.
+FILE_MODE = 0o666
 # S3 multipart parts must be at least 5 MiB (but the last); 8 MiB keeps memory flat and calls few.
 PART_SIZE = 8 * 1024 * 1024
 
@@ -145,10 +150,18 @@ class LocalLake:
             raise
         writer.commit()
 
+    def remove_partial_writes(self) -> list[Path]:
+        """Remove the temporary files of writes that never ended (a killed download's `.part`);
+        only while no one writes here: the local runner calls it holding the workdir's lock."""
+        left = sorted(path for path in self.root.rglob(f".*{PARTIAL_SUFFIX}") if path.is_file())
+        for path in left:
+            path.unlink(missing_ok=True)
+        return left
+
 
 def _is_partial(path: Path) -> bool:
     """A writer's temporary file (`.<name>.<random>.part`), never an object of the lake."""
-    return path.name.startswith(".") and path.name.endswith(".part")
+    return path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX)
 
 
 class _LocalWriter:
@@ -163,7 +176,7 @@ class _LocalWriter:
         self._target = target
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+                prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX, dir=target.parent
             )
         except BaseException:
             _remove_empty(self._created)
@@ -184,6 +197,9 @@ class _LocalWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+            # mkstemp makes the file 0600; a lake file gets the mode any engine's writes get
+            # (DuckDB, Spark: 0666 less the umask), whoever wrote it.
+            os.chmod(self._tmp, FILE_MODE & ~current_umask())
             os.replace(self._tmp, self._target)
         except BaseException:
             self.abort()
@@ -194,10 +210,19 @@ class _LocalWriter:
     def abort(self) -> None:
         """Drop what was written; safe to call twice, and a no-op after a commit."""
         self._done = True
-        self._file.close()
+        # On a full disk the close's flush fails too: the temporary file must go all the same.
+        with contextlib.suppress(OSError):
+            self._file.close()
         self._tmp.unlink(missing_ok=True)
         created, self._created = self._created, []
         _remove_empty(created)
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _make_folders(folder: Path) -> list[Path]:

@@ -5,7 +5,7 @@ transaction ("The statements of a batch run serially, as a single transaction":
 https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html):
 
 1. The schema step, only when the table, its columns or its `_clean` view are not what the
-   dataset says (read first from information_schema): create the table, add the columns an
+   dataset says (read first from the catalog): create the table, add the columns an
    earlier version's table lacks, (re)create the view, and grant both database roles of
    `pipeline.contract.access` on them in the same transaction, so the grants come back with
    any object made again. ALTER TABLE ADD COLUMN may run inside a transaction block (unlike
@@ -51,6 +51,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, TypeVar
@@ -83,7 +84,6 @@ from pipeline.warehouse.base import (
     month_literal,
     read_load_input,
     sql_text,
-    table_columns_sql,
 )
 from pipeline.warehouse.zones import (
     REFERENCE_TABLE,
@@ -302,11 +302,33 @@ def zones_batch(lookup: ZonesInput, role_arn: str, now: datetime) -> list[str]:
 
 def schema_state_sql(dataset: Dataset) -> str:
     """Each column of the table, of its `_clean` view and of the ledger, as (object, column)."""
-    names = ", ".join(f"'{name}'" for name in _schema_objects(dataset))
+    return catalog_columns_sql(_schema_objects(dataset))
+
+
+def catalog_columns_sql(tables: Iterable[str]) -> str:
+    """(table, column) rows of `tables` in the current schema, whoever asks.
+
+    From pg_catalog, not information_schema: information_schema.columns lists only the tables
+    the user holds a privilege on itself, so a table readable through a database role
+    (`tlc_reader`, `tlc_loader`: pipeline.contract.access) looks missing. Whether the user may
+    read it is the query's own answer (`NoAccess`).
+    """
+    names = ", ".join(f"'{name}'" for name in tables)
     return (
-        "SELECT table_name, column_name FROM information_schema.columns "
-        f"WHERE table_schema = current_schema() AND table_name IN ({names})"
+        "SELECT c.relname AS table_name, a.attname AS column_name "
+        "FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE n.nspname = current_schema() AND c.relname IN ({names}) "
+        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
     )
+
+
+class NoAccess(StatementFailed):
+    """The table exists, but the identity asking may not read it (`permission denied`)."""
+
+
+PERMISSION_DENIED = "permission denied"
 
 
 def _schema_objects(dataset: Dataset) -> list[str]:
@@ -637,12 +659,12 @@ class RedshiftDataApiWarehouse:
         return self._columns_of(dataset.table, f"tlc-elt-columns-{dataset.name}")
 
     def _columns_of(self, table: str, name: str) -> tuple[str, ...]:
-        described = self._run("execute_statement", name, Sql=table_columns_sql(table))
+        described = self._run("execute_statement", name, Sql=catalog_columns_sql([table]))
         if described["Status"] != FINISHED:
             error = described.get("Error") or described["Status"]
             raise StatementFailed(f"reading the columns of {table} failed: {error}")
         records = self._records(described["Id"]) if described.get("HasResultSet") else []
-        return tuple(record[0]["stringValue"] for record in records)
+        return tuple(record[1]["stringValue"] for record in records)
 
     def month_counts(self, dataset: Dataset, limit: int | None = None) -> list[MonthCount]:
         existing = self.table_columns(dataset)
@@ -655,6 +677,13 @@ class RedshiftDataApiWarehouse:
         )
         if described["Status"] != FINISHED:
             error = described.get("Error") or described["Status"]
+            if PERMISSION_DENIED in str(error).lower():
+                raise NoAccess(
+                    f"no access: {dataset.table} exists in {self.database}, but this identity "
+                    f"may not read it ({error}). Read as the stack's reader role "
+                    "(readerRoleArn), or tag your identity RedshiftDbRoles=tlc_reader: README, "
+                    "Operating a stack"
+                )
             raise StatementFailed(f"the verify query on {dataset.table} failed: {error}")
         return [
             MonthCount(_month_of(record[0]), int(record[1]["longValue"]), _count(record[2]))

@@ -163,3 +163,19 @@ def test_demo_runs_the_whole_pipeline_and_matches_the_planted_counts(
     assert f"({engine} engine)" in out
     assert "counts match what the generator planted" in out
     assert "yellow_trips in" in out
+
+
+def test_local_json_is_one_record_of_each_months_steps_and_counts(tmp_path, capsys, sample5):
+    workdir = tmp_path / "work"
+    code = main(["local", "--year", "2025", "--month", "1", "--source", str(sample5),
+                 "--workdir", str(workdir), "--json"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0
+    record = json.loads(captured.out)  # nothing but the JSON on stdout
+    assert (record["workdir"], record["engine"]) == (str(workdir), "duckdb")
+    (month,) = record["months"]
+    assert (month["dataset"], month["month"]) == ("yellow", "2025-01")
+    steps = {step["step"]: step["figures"] for step in month["steps"]}
+    assert list(steps) == ["IngestRaw", "TransformTrips", "LoadWarehouse"]
+    assert steps["IngestRaw"]["rows"] == 5
+    assert steps["LoadWarehouse"]["rows_inserted"] == month["counts"]["rows_loaded"] == 5

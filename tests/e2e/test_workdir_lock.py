@@ -22,6 +22,7 @@ from pipeline.cli.main import EXIT_FAILED
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.months import Month
 from pipeline.dev import synthetic
+from pipeline.jobs.source import CHUNK_SIZE
 from pipeline.local.lock import LOCK_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +32,9 @@ WAIT_SECONDS = 60
 
 
 @contextmanager
-def held_back_server(file: Path) -> Iterator[tuple[str, threading.Event]]:
-    """Serves `file` on loopback, sending its first bytes, then the rest only once the event is
-    set: a download that stays in progress for as long as the test wants."""
+def held_back_server(file: Path, first: int = 4096) -> Iterator[tuple[str, threading.Event]]:
+    """Serves `file` on loopback, sending its `first` bytes, then the rest only once the event
+    is set: a download that stays in progress for as long as the test wants."""
     release = threading.Event()
     body = file.read_bytes()
 
@@ -42,11 +43,11 @@ def held_back_server(file: Path) -> Iterator[tuple[str, threading.Event]]:
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body[:4096])
+            self.wfile.write(body[:first])
             self.wfile.flush()
             release.wait(WAIT_SECONDS)
             with contextlib.suppress(OSError):  # the client was killed
-                self.wfile.write(body[4096:])
+                self.wfile.write(body[first:])
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -90,6 +91,15 @@ def wait_for_holder(workdir: Path, process: subprocess.Popen) -> dict:
             return holder
         time.sleep(0.05)
     raise AssertionError(f"{process.pid} never took the lock of {workdir}")
+
+
+def wait_for_download(workdir: Path, process: subprocess.Popen) -> None:
+    """Until the held-back download's first bytes are in its temporary `.part` file."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not list(workdir.rglob("*.part")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the download never started"
+        time.sleep(0.05)
 
 
 def _listing(folder: Path) -> dict[str, bytes]:
@@ -137,20 +147,26 @@ def test_a_second_run_on_a_busy_workdir_is_refused_at_once_naming_the_running_on
 
 def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path):
     source = tmp_path / "source" / YELLOW.file_name(MONTH)
-    summary = synthetic.write_month(source, YELLOW, MONTH, ROWS, seed=4)
+    # More than ingest's first read (CHUNK_SIZE) arrives, so the download has its `.part` file.
+    summary = synthetic.write_month(source, YELLOW, MONTH, 80_000, seed=4)
+    assert source.stat().st_size > CHUNK_SIZE + 65536
     workdir = tmp_path / "work"
-    with held_back_server(source) as (url, _release):
+    with held_back_server(source, first=CHUNK_SIZE + 65536) as (url, _release):
         killed = pipeline_process(*_local(workdir, url))
         wait_for_holder(workdir, killed)
+        wait_for_download(workdir, killed)
         killed.send_signal(signal.SIGKILL)
         killed.communicate(timeout=WAIT_SECONDS)
     assert killed.returncode == -signal.SIGKILL
     assert json.loads((workdir / LOCK_FILE).read_text())["pid"] == killed.pid  # left behind
+    (partial,) = workdir.rglob("*.part")  # the download it was killed in
 
     done = run_pipeline(*_local(workdir, str(source)))
     out = " ".join(done.stdout.split())
     assert done.returncode == 0, done.stderr
     note = f"took over the lock of {workdir}, left by a run that ended without releasing it"
     assert f"{note}: pid {killed.pid}, local yellow 2024-01" in out
+    assert f"removed {partial}, left by a write that never ended" in out
+    assert not list(workdir.rglob("*.part"))
     assert f"{summary.expected_loaded:,}" in out
     assert not (workdir / LOCK_FILE).exists()

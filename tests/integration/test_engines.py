@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.contract import layout
-from pipeline.contract.datasets import DATASETS, FHV, FHVHV, YELLOW, Dataset
+from pipeline.contract.datasets import DATASETS, FHV, FHVHV, YELLOW, ColumnType, Dataset
 from pipeline.contract.errors import AmbiguousColumns, MissingColumn
 from pipeline.contract.months import Month
 from pipeline.contract.sql import Engine
@@ -30,7 +31,7 @@ from pipeline.jobs import transform as spark_engine
 from pipeline.jobs.context import StepContext
 from pipeline.local import duckdb_transform as duckdb_engine
 from pipeline.local.runner import LocalPipeline
-from pipeline.storage.lake import LocalLake
+from pipeline.storage.lake import LocalLake, current_umask
 
 # The run every step of these tests reads and writes (`layout.RunKeys`).
 RUN_ID = "test-run"
@@ -108,7 +109,33 @@ def assert_engines_agree(spark, tmp_path: Path, dataset: Dataset, month: Month, 
     # The same names, in the table's order (Redshift COPY maps parquet columns by position).
     assert s_loaded[0].names == d_loaded[0].names == list(dataset.column_names)
     assert sum(s_loaded[1].values()) == s_counts["rows_loaded"]
+    for root in (tmp_path / "spark", tmp_path / "duckdb"):
+        assert_timestamps_are_int64_micros(LocalLake(root), dataset, month)
     return s_counts
+
+
+def assert_timestamps_are_int64_micros(lake: LocalLake, dataset: Dataset, month: Month) -> None:
+    """Every timestamp column of every processed and quarantine part is INT64 microseconds:
+    what Redshift COPY and Spectrum read. Nanoseconds are misread by them
+    (https://github.com/apache/arrow/issues/38000), INT96 is deprecated."""
+    prefixes = (layout.processed_prefix(dataset, month), layout.quarantine_prefix(dataset, month))
+    checked = 0
+    for prefix in prefixes:
+        for part in lake.list(layout.PROCESSED, prefix):
+            if not layout.is_part_file(part.key):
+                continue
+            schema = pq.ParquetFile(lake.path(layout.PROCESSED, part.key)).schema
+            for index in range(len(schema)):
+                column = schema.column(index)
+                if "Timestamp" not in str(column.logical_type):
+                    continue
+                checked += 1
+                assert column.physical_type == "INT64", (part.key, column.name)
+                assert "timeUnit=microseconds" in str(column.logical_type), (
+                    part.key, column.name, column.logical_type,
+                )  # fmt: skip
+    timestamps = [name for name, kind in dataset.table_columns if kind is ColumnType.TIMESTAMP]
+    assert checked >= len(timestamps) > 0, "no timestamp column was checked"
 
 
 def test_the_eras_plant_every_dirty_kind_between_them():
@@ -254,6 +281,15 @@ def test_the_local_pipeline_on_either_engine_loads_the_same_warehouse_rows(spark
     )
     without_keys = [{k: v for k, v in c.items() if k != "part_files"} for c in counts.values()]
     assert without_keys[0] == without_keys[1]
+    # Every lake file gets the mode a plain open() gives it, whichever engine or step wrote it.
+    expected = 0o666 & ~current_umask()
+    for engine in Engine:
+        modes = {
+            path.relative_to(tmp_path).as_posix(): oct(stat.S_IMODE(path.stat().st_mode))
+            for path in (tmp_path / engine.value / "lake").rglob("*")
+            if path.is_file()
+        }
+        assert set(modes.values()) == {oct(expected)}, modes
 
 
 def test_columns_differing_only_in_case_are_refused_by_both_naming_them(spark, tmp_path):

@@ -710,3 +710,29 @@ def test_a_run_may_not_write_the_published_run_again(origin, lake, options):
     with pytest.raises(InvalidInput, match="published run"):
         ingest_step(replace(first), options)
     assert raw_bytes(lake) == origin.files[PATH]
+
+
+def test_a_presigned_urls_query_never_reaches_the_record_the_logs_or_an_error(
+    origin, lake, options, caplog
+):
+    signed = PATH + "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=SECRET"
+    data = make_parquet(rows=10)
+    origin.files[signed] = data
+    origin.script[signed] = [Reply(status=503, body=b"busy")]  # one retry: a logged warning
+
+    with caplog.at_level("WARNING"):
+        figures = ingest(context(lake, origin.base + signed), options)
+
+    assert raw_bytes(lake) == data
+    assert origin.requests[-1]["path"] == signed  # the signature is what was sent
+    assert record(lake)["source"] == figures["source"] == origin.base + PATH + "?…"
+    assert "retrying" in caplog.text
+    written = json.dumps(figures) + json.dumps(record(lake)) + caplog.text
+    assert "SECRET" not in written
+    assert "AKIAEXAMPLE" not in written
+
+    origin.script[signed] = [Reply(status=503, body=b"busy")] * 5
+    with pytest.raises(SourceUnavailable) as failed:
+        ingest(context(lake, origin.base + signed), replace(options, force=True))
+    assert "SECRET" not in str(failed.value)
+    assert f"{origin.base}{PATH}?…" in str(failed.value)

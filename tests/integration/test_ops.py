@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.glue import models as glue_models
 
-from components import asl
+from components import asl, etl
 from pipeline.cli import main as cli
 from pipeline.contract import layout
 from pipeline.contract.audit import REFUSE, AuditResult, Finding
@@ -23,7 +23,7 @@ from pipeline.contract.datasets import DATASETS, get_dataset
 from pipeline.contract.errors import InvalidInput
 from pipeline.contract.executions import Trigger, execution_name
 from pipeline.contract.months import Month
-from pipeline.contract.steps import STEPS
+from pipeline.contract.steps import SPARK, STEPS
 from pipeline.ops import aws as ops_aws
 from pipeline.ops import logs as ops_logs
 from pipeline.ops import runs
@@ -32,12 +32,8 @@ from pipeline.ops.aws import Runtime
 from pipeline.ops.history import StepStatus
 from pipeline.ops.runs import ExecutionExists, MonthAlreadyRunning, NoExecutions
 from pipeline.ops.stack import StackOutputs, StackTarget, StackUnavailable
-from pipeline.warehouse.base import (
-    Dialect,
-    ledger_select_sql,
-    month_counts_sql,
-    table_columns_sql,
-)
+from pipeline.warehouse.base import Dialect, ledger_select_sql, month_counts_sql
+from pipeline.warehouse.redshift import catalog_columns_sql
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-states"
@@ -110,6 +106,10 @@ BACKFILL_DEFINITION = {
 }
 
 
+def spark_log_prefix(step) -> str:
+    return etl.job_log_prefix(PREFIX, step.job)
+
+
 class Pulumi:
     """`pulumi stack output --json --stack dev` for the deployed test stack."""
 
@@ -127,10 +127,13 @@ def deploy(missing_jobs: tuple[str, ...] = ()) -> dict:
     glue = client("glue")
     for step in STEPS:
         if step.job not in missing_jobs:
+            # The Spark job logs where the stack's GlueEtl sends it: groups of its own prefix.
+            logging = etl.continuous_logging_arguments(spark_log_prefix(step))
             glue.create_job(
                 Name=job_name(step),
                 Role=ROLE,
                 Command={"Name": step.kind, "ScriptLocation": f"s3://scripts/{step.script}"},
+                DefaultArguments=logging if step.kind == SPARK else {},
             )
     topic = client("sns").create_topic(Name="tlc-elt-dev-alerts")["TopicArn"]
     sfn = client("stepfunctions")
@@ -446,8 +449,12 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
         logs, "/aws-glue/python-jobs/output", ingest_run, [f"ingest {i}" for i in range(5)], now_ms
     )
     write_log(logs, "/aws-glue/python-jobs/error", ingest_run, ["a warning"], now_ms)
-    write_log(logs, "/aws-glue/jobs/output", transform_run, ["spark says hi"], now_ms)
-    write_log(logs, "/aws-glue/jobs/output", "jr_someone_else", ["not ours"], now_ms)
+    spark_logs = spark_log_prefix(STEPS[1])
+    write_log(logs, f"{spark_logs}/output", transform_run, ["spark says hi"], now_ms)
+    write_log(logs, f"{spark_logs}/error", transform_run, ["executor lost"], now_ms)
+    write_log(logs, f"{spark_logs}/output", "jr_someone_else", ["not ours"], now_ms)
+    # Glue's default group holds nothing of a job with a custom prefix: not read.
+    write_log(logs, "/aws-glue/jobs/output", transform_run, ["not where it logs"], now_ms)
 
     found = ops_logs.logs(STACK, tail=3, runtime=run)
 
@@ -471,7 +478,11 @@ def test_logs_of_the_latest_execution_show_each_glue_run_tail(aws):
         ["a warning"],
         False,
     )
-    assert [s.lines for s in by_step["TransformTrips"].streams] == [["spark says hi"]]
+    transform = by_step["TransformTrips"].streams
+    assert [(s.group, s.lines) for s in transform] == [
+        (f"{spark_logs}/output", ["spark says hi"]),
+        (f"{spark_logs}/error", ["executor lost"]),
+    ]
     assert by_step["AuditMonth"].streams == by_step["PublishMonth"].streams == []
 
 
@@ -559,7 +570,7 @@ def stub_columns_query(stub: Stubber) -> None:
         "execute_statement",
         {"Id": "stmt-0"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
-         "StatementName": "tlc-elt-columns-yellow", "Sql": table_columns_sql(yellow.table)},
+         "StatementName": "tlc-elt-columns-yellow", "Sql": catalog_columns_sql([yellow.table])},
     )  # fmt: skip
     stub.add_response(
         "describe_statement",
@@ -568,7 +579,12 @@ def stub_columns_query(stub: Stubber) -> None:
     )
     stub.add_response(
         "get_statement_result",
-        {"Records": [[{"stringValue": name}] for name in yellow.column_names]},
+        {
+            "Records": [
+                [{"stringValue": yellow.table}, {"stringValue": name}]
+                for name in yellow.column_names
+            ]
+        },
         {"Id": "stmt-0"},
     )
 
@@ -735,7 +751,9 @@ def test_verify_with_workgroup_and_database_flags_needs_no_stack():
 
         result = ops_verify.verify(target, "yellow", runtime=run)
 
-    assert result.rows() == [{"dataset": "yellow", "month": "2024-09", "rows": 100, "clean_rows": 98}]
+    assert result.rows() == [
+        {"dataset": "yellow", "month": "2024-09", "rows": 100, "clean_rows": 98}
+    ]
     assert result.ok
 
 

@@ -119,9 +119,12 @@ YELLOW_2024_09_SQLS = [
     "WHERE source_month = '2024-09-01' HAVING COUNT(*) <> 1234",
 ]
 STATE_SQL = (
-    "SELECT table_name, column_name FROM information_schema.columns "
-    "WHERE table_schema = current_schema() AND table_name IN ('yellow_trips', "
-    "'yellow_trips_clean', 'tlc_elt_loads')"
+    "SELECT c.relname AS table_name, a.attname AS column_name FROM pg_catalog.pg_attribute a "
+    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relname IN ('yellow_trips', 'yellow_trips_clean', "
+    "'tlc_elt_loads') "
+    "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
 )
 STATE_QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
 SCHEMA = "5e0c1d2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a"

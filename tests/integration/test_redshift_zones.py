@@ -15,7 +15,7 @@ from pipeline.contract.errors import InvalidInput, MissingInput, StatementFailed
 from pipeline.contract.layout import PROCESSED, taxi_zones_key
 from pipeline.contract.zones import ZONE_LOOKUP
 from pipeline.storage.lake import LocalLake
-from pipeline.warehouse.redshift import Polling, RedshiftDataApiWarehouse
+from pipeline.warehouse.redshift import Polling, RedshiftDataApiWarehouse, catalog_columns_sql
 
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
 ROLE = "arn:aws:iam::123456789012:role/tlc-elt-dev-redshift-copy"
@@ -23,10 +23,7 @@ QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
 BATCH = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 CREATED = datetime(2024, 11, 5, 12, 0, tzinfo=UTC)
 SHA = hashlib.sha256(ZONE_LOOKUP.read_bytes()).hexdigest()
-REFERENCE_COLUMNS_SQL = (
-    "SELECT column_name FROM information_schema.columns "
-    "WHERE table_schema = current_schema() AND table_name = 'tlc_elt_reference'"
-)
+REFERENCE_COLUMNS_SQL = catalog_columns_sql(["tlc_elt_reference"])
 VERSION_SQL = "SELECT sha256 FROM tlc_elt_reference WHERE table_name = 'taxi_zones'"
 ZONES_URI = "s3://tlc-elt-dev-processed/reference/taxi_zone_lookup.csv"
 
@@ -44,7 +41,9 @@ def warehouse(client) -> RedshiftDataApiWarehouse:
     )
 
 
-def expect_query(stubber, sql: str, name: str, values: list[str]) -> None:
+def expect_query(stubber, sql: str, name: str, values: list[str], *, of: str = "") -> None:
+    """One query answering `values`, one a row; `of`: each row is (of, value), as the
+    catalog's (table, column) rows are."""
     stubber.add_response(
         "execute_statement",
         {"Id": QUERY, "CreatedAt": CREATED, "WorkgroupName": WORKGROUP, "Database": DATABASE},
@@ -57,14 +56,21 @@ def expect_query(stubber, sql: str, name: str, values: list[str]) -> None:
     )
     stubber.add_response(
         "get_statement_result",
-        {"Records": [[{"stringValue": value}] for value in values], "TotalNumRows": len(values)},
+        {
+            "Records": [
+                [*([{"stringValue": of}] if of else []), {"stringValue": value}] for value in values
+            ],
+            "TotalNumRows": len(values),
+        },
         {"Id": QUERY},
     )
 
 
 def expect_version(stubber, version: str | None) -> None:
     columns = ["table_name", "sha256", "loaded_at"] if version is not None else []
-    expect_query(stubber, REFERENCE_COLUMNS_SQL, "tlc-elt-reference-columns", columns)
+    expect_query(
+        stubber, REFERENCE_COLUMNS_SQL, "tlc-elt-reference-columns", columns, of="tlc_elt_reference"
+    )
     if version is not None:
         expect_query(stubber, VERSION_SQL, "tlc-elt-zones-version", [version])
 

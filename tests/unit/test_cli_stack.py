@@ -371,3 +371,21 @@ def test_start_and_backfill_take_force_publish(command):
     given = parser.parse_args([command, "--stack", "dev", *months, "--force-publish"])
     plain = parser.parse_args([command, "--stack", "dev", *months])
     assert (given.force_publish, plain.force_publish) == (True, False)
+
+
+def test_status_fits_80_columns_with_whole_header_words_and_no_ellipsis():
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=80, force_terminal=False, color_system=None)
+    failed = view("FAILED", StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.PENDING)
+    failed.steps[1].error, failed.steps[1].cause = "States.TaskFailed", "Spark died"
+    failed.input = {"year": "2024", "month": "09", "dataset": "yellow"}
+    done = view("SUCCEEDED", *[StepStatus.SUCCEEDED] * 3)
+    render_status(out, runs.StatusResult([runs.MachineExecutions("monthly", MACHINE,
+                                                                 [failed, done])], T0))  # fmt: skip
+    lines = buffer.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in buffer.getvalue()
+    header = lines[1].split()
+    assert header == ["execution", "loads", "status", "started", "(UTC)", "time", "steps", "error"]
+    assert "2024-11-01 12:00" in buffer.getvalue()
+    assert "SUCCEEDED" in buffer.getvalue()

@@ -479,3 +479,17 @@ def test_the_adopt_function_reads_what_is_published_and_only_registers_partition
     assert allowed(policy, "glue:BatchCreatePartition", table)
     assert not allowed(policy, "glue:UpdatePartition", table)
     assert allowed(policy, "s3:ListBucket", "arn:aws:s3:::processed-bucket")
+
+
+def test_the_reader_can_browse_the_athena_console_but_query_only_its_workgroup():
+    access = iam.ReaderAccess("processed-bucket", "tlc-elt-dev", "tlc_elt_dev", WORKGROUP)
+    policy = iam.reader_policy(access, ACCOUNT)
+    catalog = "arn:aws:athena:us-east-1:123456789012:datacatalog/AwsDataCatalog"
+    for action in ("athena:ListWorkGroups", "athena:ListDataCatalogs"):
+        assert allowed(policy, action, "*")
+    for action in iam.ATHENA_CONSOLE_CATALOG_ACTIONS:
+        assert allowed(policy, action, catalog)
+        assert not allowed(policy, action, catalog.replace("AwsDataCatalog", "other"))
+    other = "arn:aws:athena:us-east-1:123456789012:workgroup/primary"
+    assert not allowed(policy, "athena:StartQueryExecution", other)
+    assert allowed(policy, "glue:GetDatabases", "arn:aws:glue:us-east-1:123456789012:catalog")

@@ -197,3 +197,25 @@ def test_small_object_is_one_put_on_commit_and_nothing_on_abort(stubbed_s3):
     refused = lake.open_writer(RAW, KEY)
     refused.write(b"<!DOCTYPE html>")
     refused.abort()  # nothing was sent, so nothing to undo
+
+
+def test_local_files_get_the_mode_a_plain_open_gives_them(tmp_path):
+    # mkstemp's 0600 would make ingest's raw files unlike the parts the engines write (0644).
+    import stat
+
+    lake = LocalLake(tmp_path)
+    lake.write_bytes(RAW, KEY, b"PAR1")
+    mode = stat.S_IMODE(lake.path(RAW, KEY).stat().st_mode)
+    assert mode == 0o666 & ~lake_module.current_umask()
+
+
+def test_partial_writes_left_by_a_killed_run_are_removed_and_named(tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.write_bytes(RAW, KEY, b"PAR1")
+    left = lake.open_writer(RAW, KEY)  # never committed nor aborted: a killed download
+    left.write(b"PAR1 half")
+    (partial,) = tmp_path.rglob("*.part")
+
+    assert lake.remove_partial_writes() == [partial]
+    assert _visible_files(tmp_path) == [f"raw/{KEY}"]
+    assert lake.read_bytes(RAW, KEY) == b"PAR1"

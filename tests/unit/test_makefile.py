@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("setup", "setup-java", "setup-browser", "test", "test-fast", "lint", "demo",
-           "local", "preview", "up", "destroy", "run", "status", "verify", "backfill", "logs",
-           "bench")  # fmt: skip
+           "local", "sql", "preview", "up", "destroy", "run", "status", "verify", "backfill",
+           "logs", "bench", "report", "months")  # fmt: skip
 JAVA_SETUP = "-m pipeline.local.java --require"
 
 
@@ -123,3 +123,43 @@ def test_setup_browser_installs_debians_chromium_only_when_missing_and_ci_calls_
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.index("command -v chromium >/dev/null || make setup-browser") < ci.index("make test")
     assert "setup-browser" not in " ".join(dry_run("setup"))
+
+
+def test_local_passes_a_source_quoted():
+    lines = dry_run("local", "YEAR=2024", "MONTH=9", "SOURCE=/data/my month.parquet")
+    (line,) = [line for line in lines if "-m pipeline local" in line]
+    assert "--source '/data/my month.parquet'" in line
+    (line,) = [line for line in dry_run("local", "YEAR=2024", "MONTH=9")
+               if "-m pipeline local" in line]  # fmt: skip
+    assert "--source" not in line
+
+
+@pytest.mark.parametrize("target", ["preview", "up", "destroy"])
+def test_the_pulumi_targets_without_pulumi_say_so_in_one_line_before_setup(tmp_path, target):
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    assert not any((Path(folder) / "pulumi").exists() for folder in env["PATH"].split(":"))
+    done = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "--no-print-directory", target],
+        capture_output=True, text=True, env=env, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert f"{target} needs the Pulumi CLI" in line
+    assert "https://www.pulumi.com/docs/install/" in line
+    assert "command not found" not in done.stderr
+
+
+def test_sql_opens_the_duckdb_shell_read_only_on_the_workdirs_warehouse(tmp_path):
+    (tmp_path / "warehouse.duckdb").write_bytes(b"")
+    (line,) = [line for line in dry_run("sql", f"WORKDIR={tmp_path}") if "duckdb" in line]
+    assert line == f".venv/bin/duckdb -readonly {tmp_path}/warehouse.duckdb"
+    pinned = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert "duckdb-cli==1.5.6" in pinned
+    assert "duckdb==1.5.6" in pinned  # the shell reads what the library of the same version wrote
+
+
+def test_sql_without_a_warehouse_says_what_to_run(tmp_path):
+    done = make("--no-print-directory", "sql", f"WORKDIR={tmp_path}")
+    assert done.returncode == 2
+    assert f"no {tmp_path}/warehouse.duckdb: run make local" in done.stderr

@@ -27,3 +27,25 @@ def test_a_security_configuration_log_group_is_searched_too():
 
 def test_every_step_kind_has_log_groups():
     assert all(glue_log_groups(step, None) for step in STEPS)
+
+
+def test_a_spark_job_with_a_custom_prefix_logs_to_its_own_groups_not_glues():
+    job = {
+        "DefaultArguments": {"--custom-logGroup-prefix": "/aws-glue/tlc-elt-dev/transform_trips/"}
+    }
+    assert glue_log_groups(TRANSFORM, {"LogGroupName": "/aws-glue/jobs"}, job) == [
+        "/aws-glue/tlc-elt-dev/transform_trips/output",
+        "/aws-glue/tlc-elt-dev/transform_trips/error",
+        "/aws-glue/jobs/logs-v2",
+    ]
+    # A run started with other arguments logs where they say, as Glue does.
+    run = {"Arguments": {"--custom-logGroup-prefix": "/elsewhere"}}
+    assert glue_log_groups(TRANSFORM, run, job)[:2] == ["/elsewhere/output", "/elsewhere/error"]
+
+
+def test_the_stacks_spark_job_arguments_name_the_groups_logs_reads():
+    from components import etl
+
+    prefix = etl.job_log_prefix("tlc-elt-prod", TRANSFORM.job)
+    job = {"DefaultArguments": etl.continuous_logging_arguments(prefix)}
+    assert glue_log_groups(TRANSFORM, None, job)[:2] == [f"{prefix}/output", f"{prefix}/error"]

@@ -24,14 +24,17 @@ from pipeline.storage.lake import LocalLake
 from pipeline.warehouse.base import MonthCount
 from pipeline.warehouse.redshift import (
     BatchPart,
+    NoAccess,
     Polling,
     RedshiftDataApiWarehouse,
+    catalog_columns_sql,
     clean_view_columns,
     count_check_sql,
     publish_batch,
     require_workgroup_support,
     run_check_sql,
     schema_batch,
+    schema_state_sql,
 )
 
 WORKGROUP, DATABASE = "tlc-elt-dev", "dev"
@@ -47,8 +50,11 @@ VERIFY_SQL = (
     "GROUP BY source_month ORDER BY source_month DESC"
 )
 COLUMNS_SQL = (
-    "SELECT column_name FROM information_schema.columns "
-    "WHERE table_schema = current_schema() AND table_name = 'yellow_trips'"
+    "SELECT c.relname AS table_name, a.attname AS column_name FROM pg_catalog.pg_attribute a "
+    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relname IN ('yellow_trips') "
+    "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
 )
 
 
@@ -111,7 +117,12 @@ def expect_columns(stubber, columns, dataset="yellow"):
     expect_status(stubber, "FINISHED", HasResultSet=True, ResultRows=len(columns))
     stubber.add_response(
         "get_statement_result",
-        {"Records": [[{"stringValue": name}] for name in columns], "TotalNumRows": len(columns)},
+        {
+            "Records": [
+                [{"stringValue": f"{dataset}_trips"}, {"stringValue": name}] for name in columns
+            ],
+            "TotalNumRows": len(columns),
+        },
         {"Id": STATEMENT},
     )
 
@@ -480,3 +491,25 @@ def test_a_result_read_refused_is_a_statement_failure_naming_it(stubbed):
     assert f"reading the result of statement {STATEMENT} failed" in message
     assert "ResourceNotFoundException: Query has expired" in message
     stubber.assert_no_pending_responses()
+
+
+def test_column_lookups_read_the_catalog_not_information_schema():
+    """information_schema.columns hides a table the user reads only through a database role:
+    the reader would see "nothing loaded" where there are months it may not read."""
+    assert "information_schema" not in COLUMNS_SQL
+    assert "information_schema" not in schema_state_sql(YELLOW)
+    assert schema_state_sql(YELLOW) == catalog_columns_sql(["yellow_trips", "yellow_trips_clean"])
+
+
+def test_verify_without_the_right_to_read_says_no_access_not_nothing_loaded(stubbed):
+    client, stubber = stubbed
+    expect_columns(stubber, YELLOW.column_names)  # the catalog lists it, whoever asks
+    expect_verify(stubber)
+    expect_status(stubber, "FAILED", Error="ERROR: permission denied for relation yellow_trips")
+
+    with pytest.raises(NoAccess) as refused:
+        make_warehouse(client, FakeTime()).month_counts(YELLOW)
+    message = str(refused.value)
+    assert message.startswith("no access: yellow_trips exists in dev, but this identity may not")
+    assert "reader role (readerRoleArn)" in message
+    assert "RedshiftDbRoles=tlc_reader" in message

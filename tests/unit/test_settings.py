@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from components.settings import KEYS, Profile, StackSettings, build_settings, eventbridge_cron
+from components.settings import (
+    KEYS,
+    Profile,
+    StackSettings,
+    build_settings,
+    defaults_notice,
+    eventbridge_cron,
+)
 from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.errors import InvalidInput
 
@@ -240,3 +249,40 @@ def test_audit_thresholds_default_and_take_stack_and_per_dataset_overrides():
 def test_bad_audit_thresholds_are_refused_naming_the_key_and_what_is_valid(value, named):
     with pytest.raises(InvalidInput, match=named):
         build_settings({"audit": value}, "dev")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_stack_file_sizes_every_dataset_as_the_readme_tables_say(stack):
+    """A stack file's sizing is its profile's per-dataset defaults, the README's config table
+    (made from KEYS) and its cost table's worker counts: no single number overriding them."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / f"Pulumi.{stack}.yaml"
+    config = yaml.safe_load(path.read_text())["config"]
+    values = {
+        key.split(":", 1)[1]: json.dumps(value) if isinstance(value, dict) else value
+        for key, value in config.items()
+        if key.startswith("tlc-elt:")
+    }
+    settings = build_settings(values, stack)
+    profile = {key.name: key for key in KEYS}
+    defaults = "dev" if stack == "dev" else "prod"
+    assert settings.spark_workers == getattr(profile["sparkWorkers"], defaults)
+    assert settings.job_timeout_minutes == getattr(profile["jobTimeoutMinutes"], defaults)
+    readme = (path.parent / "README.md").read_text()
+    if stack == "dev":  # the cost table is the dev stack's month
+        for dataset, workers in settings.spark_workers.items():
+            assert re.search(rf"\| `{dataset}` \([^|]*\) \| {workers} workers,", readme), dataset
+
+
+def test_a_stack_not_named_dev_says_which_production_defaults_it_took():
+    notice = defaults_notice({"scheduleEnabled": "false"}, "staging")
+    assert notice is not None
+    assert notice.startswith("stack 'staging' is not 'dev', so every tlc-elt key it does not set")
+    assert "protectData=true" in notice
+    assert "usageLimitBreachAction=emit-metric" in notice
+    assert "scheduleEnabled" not in notice  # set in the stack's config: not a default taken
+    assert "Pulumi.staging.yaml" in notice
+    assert defaults_notice({}, "dev") is None
+    everything = {key.name: "x" for key in KEYS}
+    assert defaults_notice(everything, "prod") is None

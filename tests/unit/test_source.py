@@ -16,6 +16,7 @@ from pipeline.jobs.source import (
     _retry_after,
     is_loopback,
     open_source,
+    redacted_url,
 )
 
 
@@ -81,9 +82,11 @@ def test_unusable_sources_are_refused_before_any_transfer(source, says):
     assert says in str(refused.value)
 
 
-def test_a_directory_is_not_a_source(tmp_path):
-    with pytest.raises(InvalidInput, match="no such file"):
+def test_a_directory_is_not_a_source_and_says_so(tmp_path):
+    with pytest.raises(InvalidInput, match="is a directory; give the month's parquet file"):
         open_source(str(tmp_path))
+    with pytest.raises(InvalidInput, match="is a directory"):
+        open_source(tmp_path.as_uri())
 
 
 def test_http_source_refuses_other_schemes_directly():
@@ -186,3 +189,50 @@ def test_a_month_may_be_unpublished_only_within_the_window():
     assert may_be_unpublished(today.plus(-PUBLICATION_WINDOW_MONTHS + 1), today)
     assert not may_be_unpublished(today.plus(-PUBLICATION_WINDOW_MONTHS), today)
     assert not may_be_unpublished(Month(2024, 9), today)
+
+
+def test_a_name_that_does_not_resolve_fails_at_once_saying_the_machine_seems_offline(
+    monkeypatch,
+):
+    """Offline, a DNS failure is not retried (five tries took 20 s): one try, then the way out."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def unresolved(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolved)
+    sleeps: list[float] = []
+    url = "https://d37ci6vzurychx.cloudfront.net/trip-data/yellow_tripdata_2024-09.parquet"
+    source = HttpSource(url, RetryPolicy(attempts=5), sleep=sleeps.append)
+
+    with pytest.raises(SourceUnavailable) as failed:
+        source.stream(_Sink())
+
+    assert sleeps == []  # not retried
+    message = str(failed.value)
+    assert message.startswith(f"{url}: cannot resolve d37ci6vzurychx.cloudfront.net")
+    assert "Temporary failure in name resolution" in message
+    assert "this machine seems offline" in message
+    assert "--source PATH (make local ... SOURCE=PATH)" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://b.s3.amazonaws.com/k/f.parquet?X-Amz-Signature=abc", "https://b.s3.amazonaws.com/k/f.parquet?…"),
+        ("https://user:secret@host:8443/f.parquet#part", "https://host:8443/f.parquet"),
+        ("http://[::1]:8080/f.parquet?token=t", "http://[::1]:8080/f.parquet?…"),
+        ("https://d37ci6vzurychx.cloudfront.net/trip-data/f.parquet", "https://d37ci6vzurychx.cloudfront.net/trip-data/f.parquet"),
+    ],
+)  # fmt: skip
+def test_a_source_is_named_without_its_query_or_credentials(url, shown):
+    assert redacted_url(url) == shown
+    assert HttpSource(url).name == shown
+    assert open_source(url).name == shown
+
+
+def test_a_refused_scheme_does_not_echo_a_signature():
+    with pytest.raises(InvalidInput) as refused:
+        open_source("s3://bucket/key.parquet?X-Amz-Signature=SECRET")
+    assert "SECRET" not in str(refused.value)

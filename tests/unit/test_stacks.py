@@ -88,6 +88,7 @@ _PLAIN = {
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:s3/bucketObjectv2:BucketObjectv2",
     "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:redshiftserverless/usageLimit:UsageLimit",
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
     "aws:sns/topicSubscription:TopicSubscription",
@@ -287,9 +288,10 @@ def test_the_six_components_and_their_children(deployment):
 # roles with their policies for the two machines, the trigger, the scheduler and the COPY
 # role; log groups for the Spark job's output and error, both machines and the trigger; the
 # catalog's database with two tables per dataset (processed, quarantine), the Athena workgroup,
-# the reader role with its policy, and the two statements of the warehouse's access setup;
-# the dashboard, a warnings alarm per dataset, the daily freshness schedule and its policy on
-# the trigger's role (and, where the schedule runs, a missing-data alarm per scheduled dataset).
+# the reader role with its policy and Query Editor v2's managed one, and the two statements of
+# the warehouse's access setup; the dashboard, a warnings alarm per dataset, the daily freshness
+# schedule and its policy on the trigger's role (and, where the schedule runs, a missing-data
+# alarm per scheduled dataset).
 INVENTORY = {
     "tlc-elt:storage:DataLake": 1,
     "tlc-elt:etl:GlueEtl": 1,
@@ -308,6 +310,7 @@ INVENTORY = {
     "aws:glue/job:Job": 4,
     "aws:iam/role:Role": 11,
     "aws:iam/rolePolicy:RolePolicy": 12,  # one per role, and the freshness check's
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,  # the reader's Query Editor v2
     "aws:cloudwatch/logGroup:LogGroup": 6,
     "aws:redshiftserverless/namespace:Namespace": 1,
     "aws:redshiftserverless/workgroup:Workgroup": 1,
@@ -603,7 +606,9 @@ def test_each_glue_role_gets_exactly_its_steps_policy(deployment):
     workgroup = deployment.get("warehouse-workgroup").outputs["arn"]
     for step in STEPS:
         role = inputs(deployment, f"etl-{step.job}-role")
-        assert json.loads(role["assumeRolePolicy"]) == iam.trust_policy(["glue.amazonaws.com"])
+        assert json.loads(role["assumeRolePolicy"]) == iam.trust_policy(
+            ["glue.amazonaws.com"], ACCOUNT
+        )
         assert "managedPolicyArns" not in role  # no AWSGlueServiceRole, no managed policies
         assert deployment.get(f"etl-{step.job}-policy").inputs["role"] == f"etl-{step.job}-role-id"
         library, script = etl.libraries[step.kind].key, etl.scripts[step.job].key
@@ -669,6 +674,7 @@ def test_copy_role_is_assumed_by_redshift_and_reads_processed_only(deployment):
     assert statement["Principal"] == {
         "Service": ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"]
     }
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     expected = iam.copy_role_policy(
         deployment.exports["processedBucket"], "aws", settings_of(deployment).kms_key_arn
     )
@@ -916,6 +922,23 @@ def test_every_iam_document_the_program_produces_passes_parliament(deployment):
     assert {name: found for name, found in unaccepted.items() if found} == {}
 
 
+def test_every_service_role_trusts_its_service_only_for_this_account(deployment):
+    """The confused deputy: Glue, Redshift, Step Functions and the Scheduler may assume a stack
+    role only when acting for this account. (The reader role trusts the account's identities;
+    the trigger's execution role is Lambda's, for which Lambda documents no such condition.)"""
+    services = 0
+    for role in deployment.of_type("aws:iam/role:Role"):
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            trusted = statement["Principal"].get("Service", ["lambda.amazonaws.com"])
+            if trusted == ["lambda.amazonaws.com"]:
+                continue
+            services += 1
+            assert statement.get("Condition") == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, (
+                role.name
+            )
+    assert services >= len(STEPS) + 1  # the Glue jobs' roles and the COPY role at least
+
+
 # ---------------------------------------------------------------- bad config
 
 
@@ -1016,6 +1039,10 @@ def test_the_reader_role_is_tagged_for_the_reader_database_role_and_reads_only(d
     )  # fmt: skip
     expected = iam.reader_policy(access, iam.Account("aws", REGION, ACCOUNT))
     assert deployment.policy("analytics-reader-policy") == expected
+    # Query Editor v2, which the README tells readers to use: AWS's no-sharing policy only.
+    attached = inputs(deployment, "analytics-reader-query-editor")
+    assert attached["policyArn"] == "arn:aws:iam::aws:policy/AmazonRedshiftQueryEditorV2NoSharing"
+    assert attached["role"] == role["name"]
 
 
 def test_only_the_load_role_is_tagged_for_the_loader_database_role(deployment):

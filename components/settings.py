@@ -549,9 +549,8 @@ def _shown(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(map(str, value)) + "]"
     if isinstance(value, dict):
-        if all(isinstance(given, AuditThresholds) for given in value.values()):
-            if all(given == AuditThresholds() for given in value.values()):
-                return "defaults"
+        if all(given == AuditThresholds() for given in value.values()):
+            return "defaults"
         return "{" + ", ".join(f"{name}: {_shown(given)}" for name, given in value.items()) + "}"
     return str(value)
 

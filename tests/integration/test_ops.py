@@ -612,7 +612,8 @@ def stub_ledger(stub: Stubber, records: list | None) -> None:
         "execute_statement",
         {"Id": "stmt-2"},
         {"WorkgroupName": "tlc-elt-dev", "Database": "tlc",
-         "StatementName": "tlc-elt-ledger-columns", "Sql": table_columns_sql("tlc_elt_loads")},
+         "StatementName": "tlc-elt-ledger-columns",
+         "Sql": catalog_columns_sql(["tlc_elt_loads"])},
     )  # fmt: skip
     stub.add_response(
         "describe_statement",
@@ -622,7 +623,7 @@ def stub_ledger(stub: Stubber, records: list | None) -> None:
     names = LEDGER_NAMES if records is not None else ()
     stub.add_response(
         "get_statement_result",
-        {"Records": [[{"stringValue": name}] for name in names]},
+        {"Records": [[{"stringValue": "tlc_elt_loads"}, {"stringValue": name}] for name in names]},
         {"Id": "stmt-2"},
     )
     if records is None:

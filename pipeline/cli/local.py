@@ -113,9 +113,9 @@ def run_local(args: argparse.Namespace, console: Console) -> int:
     months = flags.months_of(args, dataset.first_month)
     if args.source and len(months) > 1:
         raise InvalidInput("--source", args.source, "a single file serves a single month")
+    thresholds = flags.thresholds_of(args)
     if args.source:
         open_source(args.source)  # a missing file, a directory, a bad scheme: before the lock
-    thresholds = flags.thresholds_of(args)
     observer = ConsoleObserver(console, quiet=args.quiet or args.json)
     # The engine is checked here (InvalidInput), the workdir's lock taken by `locked`: both
     # before anything is written.

@@ -176,6 +176,8 @@ def test_local_json_is_one_record_of_each_months_steps_and_counts(tmp_path, caps
     (month,) = record["months"]
     assert (month["dataset"], month["month"]) == ("yellow", "2025-01")
     steps = {step["step"]: step["figures"] for step in month["steps"]}
-    assert list(steps) == ["IngestRaw", "TransformTrips", "LoadWarehouse"]
+    assert list(steps) == [step.state for step in STEPS]
     assert steps["IngestRaw"]["rows"] == 5
-    assert steps["LoadWarehouse"]["rows_inserted"] == month["counts"]["rows_loaded"] == 5
+    assert steps["AuditMonth"]["verdict"] == "passed"
+    assert steps["PublishMonth"]["rows_inserted"] == month["counts"]["rows_loaded"] == 5
+    assert month["run_id"] == steps["PublishMonth"]["run_id"]

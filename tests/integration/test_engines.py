@@ -118,7 +118,8 @@ def assert_timestamps_are_int64_micros(lake: LocalLake, dataset: Dataset, month:
     """Every timestamp column of every processed and quarantine part is INT64 microseconds:
     what Redshift COPY and Spectrum read. Nanoseconds are misread by them
     (https://github.com/apache/arrow/issues/38000), INT96 is deprecated."""
-    prefixes = (layout.processed_prefix(dataset, month), layout.quarantine_prefix(dataset, month))
+    run = layout.RunKeys(dataset, month, RUN_ID)
+    prefixes = (run.processed_prefix, run.quarantine_prefix)
     checked = 0
     for prefix in prefixes:
         for part in lake.list(layout.PROCESSED, prefix):

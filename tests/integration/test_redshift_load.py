@@ -19,6 +19,7 @@ from pipeline.warehouse.redshift import (
     Polling,
     RedshiftDataApiWarehouse,
     Retries,
+    catalog_columns_sql,
     clean_view_columns,
     ledger_row_sql,
     publish_batch,
@@ -576,12 +577,10 @@ def _expect_statement(stubber, sql, name, records, statement_id=LEDGER_QUERY) ->
 
 def test_the_ledger_reads_back_as_entries_newest_first(data_api):
     client, stubber = data_api
-    columns_sql = (
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = 'tlc_elt_loads'"
-    )
+    columns_sql = catalog_columns_sql(["tlc_elt_loads"])
     _expect_statement(stubber, columns_sql, "tlc-elt-ledger-columns",
-                      [[{"stringValue": name}] for name in LEDGER_NAMES])  # fmt: skip
+                      [[{"stringValue": "tlc_elt_loads"}, {"stringValue": name}]
+                       for name in LEDGER_NAMES])  # fmt: skip
     record = [
         {"stringValue": "yellow"}, {"stringValue": "2024-09-01"}, {"stringValue": RUN},
         {"stringValue": "2024-11-05 12:00:00"}, {"stringValue": "glue-spark"},
@@ -605,10 +604,6 @@ def test_the_ledger_reads_back_as_entries_newest_first(data_api):
 
 def test_no_ledger_yet_reads_as_empty(data_api):
     client, stubber = data_api
-    columns_sql = (
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = 'tlc_elt_loads'"
-    )
-    _expect_statement(stubber, columns_sql, "tlc-elt-ledger-columns", [])
+    _expect_statement(stubber, catalog_columns_sql(["tlc_elt_loads"]), "tlc-elt-ledger-columns", [])
 
     assert warehouse(client).ledger() == []

@@ -498,7 +498,9 @@ def test_column_lookups_read_the_catalog_not_information_schema():
     the reader would see "nothing loaded" where there are months it may not read."""
     assert "information_schema" not in COLUMNS_SQL
     assert "information_schema" not in schema_state_sql(YELLOW)
-    assert schema_state_sql(YELLOW) == catalog_columns_sql(["yellow_trips", "yellow_trips_clean"])
+    assert schema_state_sql(YELLOW) == catalog_columns_sql(
+        ["yellow_trips", "yellow_trips_clean", "tlc_elt_loads"]
+    )
 
 
 def test_verify_without_the_right_to_read_says_no_access_not_nothing_loaded(stubbed):

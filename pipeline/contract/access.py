@@ -39,7 +39,7 @@ from pipeline.contract.errors import InvalidInput
 
 # The zone lookup and its version (`pipeline.warehouse.zones`), and the ledger of publishes
 # (`pipeline.contract.ledger`, which `verify` and the readers read), beside the datasets' tables.
-REFERENCE_TABLES = (zones.TABLE, zones.VERSION_TABLE, ledger.TABLE)
+REFERENCE_TABLES = (zones.TABLE, zones.VERSION_TABLE, ledger.TABLE, ledger.PROFILES_TABLE)
 LOADER_ROLE = "tlc_loader"
 READER_ROLE = "tlc_reader"
 # The IAM tag whose value (database role names, colon-separated) GetCredentials grants.

@@ -438,6 +438,15 @@ def profile_rows(counts: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def profiles_delete_sql(row: ledger.LedgerRow, dialect: Dialect) -> str:
+    """A run's profile rows, removed before they are written (a rollback publishes a run again)."""
+    return (
+        f"DELETE FROM {ledger.PROFILES_TABLE} WHERE dataset = {sql_text(row.dataset, dialect)} "
+        f"AND source_month = CAST({sql_text(row.source_month, dialect)} AS DATE) "
+        f"AND run_id = {sql_text(row.run_id, dialect)}"
+    )
+
+
 def profiles_insert_sql(rows: list[dict[str, Any]], dialect: Dialect) -> str | None:
     """One INSERT of the month's profile rows (None when there are none)."""
     if not rows:

@@ -52,6 +52,7 @@ from pipeline.warehouse.base import (
     migration_sql,
     month_counts_sql,
     profile_rows,
+    profiles_delete_sql,
     profiles_insert_sql,
     quarantine_view_name,
     read_load_input,
@@ -230,6 +231,7 @@ class DuckDBWarehouse:
                 raise CountMismatch(count_mismatch_message(dataset, month, expected, found))
             connection.execute(ledger_insert_sql(row, str(deleted), Dialect.DUCKDB))
             connection.execute(create_profiles_sql(Dialect.DUCKDB))
+            connection.execute(profiles_delete_sql(row, Dialect.DUCKDB))
             if profiles is not None:
                 connection.execute(profiles)
             if quarantine is not None:

@@ -74,6 +74,7 @@ from pipeline.warehouse.base import (
     count_mismatch_message,
     count_month_sql,
     create_ledger_sql,
+    create_profiles_sql,
     create_table_sql,
     delete_month_sql,
     has_flags,
@@ -82,6 +83,9 @@ from pipeline.warehouse.base import (
     migration_sql,
     month_counts_sql,
     month_literal,
+    profile_rows,
+    profiles_delete_sql,
+    profiles_insert_sql,
     read_load_input,
     sql_text,
 )
@@ -130,6 +134,7 @@ class BatchPart(enum.Enum):
     LOCK = "lock"
     RUN_CHECK = "ledger check"
     LEDGER_ROW = "ledger row"
+    PROFILE = "profile rows"
     DELETE_MONTH = "delete month"
     STAGE = "create staging table"
     COPY = "copy"
@@ -332,7 +337,8 @@ PERMISSION_DENIED = "permission denied"
 
 
 def _schema_objects(dataset: Dataset) -> list[str]:
-    return [dataset.table, *([dataset.clean_table] if dataset.flags else []), ledger.TABLE]
+    return [dataset.table, *([dataset.clean_table] if dataset.flags else []), ledger.TABLE,
+            ledger.PROFILES_TABLE]  # fmt: skip
 
 
 def clean_view_columns(dataset: Dataset) -> tuple[str, ...]:
@@ -346,6 +352,7 @@ def schema_batch(
     table_columns: tuple[str, ...],
     view_columns: tuple[str, ...] = (),
     ledger_columns: tuple[str, ...] = ledger.NAMES,
+    profile_columns: tuple[str, ...] = ledger.PROFILE_NAMES,
 ) -> list[BatchStatement]:
     """What brings the table, its view and the ledger to the contract, with their grants; []
     when they are.
@@ -374,6 +381,13 @@ def schema_batch(
             BatchStatement(BatchPart.CREATE_LEDGER, create_ledger_sql(Dialect.REDSHIFT))
         )
         statements += [BatchStatement(BatchPart.GRANT, sql) for sql in grants_sql([ledger.TABLE])]
+    if not profile_columns:
+        statements.append(
+            BatchStatement(BatchPart.CREATE_LEDGER, create_profiles_sql(Dialect.REDSHIFT))
+        )
+        statements += [
+            BatchStatement(BatchPart.GRANT, sql) for sql in grants_sql([ledger.PROFILES_TABLE])
+        ]
     return statements
 
 
@@ -384,6 +398,7 @@ def publish_batch(
     role_arn: str,
     expected: int,
     row: ledger.LedgerRow,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> list[BatchStatement]:
     """The month's publish, in order (module docstring). No manifest (no part files) means the
     month becomes empty. No DDL: the schema step has made the table and the ledger."""
@@ -402,6 +417,13 @@ def publish_batch(
     statements.append(
         BatchStatement(BatchPart.COUNT_CHECK, count_check_sql(dataset, month, expected))
     )
+    # The month's column profile, linked to its ledger row (none in counts made before it).
+    insert_profiles = profiles_insert_sql(profiles or [], Dialect.REDSHIFT)
+    if insert_profiles is not None:
+        statements += [
+            BatchStatement(BatchPart.PROFILE, profiles_delete_sql(row, Dialect.REDSHIFT)),
+            BatchStatement(BatchPart.PROFILE, insert_profiles),
+        ]
     return statements
 
 
@@ -493,6 +515,7 @@ class RedshiftDataApiWarehouse:
             self.copy_role_arn,
             load.expected_rows,
             row,
+            profile_rows(load.counts, row.run_id),
         )
 
         def publish() -> dict[str, Any] | None:
@@ -548,8 +571,9 @@ class RedshiftDataApiWarehouse:
 
     def schema_state(
         self, dataset: Dataset
-    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-        """(the table's, its `_clean` view's, the ledger's columns) now; () for a missing one."""
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """(the table's, its `_clean` view's, the ledger's, the profiles' columns) now; () for a
+        missing one."""
         described = self._run(
             "execute_statement",
             f"tlc-elt-schema-state-{dataset.name}",
@@ -567,6 +591,7 @@ class RedshiftDataApiWarehouse:
             tuple(found.get(dataset.table, ())),
             tuple(found.get(dataset.clean_table, ())),
             tuple(found.get(ledger.TABLE, ())),
+            tuple(found.get(ledger.PROFILES_TABLE, ())),
         )
 
     def _ensure_schema(self, dataset: Dataset) -> None:

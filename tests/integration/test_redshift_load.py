@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pipeline.contract import ledger as ledger_contract
 from pipeline.contract.datasets import YELLOW
 from pipeline.contract.errors import CountMismatch, InvalidInput, MissingInput, StatementFailed
 from pipeline.contract.layout import PROCESSED, RunKeys
@@ -124,7 +125,7 @@ STATE_SQL = (
     "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname = current_schema() AND c.relname IN ('yellow_trips', 'yellow_trips_clean', "
-    "'tlc_elt_loads') "
+    "'tlc_elt_loads', 'tlc_elt_profiles') "
     "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
 )
 STATE_QUERY = "8f4a2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
@@ -140,6 +141,7 @@ LEDGER_NAMES = (
     "source_sha256", "rows_in", "rows_loaded", "rows_quarantined", "rows_replaced", "forced",
     "findings",
 )  # fmt: skip
+PROFILE_NAMES = ledger_contract.PROFILE_NAMES
 LEDGER_SQLS = [
     "CREATE TABLE IF NOT EXISTS tlc_elt_loads (\n"
     + ",\n".join(
@@ -174,7 +176,9 @@ def write_transform_output(lake: S3Lake, parts: dict[str, int], rows_loaded: int
     lake.write_bytes(PROCESSED, KEYS.counts_key, json.dumps(counts).encode())
 
 
-def expect_state(stubber, table=CURRENT[0], view=CURRENT[1], ledger=LEDGER_NAMES) -> None:
+def expect_state(
+    stubber, table=CURRENT[0], view=CURRENT[1], ledger=LEDGER_NAMES, profiles=PROFILE_NAMES
+) -> None:
     """The table's, view's and ledger's columns, read before the schema step (none: not there)."""
     stubber.add_response(
         "execute_statement",
@@ -191,6 +195,7 @@ def expect_state(stubber, table=CURRENT[0], view=CURRENT[1], ledger=LEDGER_NAMES
     rows = [("yellow_trips", name) for name in table]
     rows += [("yellow_trips_clean", name) for name in view]
     rows += [("tlc_elt_loads", name) for name in ledger]
+    rows += [("tlc_elt_profiles", name) for name in profiles]
     stubber.add_response(
         "get_statement_result",
         {"Records": [[{"stringValue": t}, {"stringValue": c}] for t, c in rows]},

@@ -499,7 +499,7 @@ def test_column_lookups_read_the_catalog_not_information_schema():
     assert "information_schema" not in COLUMNS_SQL
     assert "information_schema" not in schema_state_sql(YELLOW)
     assert schema_state_sql(YELLOW) == catalog_columns_sql(
-        ["yellow_trips", "yellow_trips_clean", "tlc_elt_loads"]
+        ["yellow_trips", "yellow_trips_clean", "tlc_elt_loads", "tlc_elt_profiles"]
     )
 
 
@@ -515,3 +515,37 @@ def test_verify_without_the_right_to_read_says_no_access_not_nothing_loaded(stub
     assert message.startswith("no access: yellow_trips exists in dev, but this identity may not")
     assert "reader role (readerRoleArn)" in message
     assert "RedshiftDbRoles=tlc_reader" in message
+
+
+def test_the_months_profile_rows_are_written_in_the_publish_transaction_replacing_the_runs():
+    rows = [{"dataset": "yellow", "source_month": "2024-09", "run_id": RUN,
+             "column_name": "fare_amount", "null_count": 3, "min_value": "0.0",
+             "max_value": "90.5", "sum_value": 1234.5, "rows_profiled": 5}]  # fmt: skip
+    statements = publish_batch(YELLOW, Month(2024, 9), None, ROLE, 5, ROW, rows)
+
+    assert [s.part for s in statements][-2:] == [BatchPart.PROFILE, BatchPart.PROFILE]
+    delete, insert = (s.sql for s in statements[-2:])
+    assert delete == (
+        "DELETE FROM tlc_elt_profiles WHERE dataset = 'yellow' AND source_month = "
+        f"CAST('2024-09-01' AS DATE) AND run_id = '{RUN}'"
+    )
+    assert insert.startswith(
+        "INSERT INTO tlc_elt_profiles (dataset, source_month, run_id, column_name, null_count, "
+        "min_value, max_value, sum_value, rows_profiled) VALUES\n"
+    )
+    assert insert.endswith(
+        f"('yellow', CAST('2024-09-01' AS DATE), '{RUN}', 'fare_amount', 3, '0.0', '90.5', "
+        "1234.5, 5)"
+    )
+    # No profile (counts written before profiles existed): nothing about it in the batch.
+    without = publish_batch(YELLOW, Month(2024, 9), None, ROLE, 5, ROW)
+    assert BatchPart.PROFILE not in [s.part for s in without]
+
+
+def test_the_schema_step_makes_a_missing_profiles_table_and_grants_it():
+    statements = schema_batch(YELLOW, YELLOW.column_names, clean_view_columns(YELLOW),
+                              profile_columns=())  # fmt: skip
+    sqls = [s.sql for s in statements]
+    assert sqls[0].startswith("CREATE TABLE IF NOT EXISTS tlc_elt_profiles (\n  dataset VARCHAR")
+    assert "GRANT SELECT ON tlc_elt_profiles TO ROLE tlc_reader" in sqls
+    assert "GRANT ALL ON tlc_elt_profiles TO ROLE tlc_loader" in sqls

@@ -232,6 +232,11 @@ def remote_verify(args: argparse.Namespace, dataset: Dataset) -> VerifyReport:
         return ops_verify.verify(target_of(args), dataset.name, progress=progress)
 
 
+def remote_reader(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """`months --stack S` and `report --stack S`: the stack's warehouse and lake, read only."""
+    return ops_verify.reader(target_of(args))
+
+
 # ---------------------------------------------------------------- rendering
 
 

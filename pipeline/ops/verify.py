@@ -91,3 +91,18 @@ def _counts_reader(
             return None if published is None else dict(published.counts)
 
     return read
+
+
+def reader(target: StackTarget, *, runtime: Runtime | None = None) -> tuple[Any, S3Lake, str]:
+    """(warehouse, lake, where) of a stack, for `months` and `report`: the Data API warehouse
+    (no COPY role) and the processed bucket, read only."""
+    runtime = runtime or Runtime()
+    outputs = target.resolve(("workgroupName", "databaseName", "processedBucket"), run=runtime.run)
+    region = target.region_for(outputs)
+    client = runtime.aws("redshift-data", region)
+    warehouse = redshift_warehouse(
+        client, outputs.workgroup_name, outputs.database_name, runtime.sleep
+    )
+    lake = S3Lake(outputs.raw_bucket or "", outputs.processed_bucket, s3=runtime.aws("s3", region))
+    where = f"Redshift workgroup {outputs.workgroup_name}, database {outputs.database_name}"
+    return warehouse, lake, where

@@ -767,6 +767,42 @@ class RedshiftDataApiWarehouse:
             f"{name} ({statement_id}) did not finish within {self.polling.deadline:g} s: {outcome}"
         )
 
+    def has_table(self, name: str) -> bool:
+        return bool(self._columns_of(name, f"tlc-elt-has-{name}"[:500]))
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        """A read-only query's rows as dicts, named by the result's column metadata (the
+        report's and `months`' SQL, the same text as on DuckDB)."""
+        described = self._run("execute_statement", "tlc-elt-read", Sql=sql)
+        if described["Status"] != FINISHED:
+            error = described.get("Error") or described["Status"]
+            if PERMISSION_DENIED in str(error).lower():
+                raise NoAccess(f"no access: {error}; read as the reader role (readerRoleArn)")
+            raise StatementFailed(f"the query failed: {error}")
+        if not described.get("HasResultSet"):
+            return []
+        names, records = self._result(described["Id"])
+        return [dict(zip(names, (_value(field) for field in record))) for record in records]
+
+    def _result(self, statement_id: str) -> tuple[list[str], list[list[dict[str, Any]]]]:
+        from botocore.exceptions import ClientError
+
+        names: list[str] = []
+        records: list[list[dict[str, Any]]] = []
+        pages = {"Id": statement_id}
+        try:
+            while True:
+                page = self.client.get_statement_result(**pages)
+                names = names or [column["name"] for column in page.get("ColumnMetadata", [])]
+                records.extend(page["Records"])
+                if not page.get("NextToken"):
+                    return names, records
+                pages["NextToken"] = page["NextToken"]
+        except ClientError as error:
+            raise StatementFailed(
+                f"reading the result of statement {statement_id} failed: {error_text(error)}"
+            ) from error
+
     def _records(self, statement_id: str) -> list[list[dict[str, Any]]]:
         from botocore.exceptions import ClientError
 

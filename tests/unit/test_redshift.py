@@ -549,3 +549,36 @@ def test_the_schema_step_makes_a_missing_profiles_table_and_grants_it():
     assert sqls[0].startswith("CREATE TABLE IF NOT EXISTS tlc_elt_profiles (\n  dataset VARCHAR")
     assert "GRANT SELECT ON tlc_elt_profiles TO ROLE tlc_reader" in sqls
     assert "GRANT ALL ON tlc_elt_profiles TO ROLE tlc_loader" in sqls
+
+
+def test_a_read_query_gives_rows_named_by_the_result_metadata_across_pages(stubbed):
+    client, stubber = stubbed
+    sql = "SELECT dataset, source_month, trips, revenue FROM x"
+    expect_verify(stubber, sql, "tlc-elt-read")
+    expect_status(stubber, "FINISHED", HasResultSet=True, ResultRows=2)
+    metadata = [{"name": name} for name in ("dataset", "source_month", "trips", "revenue")]
+    first = [{"stringValue": "yellow"}, {"stringValue": "2024-09-01"}, {"longValue": 7},
+             {"doubleValue": 120.5}]  # fmt: skip
+    second = [{"stringValue": "fhv"}, {"stringValue": "2024-09-01"}, {"longValue": 3},
+              {"isNull": True}]  # fmt: skip
+    stubber.add_response("get_statement_result",
+                         {"Records": [first], "ColumnMetadata": metadata, "NextToken": "t"},
+                         {"Id": STATEMENT})  # fmt: skip
+    stubber.add_response("get_statement_result", {"Records": [second]},
+                         {"Id": STATEMENT, "NextToken": "t"})  # fmt: skip
+
+    rows = make_warehouse(client, FakeTime()).rows(sql)
+
+    assert rows == [
+        {"dataset": "yellow", "source_month": "2024-09-01", "trips": 7, "revenue": 120.5},
+        {"dataset": "fhv", "source_month": "2024-09-01", "trips": 3, "revenue": None},
+    ]
+
+
+def test_a_read_query_without_the_right_to_read_says_no_access(stubbed):
+    client, stubber = stubbed
+    expect_verify(stubber, "SELECT 1 FROM tlc_elt_loads", "tlc-elt-read")
+    expect_status(stubber, "FAILED", Error="ERROR: permission denied for relation tlc_elt_loads")
+
+    with pytest.raises(NoAccess, match=r"no access: .*reader role"):
+        make_warehouse(client, FakeTime()).rows("SELECT 1 FROM tlc_elt_loads")

@@ -93,6 +93,7 @@ etl = GlueEtl(
         spark_workers=settings.default_spark_workers,
         timeout_minutes=settings.job_timeout_ceiling,
         max_concurrent_runs=settings.job_max_concurrent_runs,
+        metrics_namespace=metric_namespace(settings.stack),
         log_retention_days=settings.log_retention_days,
     ),
 )

@@ -107,6 +107,7 @@ class GlueEtlArgs:
     timeout_minutes: int  # every job's own; likewise
     max_concurrent_runs: int
     log_retention_days: int
+    metrics_namespace: str  # pipeline.contract.metrics.metric_namespace(stack)
     steps: Sequence[Step] = field(default_factory=lambda: STEPS)
 
 
@@ -224,6 +225,7 @@ class GlueEtl(pulumi.ComponentResource):
             code_keys=(script.key, library.key),
             log_groups=log_groups,
             glue_database=catalog.database_name(args.prefix),
+            metrics_namespace=args.metrics_namespace,
         )
         resolved = pulumi.Output.all(
             self._account, args.raw_bucket, args.processed_bucket, args.scripts_bucket,
@@ -289,6 +291,7 @@ class GlueEtl(pulumi.ComponentResource):
             "--database": args.database_name,
             "--copy_role_arn": args.copy_role_arn,
             "--glue_database": catalog.database_name(args.prefix),
+            "--metrics_namespace": args.metrics_namespace,
             # The stack's region (the provider's): the jobs make their AWS clients for it rather
             # than trusting the environment Glue gives them.
             "--region": self._account.apply(lambda account: account.region),
@@ -325,6 +328,7 @@ def _job_policy(access: iam.GlueJobAccess, account: iam.Account, *names: str | N
         kms_key_arn=kms_key_arn,
     )  # fmt: skip
     granted = iam.GlueJobAccess(
-        access.job, access.code_keys, access.log_groups, workgroup_arn, access.glue_database
-    )
+        access.job, access.code_keys, access.log_groups, workgroup_arn, access.glue_database,
+        access.metrics_namespace,
+    )  # fmt: skip
     return json.dumps(iam.glue_job_policy(granted, buckets, account))

@@ -198,6 +198,8 @@ JOB_GRANTS: Mapping[str, tuple[ZoneGrant, ...]] = {
 # Jobs that run statements in the warehouse, and that move the catalog's month partitions.
 WAREHOUSE_JOBS = frozenset({"load_redshift"})
 CATALOG_JOBS = frozenset({"load_redshift"})
+# The audit (a refusal) and publish (a published month) put CloudWatch metrics.
+METRICS_JOBS = frozenset({"audit_month", "load_redshift"})
 # What publish does to a month's partitions (pipeline.storage.catalog), on the tables only.
 CATALOG_PUBLISH_ACTIONS = (
     "glue:GetTable",
@@ -442,6 +444,7 @@ class GlueJobAccess:
     log_groups: tuple[str, ...]  # the CloudWatch log groups Glue writes the run's logs to
     workgroup_arn: str | None = None
     glue_database: str | None = None  # the catalog whose month partitions publish moves
+    metrics_namespace: str | None = None  # where the audit and publish steps put metrics
 
 
 def glue_job_policy(access: GlueJobAccess, buckets: Buckets, account: Account) -> Policy:
@@ -459,6 +462,10 @@ def glue_job_policy(access: GlueJobAccess, buckets: Buckets, account: Account) -
     ]
     if access.job in WAREHOUSE_JOBS:
         statements += _warehouse_statements(access)
+    if access.job in METRICS_JOBS:
+        if access.metrics_namespace is None:
+            raise ValueError(f"Glue job {access.job!r} puts metrics: give metrics_namespace")
+        statements.append(put_metrics_statement(access.metrics_namespace))
     if access.job in CATALOG_JOBS:
         if access.glue_database is None:
             raise ValueError(f"Glue job {access.job!r} moves partitions: give glue_database")

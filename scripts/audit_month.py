@@ -21,9 +21,11 @@ from typing import Any
 from pipeline.contract.audit import AuditThresholds
 from pipeline.contract.steps import AUDIT_ARGUMENT, FORCE_PUBLISH_ARGUMENT
 from pipeline.jobs.arguments import (
+    METRICS_NAMESPACE,
     REGION,
     STEP_ARGUMENTS,
     check_buckets,
+    cloudwatch_metrics,
     dataset_month,
     flag,
     job_region,
@@ -35,14 +37,16 @@ from pipeline.jobs.context import StepContext
 from pipeline.storage.lake import S3Lake
 
 JOB = "audit_month"
-OPTIONAL = (FORCE_PUBLISH_ARGUMENT, AUDIT_ARGUMENT, REGION)
+OPTIONAL = (FORCE_PUBLISH_ARGUMENT, AUDIT_ARGUMENT, REGION, METRICS_NAMESPACE)
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
     return parse_job_arguments(argv, JOB, STEP_ARGUMENTS, OPTIONAL)
 
 
-def build_context(arguments: dict[str, str], *, s3: Any = None) -> StepContext:
+def build_context(
+    arguments: dict[str, str], *, s3: Any = None, cloudwatch: Any = None
+) -> StepContext:
     """Validate everything first (month, run id, buckets, flag, thresholds), then the client."""
     dataset, month = dataset_month(arguments)
     run = run_id(arguments)
@@ -53,7 +57,7 @@ def build_context(arguments: dict[str, str], *, s3: Any = None) -> StepContext:
     lake = S3Lake(arguments["raw_bucket"], arguments["processed_bucket"], s3=s3, region=region)
     return StepContext(
         dataset=dataset, month=month, lake=lake, run_id=run, force_publish=force,
-        thresholds=thresholds,
+        thresholds=thresholds, metrics=cloudwatch_metrics(arguments, region, cloudwatch),
     )  # fmt: skip
 
 

@@ -18,9 +18,11 @@ import sys
 from typing import Any
 
 from pipeline.jobs.arguments import (
+    METRICS_NAMESPACE,
     REGION,
     STEP_ARGUMENTS,
     check_buckets,
+    cloudwatch_metrics,
     dataset_month,
     job_region,
     parse_job_arguments,
@@ -39,11 +41,16 @@ ENGINE = "glue-spark"
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    return parse_job_arguments(argv, JOB, ARGUMENTS, (REGION,))
+    return parse_job_arguments(argv, JOB, ARGUMENTS, (REGION, METRICS_NAMESPACE))
 
 
 def build_context(
-    options: dict[str, str], *, redshift: Any = None, s3: Any = None, glue: Any = None
+    options: dict[str, str],
+    *,
+    redshift: Any = None,
+    s3: Any = None,
+    glue: Any = None,
+    cloudwatch: Any = None,
 ) -> StepContext:
     """Validate the month, run id and settings first, then build the clients (no side effect
     before)."""
@@ -60,6 +67,7 @@ def build_context(
     return StepContext(
         dataset=dataset, month=month, lake=lake, run_id=run, warehouse=warehouse,
         engine=ENGINE, catalog=catalog,
+        metrics=cloudwatch_metrics(options, region, cloudwatch),
     )  # fmt: skip
 
 

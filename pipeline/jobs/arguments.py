@@ -18,6 +18,7 @@ from pipeline.contract.errors import InvalidInput
 from pipeline.contract.layout import check_run_id
 from pipeline.contract.months import Month, validate_month
 from pipeline.contract.steps import JOB_ARGUMENTS, RUN_ID_ARGUMENT, step_named
+from pipeline.jobs.metrics import CloudWatchMetrics
 
 # What every step's job receives: the state machine's arguments (the month and the run id,
 # `pipeline.contract.steps.JOB_ARGUMENTS`) and the stack's two buckets.
@@ -86,3 +87,22 @@ def job_region(arguments: dict[str, str]) -> str | None:
     if not _REGION.match(region):
         raise InvalidInput(REGION, region, "an AWS region name, e.g. us-east-1")
     return region
+
+
+# The stack's metric namespace (`pipeline.contract.metrics.metric_namespace`): given, the audit
+# and publish steps put their metrics there; absent (a run by hand), they put none.
+METRICS_NAMESPACE = "metrics_namespace"
+
+
+def cloudwatch_metrics(arguments: dict[str, str], region: str | None, client: Any = None) -> Any:
+    """The steps' CloudWatch metrics for `--metrics_namespace`, or None without one."""
+    namespace = arguments.get(METRICS_NAMESPACE, "").strip()
+    if not namespace:
+        return None
+    if not namespace.startswith("tlc-elt/"):
+        raise InvalidInput(METRICS_NAMESPACE, namespace, "tlc-elt/<stack>, the stack's namespace")
+    if client is None:
+        import boto3
+
+        client = boto3.client("cloudwatch", region_name=region)
+    return CloudWatchMetrics(client, namespace)

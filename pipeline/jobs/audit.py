@@ -49,6 +49,8 @@ def judge(ctx: StepContext) -> AuditResult:
         force=ctx.force_publish,
     )
     ctx.lake.write_bytes(layout.PROCESSED, keys.audit_key, result.to_json().encode())
+    if result.refused and ctx.metrics is not None:
+        ctx.metrics.month_refused(ctx.dataset.name)
     return result
 
 

@@ -22,7 +22,8 @@ class StepContext:
     `run_id` names the run whose candidate every step reads and writes (the execution's name,
     or a local run's id); `force_publish` and `thresholds` are the audit's; `engine` is what
     the ledger records as having transformed the month; `catalog` (AWS only) is the Glue Data
-    Catalog whose month partitions publish moves (`pipeline.storage.catalog`)."""
+    Catalog whose month partitions publish moves (`pipeline.storage.catalog`); `metrics` (AWS
+    only) what publish and a refusal tell CloudWatch."""
 
     dataset: Dataset
     month: Month
@@ -36,6 +37,7 @@ class StepContext:
     thresholds: AuditThresholds = field(default_factory=AuditThresholds)
     engine: str = ""
     catalog: Any = None
+    metrics: Any = None  # `pipeline.jobs.metrics.CloudWatchMetrics` on a stack, else None
 
     @property
     def keys(self) -> RunKeys:

@@ -78,6 +78,11 @@ def publish(ctx: StepContext, now: Clock = lambda: datetime.now(timezone.utc)) -
     if ctx.catalog is not None:
         ctx.catalog.publish_month(ctx.dataset, ctx.month, keys)
     removed = remove_expired_runs(ctx.lake, publication, started)
+    if ctx.metrics is not None and not load.already_published:
+        ctx.metrics.month_published(
+            ctx.dataset.name, rows_loaded=row.rows_loaded, rows_quarantined=row.rows_quarantined,
+            warnings=len(verdict.warnings),
+        )  # fmt: skip
     return {
         **load.figures(),
         **zones.figures(),

@@ -152,7 +152,7 @@ def test_main_publishes_the_run_and_prints_its_figures(script, aws, monkeypatch,
     )
 
     with stubber:
-        figures = script.main(ARGV)
+        figures = script.main([*ARGV, "--metrics_namespace", "tlc-elt/dev"])
 
     stubber.assert_no_pending_responses()
     assert json.loads(capsys.readouterr().out) == figures
@@ -178,6 +178,12 @@ def test_main_publishes_the_run_and_prints_its_figures(script, aws, monkeypatch,
     assert partition["StorageDescriptor"]["Location"] == (
         f"s3://{PROCESSED_BUCKET}/{KEYS.processed_prefix}"
     )
+    # The month's metrics, in the stack's namespace, per dataset (moto's CloudWatch).
+    metrics = boto3.client("cloudwatch").list_metrics(Namespace="tlc-elt/dev")["Metrics"]
+    assert {(m["MetricName"], m["Dimensions"][0]["Value"]) for m in metrics} == {
+        ("RowsLoaded", "yellow"), ("RowsQuarantined", "yellow"), ("QuarantineShare", "yellow"),
+        ("AuditWarnings", "yellow"),
+    }  # fmt: skip
 
 
 def test_a_refused_verdict_publishes_nothing(script, aws, monkeypatch):

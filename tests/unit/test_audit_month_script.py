@@ -81,6 +81,21 @@ def test_a_refused_candidate_ends_the_run_cleanly_with_its_verdict_written(scrip
     assert verdict(s3).refused
 
 
+def test_a_refusal_is_counted_in_the_stacks_metrics_and_a_pass_is_not(script, s3):
+    put_counts(s3, 10, 990)
+    cloudwatch = boto3.client("cloudwatch")
+
+    script.main(argv(metrics_namespace="tlc-elt/dev"), s3=s3)
+
+    metrics = cloudwatch.list_metrics(Namespace="tlc-elt/dev")["Metrics"]
+    assert [(m["MetricName"], m["Dimensions"]) for m in metrics] == [
+        ("MonthsRefused", [{"Name": "Dataset", "Value": "yellow"}])
+    ]
+    put_counts(s3, 1000, 2)
+    script.main(argv(metrics_namespace="tlc-elt/prod"), s3=s3)
+    assert cloudwatch.list_metrics(Namespace="tlc-elt/prod")["Metrics"] == []
+
+
 def test_force_publish_and_the_stacks_thresholds_reach_the_audit(script, s3):
     put_counts(s3, 10, 990)
     assert script.main(argv(force_publish="true"), s3=s3)["verdict"] == "forced"

@@ -40,6 +40,7 @@ def job_policy(job: str, kms_key: str | None = None) -> dict:
         log_groups=("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error"),
         workgroup_arn=WORKGROUP,
         glue_database=DATABASE,
+        metrics_namespace="tlc-elt/dev",
     )
     return iam.glue_job_policy(access, buckets(kms_key), ACCOUNT)
 
@@ -360,9 +361,12 @@ def test_a_job_without_grants_or_without_a_workgroup_is_refused():
     load = iam.GlueJobAccess("load_redshift", (), ())
     with pytest.raises(ValueError, match="workgroup_arn"):
         iam.glue_job_policy(load, buckets(), ACCOUNT)
-    load = iam.GlueJobAccess("load_redshift", (), (), WORKGROUP)
+    load = iam.GlueJobAccess("load_redshift", (), (), WORKGROUP, metrics_namespace="tlc-elt/dev")
     with pytest.raises(ValueError, match="glue_database"):
         iam.glue_job_policy(load, buckets(), ACCOUNT)
+    audit = iam.GlueJobAccess("audit_month", (), ())
+    with pytest.raises(ValueError, match="metrics_namespace"):
+        iam.glue_job_policy(audit, buckets(), ACCOUNT)
 
 
 def test_kms_permissions_follow_the_configured_key():

@@ -619,7 +619,8 @@ def test_each_glue_role_gets_exactly_its_steps_policy(deployment):
             else ("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error")
         )
         database = f"tlc_elt_{deployment.stack}"
-        access = iam.GlueJobAccess(step.job, (script, library), logs, workgroup, database)
+        access = iam.GlueJobAccess(step.job, (script, library), logs, workgroup, database,
+                                   f"tlc-elt/{deployment.stack}")  # fmt: skip
         expected = iam.glue_job_policy(access, buckets, account)
         assert deployment.policy(f"etl-{step.job}-policy") == expected
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.contract.datasets import DATASETS
 from pipeline.contract.sql import Engine
 from pipeline.dev.bench import (
+    HANDWRITTEN,
     MONTH_PROCESS,
     REAL_MONTH_ROWS,
     REFERENCE,
@@ -40,10 +41,10 @@ def test_bench_reports_both_engines_the_reference_and_the_ratios(tmp_path):
     assert figures["counts_agree"] is True
     steps = {step["what"]: step for step in figures["steps"]}
     names = list(steps)
-    assert names[:7] == [MONTH_PROCESS, "DuckDB: IngestRaw", "DuckDB: TransformTrips",
-                         "DuckDB: AuditMonth", "DuckDB: PublishMonth",
+    assert names[:8] == [MONTH_PROCESS, HANDWRITTEN, "DuckDB: IngestRaw",
+                         "DuckDB: TransformTrips", "DuckDB: AuditMonth", "DuckDB: PublishMonth",
                          "DuckDB: the steps in one process", REFERENCE]  # fmt: skip
-    assert names[7:12] == ["Spark: JVM start (SparkSession)", "Spark: IngestRaw",
+    assert names[8:13] == ["Spark: JVM start (SparkSession)", "Spark: IngestRaw",
                            "Spark: TransformTrips", "Spark: AuditMonth",
                            "Spark: PublishMonth"]  # fmt: skip
     assert "Spark: whole month (JVM start + steps)" in names
@@ -60,10 +61,18 @@ def test_bench_reports_both_engines_the_reference_and_the_ratios(tmp_path):
     probes = [step for step in figures["steps"] if step["what"].startswith("ingest alone")]
     assert len(probes) == 2  # the month's file and the 8 MB one
     assert all(step["peak_rss"] > 0 and step["seconds"] > 0 for step in figures["steps"])
-    assert set(figures["ratios"]) == {"month_process", "spark_first", "spark_again"}
+    assert set(figures["ratios"]) == {
+        "month_process", "month_vs_handwritten", "spark_first", "spark_again",
+    }  # fmt: skip
     assert figures["ratios"]["month_process"] == (
         steps[MONTH_PROCESS]["seconds"] / steps[REFERENCE]["seconds"]
     )
+    # The yardstick by hand loaded the same rows, in fresh processes of its own.
+    assert figures["ratios"]["month_vs_handwritten"] == (
+        steps[MONTH_PROCESS]["seconds"] / steps[HANDWRITTEN]["seconds"]
+    )
+    assert steps[HANDWRITTEN]["peak_rss"] > 50 * 1024 * 1024
+    assert "x the job by hand" in steps[MONTH_PROCESS]["note"]
 
 
 def test_bench_runs_report_the_median_of_fresh_processes(tmp_path):
@@ -88,7 +97,7 @@ def test_bench_without_spark_measures_the_duckdb_engine_alone(tmp_path):
     assert MONTH_PROCESS in names
     assert REFERENCE in names
     assert not [name for name in names if name.startswith("Spark")]
-    assert set(figures["ratios"]) == {"month_process"}
+    assert set(figures["ratios"]) == {"month_process", "month_vs_handwritten"}
     assert figures["tunings"] == []
 
 

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -346,3 +347,68 @@ def test_rollback_without_a_previous_run_is_bad_input(published, capsys):
     assert code == 2
     assert "published at least twice" in capsys.readouterr().err
     assert snapshot(workdir) == before
+
+
+def legacy_workdir(tmp_path: Path, capsys) -> tuple[Path, int]:
+    """A workdir as the version before write-audit-publish left it: the month's files in its
+    month folder (no runs, no pointer), its rows in the warehouse, no ledger. Made from a run of
+    today's pipeline by moving its files where that version wrote them."""
+    source = tmp_path / "legacy-source" / YELLOW.file_name(JANUARY)
+    synthetic.write_month(source, YELLOW, JANUARY, ROWS, seed=31)
+    workdir = tmp_path / "legacy"
+    assert run_local(workdir, source) == 0
+    lake = LocalLake(workdir / "lake")
+    run = published_run(lake, YELLOW, JANUARY)
+    legacy = layout.RunKeys(YELLOW, JANUARY, None)
+    moves = (
+        (layout.RAW, run.raw_prefix, legacy.raw_prefix),
+        (layout.PROCESSED, run.processed_prefix, legacy.processed_prefix),
+        (layout.PROCESSED, run.quarantine_prefix, legacy.quarantine_prefix),
+    )
+    for zone, old, new in moves:
+        for obj in lake.list(zone, old):
+            if obj.key.endswith("_audit.json"):
+                continue
+            target = lake.path(zone, new + obj.key[len(old) :])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            lake.path(zone, obj.key).rename(target)
+    counts_path = lake.path(layout.PROCESSED, legacy.counts_key)
+    counts = json.loads(counts_path.read_text())
+    counts["part_files"] = [legacy.processed_prefix + key.rsplit("/", 1)[1]
+                            for key in counts["part_files"]]  # fmt: skip
+    counts_path.write_text(json.dumps(counts))
+    lake.path(layout.PROCESSED, layout.published_key(YELLOW, JANUARY)).unlink()
+    shutil.rmtree(lake.path(layout.RAW, "yellow/_runs"))
+    shutil.rmtree(lake.path(layout.PROCESSED, "yellow/_runs"))
+    with duckdb.connect(str(workdir / "warehouse.duckdb")) as con:
+        con.execute("DROP TABLE tlc_elt_loads")
+        con.execute("DROP TABLE tlc_elt_profiles")
+        (rows,) = con.execute("SELECT count(*) FROM yellow_trips").fetchone()
+    return workdir, rows
+
+
+def test_a_workdir_of_the_previous_version_stays_published_and_upgrades_on_its_next_run(
+    tmp_path, capsys
+):
+    workdir, rows = legacy_workdir(tmp_path, capsys)
+    lake = LocalLake(workdir / "lake")
+    assert published_run(lake, YELLOW, JANUARY).run_id is None  # the legacy month
+    (row,) = verify_passes(workdir, capsys)
+    assert (row["rows"], row["expected"]) == (rows, rows)
+    assert "run_id" not in row
+
+    # The audit compares a wrong file with the legacy month, and refuses it.
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    assert run_local(workdir, subset(folder)) == EXIT_REFUSED
+    verify_passes(workdir, capsys)
+
+    # The next good run publishes; the legacy files are kept as the run it replaced.
+    source = tmp_path / "next" / YELLOW.file_name(JANUARY)
+    synthetic.write_month(source, YELLOW, JANUARY, ROWS, seed=32)
+    assert run_local(workdir, source) == 0
+    publication = read_publication(lake, YELLOW, JANUARY)
+    assert publication.previous_run == "legacy"
+    assert lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, JANUARY, None).counts_key)
+    (row,) = verify_passes(workdir, capsys)
+    assert row["run_id"] == publication.run_id

@@ -105,7 +105,7 @@ def _profile(m: _Month, rng: np.random.Generator, anomalies: bool) -> MonthProfi
 
 
 UNKNOWN_COLUMN = {
-    "rule": "unknown_columns", "severity": "warn", "column": "request_source",
+    "rule": "new_columns", "severity": "warn", "column": "request_source",
     "message": "a new file column request_source (string) is loaded nowhere; the month before "
     "did not have it: add it to the dataset if it matters",
 }  # fmt: skip
@@ -157,7 +157,7 @@ def sample_report(
             run_id = f"{name}-{month}-scheduled"
             if _is("refused", name, offset, anomalies):
                 refused.append(RefusedRun(name, str(month), run_id, _published_at(month),
-                    [{"rule": "pickups_in_another_month", "severity": "refuse",
+                    [{"rule": "other_month", "severity": "refuse",
                       "message": f"98.0% of pickups fall in {month.plus(-1)}, not {month}: the "
                                  "file of another month? Check --source"}]))  # fmt: skip
                 continue

@@ -333,13 +333,27 @@ def verify_local(workdir: Path, dataset: Dataset) -> VerifyReport:
     return VerifyReport(f"{dataset.table} in {workdir}/{WAREHOUSE_FILE}", months, dataset.name)
 
 
+class EmptyWarehouse:
+    """The warehouse of a workdir whose runs were all refused: publish never created it, and it
+    reads as a warehouse with no table (`months`: nothing published; `report`: the refusals)."""
+
+    def has_table(self, name: str) -> bool:
+        return False
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        return []
+
+
 def local_reader(workdir: Path) -> tuple[Any, LocalLake]:
     """The workdir's warehouse and lake, for reading (`months`, `report`); the warehouse is
     opened read-only by each query, so a running pipeline is not disturbed."""
     from pipeline.warehouse.duckdb import DuckDBWarehouse
 
-    if not (Path(workdir) / WAREHOUSE_FILE).is_file():
-        raise InvalidInput(
-            "--workdir", str(workdir), f"a folder with {WAREHOUSE_FILE}: run `local` or `demo`"
-        )
-    return DuckDBWarehouse(Path(workdir) / WAREHOUSE_FILE), LocalLake(Path(workdir) / "lake")
+    lake = LocalLake(Path(workdir) / "lake")
+    if (Path(workdir) / WAREHOUSE_FILE).is_file():
+        return DuckDBWarehouse(Path(workdir) / WAREHOUSE_FILE), lake
+    if (Path(workdir) / "lake").is_dir():
+        return EmptyWarehouse(), lake
+    raise InvalidInput(
+        "--workdir", str(workdir), f"a folder with {WAREHOUSE_FILE}: run `local` or `demo`"
+    )

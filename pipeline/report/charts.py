@@ -13,11 +13,15 @@ from typing import Any
 
 import altair as alt
 
+from pipeline.contract.months import Month
 from pipeline.report.data import BoroughRow, Coverage, MonthCounts, ProfileRow, RevenueRow
 
 Spec = dict[str, Any]
-WIDTH = 820
-FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
+WIDTH = 880
+# vl-convert lays text out with Liberation Sans (its sans-serif), and the browser draws the SVG's
+# text in the font named here: fonts metric-compatible with it (Arimo, Arial, Helvetica) keep
+# legends and labels where vl-convert measured them; system-ui is wider and made labels overlap.
+FONT = "Liberation Sans, Arimo, Arial, Helvetica, sans-serif"
 COVERAGE_COLOURS = {
     Coverage.PUBLISHED.value: "#2f855a",
     Coverage.FORCED.value: "#dd6b20",
@@ -25,7 +29,9 @@ COVERAGE_COLOURS = {
     Coverage.MISSING.value: "#a0aec0",
 }
 ROW_KINDS = {"loaded, no flag": "#3182ce", "loaded, flagged": "#d69e2e", "quarantined": "#c53030"}
-_MONTH_AXIS = alt.Axis(labelAngle=-90, labelFontSize=9, title=None)
+_MONTH_AXIS = alt.Axis(labelAngle=-90, labelFontSize=10, title=None)
+# A null value breaks a line (Vega-Lite's default drops it, and the line joins its neighbours).
+_LINE = {"point": alt.OverlayMarkDef(size=14), "invalid": "break-paths-filter-domains"}
 
 
 def _chart(values: Sequence[Mapping[str, Any]]) -> alt.Chart:
@@ -35,11 +41,31 @@ def _chart(values: Sequence[Mapping[str, Any]]) -> alt.Chart:
 def _spec(chart: alt.TopLevelMixin, title: str) -> Spec:
     """The top-level spec; its title is the chart's description (the page shows its own)."""
     chart = chart.properties(description=title)
-    return chart.configure(font=FONT).configure_view(stroke=None).to_dict()
+    # Vega's 10-11 px defaults read small on a laptop beside the page's 15 px text.
+    chart = chart.configure(font=FONT).configure_view(stroke=None)
+    chart = chart.configure_axis(labelFontSize=11, titleFontSize=11)
+    return chart.configure_legend(labelFontSize=12).configure_header(labelFontSize=12).to_dict()
 
 
-def _month(sort: bool = True) -> alt.X:
-    return alt.X("month:O", axis=_MONTH_AXIS, sort="ascending" if sort else None)
+def _month(months: Sequence[str] = ()) -> alt.X:
+    """The month axis: `months` in order (each month of the report), else the data's, sorted."""
+    if months:
+        return alt.X("month:O", axis=_MONTH_AXIS, scale=alt.Scale(domain=list(months)))
+    return alt.X("month:O", axis=_MONTH_AXIS, sort="ascending")
+
+
+def _with_gaps(values: list[dict[str, Any]], series: str, value: str) -> list[dict[str, Any]]:
+    """`values` plus a null point for each month a series skips between its first and last:
+    lines drawn with `_LINE` break there instead of joining the months either side."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for row in values:
+        seen.setdefault((row["dataset"], row[series]), set()).add(row["month"])
+    gaps = []
+    for (dataset, name), months in seen.items():
+        first, last = Month.parse(min(months)), Month.parse(max(months))
+        gaps += [{"dataset": dataset, "month": str(month), series: name, value: None}
+                 for month in first.until(last) if str(month) not in months]  # fmt: skip
+    return values + gaps
 
 
 def _by_dataset(chart: alt.Chart, resolve: str = "y") -> alt.FacetChart:
@@ -48,9 +74,9 @@ def _by_dataset(chart: alt.Chart, resolve: str = "y") -> alt.FacetChart:
     return faceted.resolve_scale(**{resolve: "independent"})
 
 
-def coverage_chart(cells: Sequence[Mapping[str, str]]) -> Spec:
+def coverage_chart(cells: Sequence[Mapping[str, str]], months: Sequence[str] = ()) -> Spec:
     """Dataset x month: published, forced, refused or missing (`ReportData.coverage()`)."""
-    months = len({cell["month"] for cell in cells}) or 1
+    count = len(months) or len({cell["month"] for cell in cells}) or 1
     colour = alt.Color(
         "state:N",
         scale=alt.Scale(domain=list(COVERAGE_COLOURS), range=list(COVERAGE_COLOURS.values())),
@@ -59,14 +85,14 @@ def coverage_chart(cells: Sequence[Mapping[str, str]]) -> Spec:
     chart = (
         _chart(cells)
         .mark_rect(stroke="white", strokeWidth=1.5)
-        .encode(x=_month(), y=alt.Y("dataset:N", title=None), color=colour)
+        .encode(x=_month(months), y=alt.Y("dataset:N", title=None), color=colour)
     )
-    step = max(8, min(22, WIDTH // months))
-    chart = chart.properties(width=alt.Step(step), height=alt.Step(22))
+    step = max(8, min(36, WIDTH // count))
+    chart = chart.properties(width=alt.Step(step), height=alt.Step(24))
     return _spec(chart, "Coverage: which months are published")
 
 
-def rows_chart(counts: Sequence[MonthCounts]) -> Spec:
+def rows_chart(counts: Sequence[MonthCounts], months: Sequence[str] = ()) -> Spec:
     """Rows per month, stacked: loaded with no flag, loaded and flagged, quarantined."""
     values = []
     for row in counts:
@@ -84,7 +110,7 @@ def rows_chart(counts: Sequence[MonthCounts]) -> Spec:
         _chart(values)
         .mark_bar()
         .encode(
-            x=_month(),
+            x=_month(months),
             y=alt.Y("rows:Q", title="rows", axis=alt.Axis(format="~s")),
             color=colour,
             order=alt.Order("order:Q"),  # loaded at the bottom, quarantined on top
@@ -93,7 +119,7 @@ def rows_chart(counts: Sequence[MonthCounts]) -> Spec:
     return _spec(_by_dataset(chart.properties(width=WIDTH, height=90)), "Rows per month")
 
 
-def quarantine_chart(counts: Sequence[MonthCounts]) -> Spec:
+def quarantine_chart(counts: Sequence[MonthCounts], months: Sequence[str] = ()) -> Spec:
     """Quarantined rows per month by the integrity rule they broke."""
     values = [{"dataset": row.dataset, "month": row.source_month, "rule": rule, "rows": n}
               for row in counts for rule, n in row.rejected.items()]  # fmt: skip
@@ -101,7 +127,7 @@ def quarantine_chart(counts: Sequence[MonthCounts]) -> Spec:
         _chart(values)
         .mark_bar()
         .encode(
-            x=_month(),
+            x=_month(months),
             y=alt.Y("rows:Q", title="quarantined", axis=alt.Axis(format="~s")),
             color=alt.Color("rule:N", legend=alt.Legend(orient="top", title=None)),
         )
@@ -109,15 +135,15 @@ def quarantine_chart(counts: Sequence[MonthCounts]) -> Spec:
     return _spec(_by_dataset(chart.properties(width=WIDTH, height=70)), "Quarantine by rule")
 
 
-def flags_chart(counts: Sequence[MonthCounts]) -> Spec:
+def flags_chart(counts: Sequence[MonthCounts], months: Sequence[str] = ()) -> Spec:
     """Loaded rows per month with each plausibility flag set (datasets with flags)."""
     values = [{"dataset": row.dataset, "month": row.source_month, "flag": flag, "rows": n}
               for row in counts for flag, n in row.flagged.items()]  # fmt: skip
     chart = (
-        _chart(values)
-        .mark_line(point=alt.OverlayMarkDef(size=14))
+        _chart(_with_gaps(values, "flag", "rows"))
+        .mark_line(**_LINE)
         .encode(
-            x=_month(),
+            x=_month(months),
             y=alt.Y("rows:Q", title="flagged", axis=alt.Axis(format="~s")),
             color=alt.Color("flag:N", legend=alt.Legend(orient="top", title=None, labelLimit=260)),
         )
@@ -125,7 +151,7 @@ def flags_chart(counts: Sequence[MonthCounts]) -> Spec:
     return _spec(_by_dataset(chart.properties(width=WIDTH, height=70)), "Flags by month")
 
 
-def null_share_chart(profiles: Sequence[ProfileRow]) -> Spec:
+def null_share_chart(profiles: Sequence[ProfileRow], months: Sequence[str] = ()) -> Spec:
     """Null share (nulls / loaded rows) per column and month, one heat map per dataset."""
     values = [
         {"dataset": row.dataset, "month": row.source_month, "column": row.column,
@@ -134,19 +160,19 @@ def null_share_chart(profiles: Sequence[ProfileRow]) -> Spec:
     ]  # fmt: skip
     colour = alt.Color(
         "null_share:Q",
-        scale=alt.Scale(domain=[0, 1], range=["#f7fafc", "#9b2c2c"]),
+        scale=alt.Scale(domain=[0, 1], range=["#e6eef8", "#9b2c2c"]),  # no month: white
         legend=alt.Legend(orient="top", title="null share", format="%", gradientLength=200),
     )
     chart = (
         _chart(values)
         .mark_rect()
-        .encode(x=_month(), y=alt.Y("column:N", title=None, sort=None), color=colour)
+        .encode(x=_month(months), y=alt.Y("column:N", title=None, sort=None), color=colour)
     )
     chart = chart.properties(width=WIDTH, height=alt.Step(11))
     return _spec(_by_dataset(chart), "Null share per column")
 
 
-def trips_revenue_chart(revenue: Sequence[RevenueRow]) -> Spec:
+def trips_revenue_chart(revenue: Sequence[RevenueRow], months: Sequence[str] = ()) -> Spec:
     """Trips (clean rows) and revenue per month, side by side, each dataset on its own scale."""
     values = []
     for row in revenue:
@@ -156,10 +182,10 @@ def trips_revenue_chart(revenue: Sequence[RevenueRow]) -> Spec:
             values.append({"dataset": row.dataset, "month": row.source_month,
                            "measure": "revenue ($)", "value": row.revenue})  # fmt: skip
     chart = (
-        _chart(values)
-        .mark_line(point=alt.OverlayMarkDef(size=14))
+        _chart(_with_gaps(values, "measure", "value"))
+        .mark_line(**_LINE)
         .encode(
-            x=_month(),
+            x=_month(months),
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format="~s")),
             color=alt.Color(
                 "measure:N", legend=None, scale=alt.Scale(range=["#2b6cb0", "#2f855a"])

@@ -4,13 +4,14 @@ Whoever reads the warehouse (the local workdir's DuckDB, or Redshift through the
 the same SQL) hands the report a `ReportData`; nothing here queries anything. Rows accept what
 either warehouse returns: months as `date`, `2024-01-01` or `2024-01`, times as `datetime` or
 text, findings as JSON text or a list. They are normalised on construction, so charts and tables
-see one spelling (`YYYY-MM`, `YYYY-MM-DD HH:MM:SS`, lists of dicts).
+see one spelling (`YYYY-MM`, `YYYY-MM-DD HH:MM:SS[.ffffff]`, lists of dicts).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -29,9 +30,16 @@ def month_text(value: object) -> str:
 
 
 def time_text(value: object) -> str:
+    """A time as `YYYY-MM-DD HH:MM:SS[.ffffff]`, its fraction kept: two publishes of one month
+    within a second (a refused run, then the same file forced) must still sort in order."""
     if isinstance(value, datetime):
-        return value.replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
-    return str(value).replace("T", " ")[:19]
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    text = str(value).strip()
+    found = _TIME.match(text)
+    return found.expand(r"\1 \2") if found else text
+
+
+_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d{1,6})?)")
 
 
 def findings_list(value: object) -> list[Finding]:
@@ -208,12 +216,28 @@ class ReportData:
         months = [row.source_month for row in self.ledger] + [run.month for run in self.refused]
         return max(months) if months else None
 
+    @property
+    def months(self) -> list[str]:
+        """Every month of the coverage grid, in order: the x axis of every chart."""
+        return sorted({cell["month"] for cell in self.coverage()})
+
     def latest_publishes(self) -> dict[tuple[str, str], LedgerRow]:
         """(dataset, month) -> the month's latest publish (the one readers see)."""
         latest: dict[tuple[str, str], LedgerRow] = {}
         for row in sorted(self.ledger, key=lambda row: row.published_at):
             latest[(row.dataset, row.source_month)] = row
         return latest
+
+    def refusal_outcome(self, run: RefusedRun) -> str:
+        """What became of a refused run's month: `refused` (nothing published it), `refused,
+        then published` (a later run published it) or `refused, published run kept` (the run
+        tried to replace a published month, which stays as it was)."""
+        latest = self.latest_publishes().get((run.dataset, run.month))
+        if latest is None:
+            return Coverage.REFUSED.value
+        if latest.published_at > run.at:
+            return f"{Coverage.REFUSED.value}, then published"
+        return f"{Coverage.REFUSED.value}, published run kept"
 
     def coverage(self) -> list[dict[str, str]]:
         """Every dataset x month from the dataset's first month to the last month any dataset

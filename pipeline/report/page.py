@@ -67,7 +67,9 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
 .scroll { max-height: 520px; overflow: auto; }
 .empty { color: var(--muted); font-style: italic; }
 .note { margin: -4px 0 10px; color: var(--muted); font-size: 14px; }
-td:nth-child(-n+3) { white-space: nowrap; }
+td:nth-child(-n+4) { white-space: nowrap; }
+.ledger td:last-child { word-break: break-all; min-width: 200px; }
+.ledger small { color: var(--muted); }
 """
 
 
@@ -84,29 +86,33 @@ CHARTS: tuple[ChartSection, ...] = (
     ChartSection("coverage", "Coverage",
                  "Each dataset's months from its first publish: published, forced (published "
                  "over the audit's refusals), refused (every run refused, nothing published) or "
-                 "missing (no run published it: the schedule's month never arrived?).",
-                 lambda d: charts.coverage_chart(d.coverage()),
+                 "missing (no run published it: the schedule's month never arrived?), up to the "
+                 "last month any dataset published or refused.",
+                 lambda d: charts.coverage_chart(d.coverage(), d.months),
                  lambda d: bool(d.ledger or d.refused)),
     ChartSection("rows", "Rows per month",
                  "The published months' rows: loaded with no flag set, loaded and flagged "
                  "(implausible but real, hidden by the _clean views), quarantined.",
-                 lambda d: charts.rows_chart(d.counts), lambda d: bool(d.counts)),
+                 lambda d: charts.rows_chart(d.counts, d.months), lambda d: bool(d.counts)),
     ChartSection("quarantine", "Quarantine by rule",
                  "Rows kept out of the warehouse, by the first integrity rule they broke.",
-                 lambda d: charts.quarantine_chart(d.counts),
+                 lambda d: charts.quarantine_chart(d.counts, d.months),
                  lambda d: any(row.rejected for row in d.counts)),
     ChartSection("flags", "Flags by month",
                  "Loaded rows with each plausibility flag set (a row may carry several).",
-                 lambda d: charts.flags_chart(d.counts),
+                 lambda d: charts.flags_chart(d.counts, d.months),
                  lambda d: any(row.flagged for row in d.counts)),
     ChartSection("nulls", "Null share",
-                 "Per column and month, the share of loaded rows that are null: a column "
-                 "turning dark (or light) from one month to the next is worth a look.",
-                 lambda d: charts.null_share_chart(d.profiles), lambda d: bool(d.profiles)),
+                 "Per column and month, the share of loaded rows that are null (white: no "
+                 "published month): a column turning dark (or light) from one month to the next "
+                 "is worth a look.",
+                 lambda d: charts.null_share_chart(d.profiles, d.months),
+                 lambda d: bool(d.profiles)),
     ChartSection("trips", "Trips and revenue",
                  "Trips are the rows of the clean view; revenue sums the whole table "
-                 "(reversal rows net out).",
-                 lambda d: charts.trips_revenue_chart(d.revenue), lambda d: bool(d.revenue)),
+                 "(reversal rows net out). A line breaks where a month is not published.",
+                 lambda d: charts.trips_revenue_chart(d.revenue, d.months),
+                 lambda d: bool(d.revenue)),
     ChartSection("boroughs", "Trips per borough",
                  "Each dataset's latest published month, by pickup borough (taxi_zones).",
                  lambda d: charts.borough_chart(d.boroughs), lambda d: bool(d.boroughs)),
@@ -134,7 +140,9 @@ def source_text(source: str) -> str:
     return _SCHEME.sub("", source)
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[int]) -> str:
+def _table(
+    head: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[int], kind: str = ""
+) -> str:
     header = "".join(f"<th>{escape(name)}</th>" for name in head)
     body = "".join(
         "<tr>" + "".join(
@@ -144,11 +152,12 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[i
         for row in rows
     )  # fmt: skip
     table = f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
+    return f'<div class="scroll {kind}">{table}</div>'
 
 
 def _tag(kind: str) -> str:
-    return f'<span class="tag {escape(kind)}">{escape(kind)}</span>'
+    """A coloured label; its class is the kind's first word (`refused, then published`)."""
+    return f'<span class="tag {escape(kind.split(",")[0])}">{escape(kind)}</span>'
 
 
 def _number(value: object) -> str:
@@ -161,7 +170,7 @@ def findings_rows(data: ReportData) -> list[tuple[str, str, str, str, Finding]]:
     found = [(row.source_month, row.dataset, row.run_id,
               Coverage.FORCED.value if row.forced else Coverage.PUBLISHED.value, finding)
              for row in data.ledger for finding in row.findings]  # fmt: skip
-    found += [(run.month, run.dataset, run.run_id, Coverage.REFUSED.value, finding)
+    found += [(run.month, run.dataset, run.run_id, data.refusal_outcome(run), finding)
               for run in data.refused for finding in run.findings]  # fmt: skip
     return sorted(found, key=lambda item: (item[0], item[1], item[2]), reverse=True)
 
@@ -186,15 +195,16 @@ def ledger_table(data: ReportData) -> str:
         return '<p class="empty">nothing published</p>'
     return _table(
         ("published", "dataset", "month", "run", "engine", "rows in", "loaded", "quarantined",
-         "replaced", "change", "forced", "findings", "source", "bytes", "sha256"),
+         "replaced", "change", "forced", "findings", "source (bytes, sha256)"),
         ((escape(r.published_at[:16]), escape(r.dataset), escape(r.source_month), escape(r.run_id),
           escape(r.engine), _number(r.rows_in), _number(r.rows_loaded),
           _number(r.rows_quarantined), _number(r.rows_replaced),
           f"{r.rows_loaded - r.rows_replaced:+,}" if r.rows_replaced else "new",
-          "yes" if r.forced else "", str(len(r.findings)), escape(source_text(r.source)),
-          _number(r.source_bytes), escape(r.source_sha256[:12]))
+          "yes" if r.forced else "", str(len(r.findings)),
+          f"{escape(source_text(r.source))}<br><small>{_number(r.source_bytes)} bytes, "
+          f"{escape(r.source_sha256[:12])}</small>")
          for r in rows),
-        {5, 6, 7, 8, 9, 11, 13},
+        {5, 6, 7, 8, 9, 11}, "ledger",
     )  # fmt: skip
 
 
@@ -236,7 +246,7 @@ def _next(month: str) -> str:
 
 def attention(data: ReportData, cells: list[dict[str, str]]) -> list[str]:
     """What a person should look at, as HTML list items: missing, refused and forced months,
-    and every warning of each dataset's latest published month."""
+    runs refused over a published month, and the warnings of the recent months' publishes."""
     items = []
     for dataset in data.datasets:
         for state, what in ((Coverage.MISSING, "not published"),
@@ -246,6 +256,12 @@ def attention(data: ReportData, cells: list[dict[str, str]]) -> list[str]:
             if months:
                 items.append(f"{_tag(state.value)} <b>{escape(dataset)}</b> {what}: "
                              f"{escape(', '.join(_spans(months)))}")  # fmt: skip
+    for run in sorted(data.refused, key=lambda run: (run.dataset, run.month)):
+        if data.refusal_outcome(run).endswith("kept"):
+            rules = ", ".join(f["rule"] for f in run.findings if f.get("severity") == "refuse")
+            items.append(f"{_tag('refused')} <b>{escape(run.dataset)} {run.month}</b>: run "
+                         f"{escape(run.run_id)} was refused ({escape(rules)}); the published "
+                         "run stays")  # fmt: skip
     recent = str(Month.parse(data.last_month).plus(1 - RECENT_MONTHS)) if data.last_month else ""
     latest = sorted(data.latest_publishes().items(), reverse=True)
     for (dataset, month), row in latest:

@@ -25,6 +25,7 @@ from pipeline.report.data import (
     ReportData,
     RevenueRow,
 )
+from pipeline.report.months import month_lines
 
 
 def ledger_row(dataset: str, month: object, **extra) -> dict:
@@ -46,8 +47,23 @@ def test_rows_take_what_either_warehouse_returns():
     first, second = data.ledger
     assert (first.source_month, first.published_at) == ("2024-01", "2025-01-05 06:30:00")
     assert first.findings == [{"rule": "r", "severity": "warn", "message": "m"}]
-    assert (second.source_month, second.published_at) == ("2024-02", "2025-02-05 06:30:00")
+    assert (second.source_month, second.published_at) == ("2024-02", "2025-02-05 06:30:00.123")
     assert data.first_month("yellow") == "2023-12"
+
+
+def test_two_publishes_within_a_second_keep_their_order():
+    """A refused run, then the same file forced: both publishes of a month in one second. The
+    later one is what readers see, in the report and in `months`."""
+    first = ledger_row("green", "2024-02", published_at=datetime(2025, 1, 5, 6, 30, 0, 900_000))
+    forced = ledger_row("green", "2024-02", published_at="2025-01-05 06:30:00.95", forced=True,
+                        rows_loaded=50, rows_replaced=99, run_id="forced")  # fmt: skip
+    for rows in ([first, forced], [forced, first]):  # the ledger's SQL gives newest first
+        data = ReportData.from_rows(ledger=rows)
+        assert data.latest_publishes()[("green", "2024-02")].run_id == "forced"
+        assert data.coverage() == [{"dataset": "green", "month": "2024-02", "state": "forced"}]
+        (line,) = month_lines(rows)
+        assert (line["run_id"], line["forced"], line["publishes"]) == ("forced", True, 2)
+        assert line["published_at"] == "2025-01-05 06:30:00.95"
 
 
 def test_coverage_grid_from_each_datasets_first_month_to_the_last_month_of_any():
@@ -175,6 +191,57 @@ def test_boroughs_show_each_datasets_latest_month_only():
     assert encoding_of(spec) == {"x": ("trips", "quantitative"), "y": ("borough", "nominal")}
 
 
+def test_every_month_axis_is_every_month_of_the_report_gaps_included():
+    """yellow 2024-02 was never published: the charts keep its place instead of joining
+    January to March, and a line breaks there."""
+    data = ReportData.from_rows(
+        ledger=[ledger_row("yellow", "2024-01"), ledger_row("yellow", "2024-03")],
+        refused=[{"dataset": "green", "month": "2024-04", "run_id": "g", "at": "2025-01-01",
+                  "findings": []}],
+        counts=[MonthCounts("yellow", m, 90, 10, 80, {"flag_non_positive_fare": 6},
+                            {"pickup_in_month": 8}) for m in ("2024-01", "2024-03")],
+        profiles=[ProfileRow("yellow", m, "r", "fare_amount", 0, "1", "9", 9.0, 90)
+                  for m in ("2024-01", "2024-03")],
+        revenue=[RevenueRow("yellow", m, 80, 2000.0) for m in ("2024-01", "2024-03")],
+    )  # fmt: skip
+    assert data.months == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    for section in page.CHARTS:
+        if section.anchor == "boroughs":
+            continue
+        spec = section.build(data)
+        x = spec.get("spec", spec)["encoding"]["x"]
+        assert x["scale"]["domain"] == data.months, section.anchor
+    trips = charts.trips_revenue_chart(data.revenue, data.months)
+    gaps = [(v["measure"], v["month"]) for v in values_of(trips) if v["value"] is None]
+    assert sorted(gaps) == [("revenue ($)", "2024-02"), ("trips", "2024-02")]
+    assert trips["spec"]["mark"]["invalid"] == "break-paths-filter-domains"
+    flags = charts.flags_chart(data.counts, data.months)
+    assert [v["month"] for v in values_of(flags) if v["rows"] is None] == ["2024-02"]
+
+
+def test_a_refused_run_says_what_became_of_its_month():
+    refused = [{"dataset": "yellow", "month": month, "run_id": run, "at": at,
+                "findings": [{"rule": "shrinks_published", "severity": "refuse", "message": "m"}]}
+               for month, run, at in (("2024-01", "before", "2025-01-01 00:00:00"),
+                                      ("2024-02", "after", "2025-03-01 00:00:00"),
+                                      ("2024-03", "alone", "2025-01-01 00:00:00"))]  # fmt: skip
+    data = ReportData.from_rows(
+        ledger=[ledger_row("yellow", m, published_at="2025-02-01 00:00:00")
+                for m in ("2024-01", "2024-02")],
+        refused=refused,
+    )  # fmt: skip
+    outcomes = {run.run_id: data.refusal_outcome(run) for run in data.refused}
+    assert outcomes == {"before": "refused, then published", "after": "refused, published run kept",
+                        "alone": "refused"}  # fmt: skip
+    grid = {c["month"]: c["state"] for c in data.coverage()}
+    assert grid == {"2024-01": "published", "2024-02": "published", "2024-03": "refused"}
+    table = page.findings_table(data)
+    assert '<span class="tag refused">refused, published run kept</span>' in table
+    todo = " ".join(page.attention(data, data.coverage()))
+    assert "<b>yellow 2024-02</b>: run after was refused (shrinks_published)" in todo
+    assert "2024-01</b>" not in todo  # published after its refusal: nothing to look at
+
+
 # ---------------------------------------------------------------- the page
 
 
@@ -235,8 +302,8 @@ def test_every_finding_of_the_input_is_in_the_findings_table(sample, html):
     for finding in findings:
         assert escape(finding["message"]) in html, finding
     rules = {finding["rule"] for finding in findings}
-    assert {"null_share_jump", "money_per_trip", "unknown_columns", "quarantine_share",
-            "pickups_in_another_month"} <= rules  # fmt: skip
+    assert {"null_share_jump", "money_per_trip", "new_columns", "quarantine_share",
+            "other_month"} <= rules  # fmt: skip
 
 
 def test_the_summary_comes_first_and_names_what_needs_a_look(html):

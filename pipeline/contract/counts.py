@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import WriteMismatch
@@ -56,6 +57,7 @@ def counts_from(
     values: Mapping[str, int],
     plan: Normalisation,
     part_files: list[str],
+    footer: Mapping[str, Mapping[Any, object]] | None = None,
 ) -> TransformCounts:
     """The counts from the aggregates' values (keys of `count_expressions`)."""
     number = {key: int(value or 0) for key, value in values.items() if not _is_profile(key)}
@@ -78,7 +80,7 @@ def counts_from(
         unknown_columns=dict(plan.unknown_columns),
         unmapped_values=unmapped,
         part_files=part_files,
-        profile=profile_from(dataset, str(month), values).to_dict(),
+        profile=profile_from(dataset, str(month), values, footer).to_dict(),
     )
 
 

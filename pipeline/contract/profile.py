@@ -19,7 +19,7 @@ import enum
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timezone
 from typing import Union
 
 from pipeline.contract.datasets import Dataset
@@ -31,7 +31,6 @@ from pipeline.contract.types import ColumnType
 Value = Union[int, float, str, None]
 PROFILE_KEY = "profile"  # the key of the profile aggregates, as `count_expressions` keys theirs
 _RANGED = (ColumnType.INTEGER, ColumnType.DOUBLE, ColumnType.TIMESTAMP)
-MONEY_SUM_TYPE = "DECIMAL(18, 2)"  # both engines' spelling
 
 
 class Stat(str, enum.Enum):
@@ -66,28 +65,30 @@ def _key(column: str, stat: Stat) -> str:
     return f"{PROFILE_KEY}:{column}:{stat.value}"
 
 
+# Where each statistic comes from, at no extra scan: the null counts, minimums and maximums from
+# the statistics every parquet writer puts in the footers of the parts it writes (the loaded rows
+# exactly: `part_statistics` in `pipeline.jobs.part_stats` reads them); the sums from the
+# aggregates of the transform's one scan (`profile_expressions`). Computing all of them in the
+# scan cost the DuckDB transform 45% (0.8 s of a 3.5M-row month), the footers cost nothing.
+FOOTER_STATS = (Stat.NULLS, Stat.MIN, Stat.MAX)
+
+
 def profile_expressions(dataset: Dataset, engine: Engine) -> list[tuple[str, str]]:
     """(key, aggregate SQL) over the tagged rows (those `count_expressions` reads), each over
-    the loaded rows only: select them in the same SELECT as the counts, one scan for both."""
+    the loaded rows only: the profiled rows and each money column's sum, selected in the same
+    SELECT as the counts (one scan for both).
+
+    A sum is rounded to cents: a sum of doubles depends on the order rows are added, which
+    differs between engines and runs in its last bits, far below a cent since TLC's amounts
+    are whole cents (summing exact decimals instead cost the scan twice as much)."""
     loaded = f"{engine.quote(REJECT_REASON)} IS NULL"
     expressions = [
         (f"{PROFILE_KEY}:rows", f"coalesce(sum(CASE WHEN {loaded} THEN 1 ELSE 0 END), 0)")
     ]
     for column in profiled_columns(dataset):
-        quoted = engine.quote(column.name)
-        value = f"CASE WHEN {loaded} THEN {quoted} END"
-        for stat in column.stats:
-            if stat is Stat.NULLS:
-                sql = f"coalesce(sum(CASE WHEN {loaded} AND {quoted} IS NULL THEN 1 ELSE 0 END), 0)"
-            elif stat is Stat.SUM:
-                # In cents, exactly: a sum of doubles depends on the order rows are added, which
-                # differs between engines (and runs); TLC's amounts are whole cents.
-                sql = f"sum(CAST({value} AS {MONEY_SUM_TYPE}))"
-            elif column.type is ColumnType.TIMESTAMP:
-                sql = f"{stat.value}({engine.epoch_micros(value)})"
-            else:
-                sql = f"{stat.value}({value})"
-            expressions.append((_key(column.name, stat), sql))
+        if Stat.SUM in column.stats:
+            value = f"CASE WHEN {loaded} THEN {engine.quote(column.name)} END"
+            expressions.append((_key(column.name, Stat.SUM), f"round(sum({value}), 2)"))
     return expressions
 
 
@@ -143,28 +144,35 @@ class MonthProfile:
 
 
 def _plain(value: object) -> Value:
-    """An engine's aggregate value as JSON-safe data (timestamps to ISO text, Decimal to float)."""
+    """A statistic as JSON-safe data: timestamps to ISO text (a zoned one as UTC's wall clock),
+    a Decimal to float."""
     if value is None or isinstance(value, (int, float, str)):
         return value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return float(value)  # Decimal: Spark's and DuckDB's sums of decimals
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return float(value)  # Decimal
 
 
-def _from_micros(value: Value) -> Value:
-    if not isinstance(value, (int, float)):
-        return value
-    moment = datetime(1970, 1, 1) + timedelta(microseconds=int(value))
-    return moment.isoformat(sep=" ")
-
-
-def profile_from(dataset: Dataset, month: str, values: Mapping[str, object]) -> MonthProfile:
-    """The profile from the aggregates' values (keys of `profile_expressions`)."""
+def profile_from(
+    dataset: Dataset,
+    month: str,
+    values: Mapping[str, object],
+    footer: Mapping[str, Mapping[Stat, object]] | None = None,
+) -> MonthProfile:
+    """The profile from the aggregates' values (keys of `profile_expressions`) and the parts'
+    footer statistics (`footer`: column -> {NULLS, MIN, MAX}; absent: the values hold them)."""
     columns = []
     for column in profiled_columns(dataset):
-        stat = {s: _plain(values[_key(column.name, s)]) for s in column.stats}
-        if column.type is ColumnType.TIMESTAMP:  # epoch microseconds, from `epoch_micros`
-            stat.update({s: _from_micros(stat[s]) for s in (Stat.MIN, Stat.MAX)})
+        given = (footer or {}).get(column.name, {})
+        stat = {
+            s: _plain(given.get(s) if s in FOOTER_STATS and footer is not None else
+                      values.get(_key(column.name, s)))
+            for s in column.stats
+        }  # fmt: skip
         total = stat.get(Stat.SUM)
         columns.append(
             ColumnProfile(

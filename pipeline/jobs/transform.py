@@ -34,6 +34,7 @@ from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import ColumnType, SourceType
 from pipeline.jobs.context import StepContext
+from pipeline.jobs.part_stats import part_statistics
 from pipeline.jobs.spark_conf import configure
 
 if TYPE_CHECKING:
@@ -302,7 +303,8 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     finally:
         tagged.unpersist()
 
-    counts = counts_from(dataset, month, values, plan, _part_keys(lake, keys.processed_prefix))
+    parts = _part_keys(lake, keys.processed_prefix)
+    counts = counts_from(dataset, month, values, plan, parts, part_statistics(lake, parts, dataset))
     counts = dataclasses.replace(counts, other_months=others)
     lake.write_bytes(layout.PROCESSED, keys.counts_key, counts.to_json().encode())
     return step_figures(counts, len(_part_keys(lake, keys.quarantine_prefix)))

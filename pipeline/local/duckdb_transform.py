@@ -43,6 +43,7 @@ from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import SourceType
 from pipeline.jobs.context import StepContext
+from pipeline.jobs.part_stats import part_statistics
 from pipeline.jobs.transform import COMPRESSION, step_figures
 from pipeline.warehouse.duckdb import DuckDBSettings, literal_path
 
@@ -170,7 +171,8 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
         ctx.report("rows written", values["rows_in"], values["rows_in"])
     finally:
         connection.close()
-    counts = counts_from(dataset, month, values, plan, _part_keys(lake, keys.processed_prefix))
+    parts = _part_keys(lake, keys.processed_prefix)
+    counts = counts_from(dataset, month, values, plan, parts, part_statistics(lake, parts, dataset))
     counts = dataclasses.replace(counts, other_months=others)
     lake.write_bytes(layout.PROCESSED, keys.counts_key, counts.to_json().encode())
     return counts

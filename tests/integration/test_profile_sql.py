@@ -1,5 +1,5 @@
-"""The profile's aggregates run on both engines over tagged rows (loaded and quarantined) and
-give the same profile, of the loaded rows only."""
+"""The profile on both engines: the scan's aggregates over tagged rows (loaded and quarantined)
+and each engine's own parts' footer statistics give the same profile, of the loaded rows only."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pipeline.contract.datasets import GREEN
 from pipeline.contract.profile import ColumnProfile, profile_expressions, profile_from
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import ColumnType
+from pipeline.jobs.part_stats import part_statistics
+from pipeline.storage.lake import LocalLake
 
 LOADED = [
     {"pickup_datetime": datetime(2024, 1, 1, 0, 5), "fare_amount": 10.0, "passenger_count": 1,
@@ -54,14 +56,32 @@ def aggregate_sql(engine: Engine) -> tuple[list[str], str]:
     return [key for key, _ in expressions], sql
 
 
-def duckdb_profile():
+def loaded_sql(engine: Engine) -> str:
+    names = ", ".join(engine.quote(name) for name, _ in GREEN.table_columns)
+    return f"SELECT {names} FROM ({tagged_sql(engine)}) tagged WHERE reject_reason IS NULL"
+
+
+def footer(lake: LocalLake) -> dict:
+    parts = [o.key for o in lake.list("processed", "parts/") if o.key.endswith(".parquet")]
+    assert parts
+    return part_statistics(lake, parts, GREEN)
+
+
+def duckdb_profile(tmp_path):
     keys, sql = aggregate_sql(Engine.DUCKDB)
-    row = duckdb.connect().execute(sql).fetchone()
-    return profile_from(GREEN, "2024-01", dict(zip(keys, row, strict=True)))
+    db = duckdb.connect()
+    row = db.execute(sql).fetchone()
+    lake = LocalLake(tmp_path / "duckdb")
+    folder = lake.path("processed", "parts")
+    folder.mkdir(parents=True)
+    # One row a row group: the footer statistics are folded over groups and parts.
+    db.execute(f"COPY ({loaded_sql(Engine.DUCKDB)}) TO '{folder}' "
+               "(FORMAT parquet, PER_THREAD_OUTPUT true, ROW_GROUP_SIZE 1)")  # fmt: skip
+    return profile_from(GREEN, "2024-01", dict(zip(keys, row, strict=True)), footer(lake))
 
 
-def test_duckdb_profiles_the_loaded_rows_only():
-    profile = duckdb_profile()
+def test_duckdb_profiles_the_loaded_rows_only(tmp_path):
+    profile = duckdb_profile(tmp_path)
     assert profile.rows == 2
     assert profile.column("fare_amount") == ColumnProfile("fare_amount", 0, -2.5, 10.0, 7.5)
     assert profile.column("tip_amount") == ColumnProfile("tip_amount", 1, 1.0, 1.0, 1.0)
@@ -76,7 +96,12 @@ def test_duckdb_profiles_the_loaded_rows_only():
 
 
 @pytest.mark.spark
-def test_spark_gives_the_same_profile(spark):
+def test_spark_gives_the_same_profile(spark, tmp_path):
     keys, sql = aggregate_sql(Engine.SPARK)
     row = spark.sql(sql).collect()[0]
-    assert profile_from(GREEN, "2024-01", dict(zip(keys, row, strict=True))) == duckdb_profile()
+    lake = LocalLake(tmp_path / "spark")
+    spark.sql(loaded_sql(Engine.SPARK)).repartition(2).write.parquet(
+        str(lake.path("processed", "parts"))
+    )
+    profile = profile_from(GREEN, "2024-01", dict(zip(keys, row, strict=True)), footer(lake))
+    assert profile == duckdb_profile(tmp_path)

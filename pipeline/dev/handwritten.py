@@ -2,7 +2,7 @@
 
 One short DuckDB script, no pipeline around it: read the month's file, give it the contract's
 columns, rules and flags (the same SQL, so the rows are the same), write the loadable rows and
-the quarantine as parquet parts, and create the warehouse table from the parts. No download, no
+the quarantine as parquet parts, and create the warehouse table. No download, no
 lock, no decode check, no counts, no audit, no ledger, no profile, no write-aside, no
 transaction discipline: what tlc-elt's guarantees are measured against (`make bench`, issue 21).
 
@@ -43,16 +43,16 @@ def run(file: Path, workdir: Path, dataset_name: str, month_text: str) -> int:
     )
     table = ", ".join(ENGINE.quote(name) for name, _ in dataset.table_columns)
     reason = ENGINE.quote(REJECT_REASON)
+    # The table first, then its parts from it, then the quarantine: of the ways to write it
+    # tried (parts first then the table from them, a materialised tagged table), the fastest.
+    db.execute(f"CREATE TABLE {dataset.table} AS SELECT {table} FROM tagged WHERE {reason} IS NULL")
     db.execute(
-        f"COPY (SELECT {table} FROM tagged WHERE {reason} IS NULL) TO '{workdir / 'parts'}' "
-        "(FORMAT parquet, PER_THREAD_OUTPUT true)"
+        f"COPY {dataset.table} TO '{workdir / 'parts'}' (FORMAT parquet, PER_THREAD_OUTPUT true)"
     )
     db.execute(
         f"COPY (SELECT {table}, {reason} FROM tagged WHERE {reason} IS NOT NULL) "
         f"TO '{workdir / 'quarantine.parquet'}' (FORMAT parquet)"
     )
-    parts = f"read_parquet('{workdir / 'parts'}/*.parquet')"
-    db.execute(f"CREATE TABLE {dataset.table} AS SELECT * FROM {parts}")
     (loaded,) = db.execute(f"SELECT count(*) FROM {dataset.table}").fetchone()
     db.close()
     return int(loaded)

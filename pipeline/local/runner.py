@@ -316,8 +316,13 @@ class LocalPipeline:
 
 
 def verify_local(workdir: Path, dataset: Dataset) -> VerifyReport:
-    """`verify --workdir DIR`: rows per month in the local warehouse against transform's counts."""
+    """`verify --workdir DIR`: rows per month in the local warehouse against what was published
+    (each month's newest ledger row, and its counts in the lake). A workdir whose runs were all
+    refused has a lake but no warehouse yet: nothing published, nothing to check."""
+    title = f"{dataset.table} in {workdir}/{WAREHOUSE_FILE}"
     if not (Path(workdir) / WAREHOUSE_FILE).is_file():
+        if (Path(workdir) / "lake").is_dir():
+            return VerifyReport(title, [], dataset.name)
         raise InvalidInput(
             "--workdir", str(workdir), f"a folder with {WAREHOUSE_FILE}: run `local`"
         )
@@ -330,7 +335,7 @@ def verify_local(workdir: Path, dataset: Dataset) -> VerifyReport:
         )
     finally:
         pipeline.close()
-    return VerifyReport(f"{dataset.table} in {workdir}/{WAREHOUSE_FILE}", months, dataset.name)
+    return VerifyReport(title, months, dataset.name)
 
 
 class EmptyWarehouse:

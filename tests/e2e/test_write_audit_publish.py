@@ -412,3 +412,15 @@ def test_a_workdir_of_the_previous_version_stays_published_and_upgrades_on_its_n
     assert lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, JANUARY, None).counts_key)
     (row,) = verify_passes(workdir, capsys)
     assert row["run_id"] == publication.run_id
+
+
+def test_a_workdir_whose_only_run_was_refused_has_nothing_published(tmp_path, capsys):
+    workdir = tmp_path / "new"
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    assert run_local(workdir, empty_file(folder)) == EXIT_REFUSED
+    assert not (workdir / "warehouse.duckdb").exists()  # nothing was published, not even a table
+    capsys.readouterr()
+
+    assert main(["verify", "--workdir", str(workdir)]) == 0
+    assert "nothing published" in capsys.readouterr().out

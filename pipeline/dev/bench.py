@@ -188,21 +188,26 @@ class _StepMeter(Observer):
         self.rows.append(Row(self.prefix + run.step.state, run.seconds, rows, peak, note))
 
 
-def month_process(workdir: Path, dataset: Dataset, month: Month, file: Path) -> Row:
-    """The whole local month on the default engine as a fresh process, start to exit."""
-    command = [sys.executable, "-m", "pipeline", "local", "--dataset", dataset.name,
-               "--year", str(month.year), "--month", str(month.month), "--source", str(file),
-               "--workdir", str(workdir / "duckdb-process"), "--quiet"]  # fmt: skip
+def fresh_process(command: list[str], what: str) -> dict[str, Any]:
+    """`command` as a fresh process, timed by `pipeline.dev.timed`: {"seconds", "peak_rss"}."""
     # Our own interpreter and modules, arguments we built: no untrusted input.
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "pipeline.dev.timed", "--", *command],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"the local month failed: {done.stderr.strip()[-2000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def month_process(workdir: Path, dataset: Dataset, month: Month, file: Path) -> Row:
+    """The whole local month on the default engine as a fresh process, start to exit."""
+    command = [sys.executable, "-m", "pipeline", "local", "--dataset", dataset.name,
+               "--year", str(month.year), "--month", str(month.month), "--source", str(file),
+               "--workdir", str(workdir / "duckdb-process"), "--quiet"]  # fmt: skip
+    figures = fresh_process(command, "the local month")
     return Row(MONTH_PROCESS, figures["seconds"], None, figures["peak_rss"],
-               "python -m pipeline local --source FILE: ingest, transform, load")  # fmt: skip
+               "python -m pipeline local --source FILE: ingest, transform, audit, publish")  # fmt: skip
 
 
 HANDWRITTEN_RUNS = 3
@@ -214,16 +219,7 @@ def handwritten_job(workdir: Path, dataset: Dataset, month: Month, file: Path) -
     of issue 21, each run a fresh process, the best of HANDWRITTEN_RUNS."""
     command = [sys.executable, "-m", "pipeline.dev.handwritten", str(file),
                str(workdir / "handwritten"), dataset.name, str(month)]  # fmt: skip
-    runs = []
-    for _ in range(HANDWRITTEN_RUNS):
-        # Our own interpreter and modules, arguments we built: no untrusted input.
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "pipeline.dev.timed", "--", *command],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"the hand-written job failed: {done.stderr.strip()[-2000:]}")
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = [fresh_process(command, "the hand-written job") for _ in range(HANDWRITTEN_RUNS)]
     best = min(runs, key=lambda figures: figures["seconds"])
     return Row(HANDWRITTEN, best["seconds"], None, best["peak_rss"],
                "read, columns, rules, flags, parts, quarantine, table: no guarantees")  # fmt: skip

@@ -206,8 +206,8 @@ def month_process(workdir: Path, dataset: Dataset, month: Month, file: Path) -> 
                "--year", str(month.year), "--month", str(month.month), "--source", str(file),
                "--workdir", str(workdir / "duckdb-process"), "--quiet"]  # fmt: skip
     figures = fresh_process(command, "the local month")
-    return Row(MONTH_PROCESS, figures["seconds"], None, figures["peak_rss"],
-               "python -m pipeline local --source FILE: ingest, transform, audit, publish")  # fmt: skip
+    note = "python -m pipeline local --source FILE: ingest, transform, audit, publish"
+    return Row(MONTH_PROCESS, figures["seconds"], None, figures["peak_rss"], note)
 
 
 HANDWRITTEN_RUNS = 3

@@ -190,6 +190,32 @@ def check_required_columns(where: str, dataset: Dataset, column_names: tuple[str
     )
 
 
+def _name_the_damage(
+    parquet: Any, group: int, columns: list[str], expected: int, where: str
+) -> None:
+    """Read a failing row group column by column, to say which column is damaged (DamagedFile)."""
+    import pyarrow as pa
+
+    for name in columns:
+        try:
+            rows = parquet.read_row_group(group, columns=[name]).num_rows
+        except (pa.ArrowException, OSError, ValueError) as error:
+            raise DamagedFile(
+                f"{where} is damaged: row group {group + 1} of {parquet.num_row_groups}, "
+                f"column {name!r}, does not decode ({' '.join(str(error).split())}); "
+                "refused, the published month is unchanged"
+            ) from None
+        if rows != expected:
+            raise DamagedFile(
+                f"{where} is damaged: row group {group + 1}, column {name!r}, holds {rows:,} "
+                f"rows where its footer says {expected:,}; refused"
+            )
+    raise DamagedFile(
+        f"{where} is damaged: row group {group + 1} of {parquet.num_row_groups} does not decode "
+        "as a whole; refused, the published month is unchanged"
+    )
+
+
 def _read_footer(where: str, footer_and_length: bytes) -> ParquetFacts:
     """Parse the footer alone: wrapped in magic, it is the smallest file pyarrow will read."""
     import pyarrow as pa
@@ -230,20 +256,12 @@ def check_decodes(file: Any, where: str, dataset: Dataset, facts: ParquetFacts) 
     decoded = 0
     for group in range(parquet.metadata.num_row_groups):
         expected = parquet.metadata.row_group(group).num_rows
-        for name in wanted:
-            try:
-                rows = parquet.read_row_group(group, columns=[name]).num_rows
-            except (pa.ArrowException, OSError, ValueError) as error:
-                raise DamagedFile(
-                    f"{where} is damaged: row group {group + 1} of {parquet.num_row_groups}, "
-                    f"column {name!r}, does not decode ({' '.join(str(error).split())}); "
-                    "refused, the published month is unchanged"
-                ) from None
-            if rows != expected:
-                raise DamagedFile(
-                    f"{where} is damaged: row group {group + 1}, column {name!r}, holds {rows:,} "
-                    f"rows where its footer says {expected:,}; refused"
-                )
+        try:  # all the columns at once: pyarrow decodes them in parallel
+            rows = parquet.read_row_group(group, columns=wanted).num_rows
+        except (pa.ArrowException, OSError, ValueError):
+            rows = None
+        if rows != expected:
+            _name_the_damage(parquet, group, wanted, expected, where)
         decoded += expected
     if decoded != facts.rows:
         raise DamagedFile(

@@ -103,3 +103,25 @@ def test_bench_without_spark_measures_the_duckdb_engine_alone(tmp_path):
 
 def test_every_dataset_has_a_real_size_month():
     assert set(REAL_MONTH_ROWS) == set(DATASETS)
+
+
+def test_growth_times_each_month_on_one_workdir_and_the_first_again(tmp_path, capsys):
+    from pipeline.dev import growth
+
+    assert growth.main(["--months", "3", "--rows", "2000", "--workdir", str(tmp_path)]) == 0
+
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines()[:3]] == [
+        "2021-01", "2021-02", "2021-03",
+    ]  # fmt: skip
+    assert "re-run of 2021-01:" in out
+    assert "month 3 / month 1:" in out
+    # Every month was published on the one workdir, and the first twice.
+    capsys.readouterr()
+    from pipeline.cli.main import main
+
+    assert main(["months", "--workdir", str(tmp_path / "work"), "--json"]) == 0
+    lines = json.loads(capsys.readouterr().out)
+    assert [(line["month"], line["publishes"]) for line in lines] == [
+        ("2021-01", 2), ("2021-02", 1), ("2021-03", 1),
+    ]  # fmt: skip

@@ -58,6 +58,7 @@ def counts_from(
     plan: Normalisation,
     part_files: list[str],
     footer: Mapping[str, Mapping[Any, object]] | None = None,
+    other_months: Mapping[str, int] | None = None,
 ) -> TransformCounts:
     """The counts from the aggregates' values (keys of `count_expressions`)."""
     number = {key: int(value or 0) for key, value in values.items() if not _is_profile(key)}
@@ -81,6 +82,7 @@ def counts_from(
         unmapped_values=unmapped,
         part_files=part_files,
         profile=profile_from(dataset, str(month), values, footer).to_dict(),
+        other_months=dict(other_months or {}),
     )
 
 

@@ -66,15 +66,6 @@ class Engine(str, enum.Enum):
             return f"CAST(timestamp_micros({sql} div 1000) AS TIMESTAMP_NTZ)"
         return f"make_timestamp({sql} // 1000)"
 
-    def epoch_micros(self, sql: str) -> str:
-        """A zone-free timestamp as microseconds since the epoch (its wall clock read as UTC):
-        a number every engine hands back as a number (Spark's observed timestamps are Java
-        objects). Spark's cast to a zoned timestamp uses the session zone, which is UTC
-        (`pipeline.jobs.spark_conf`)."""
-        if self is Engine.SPARK:
-            return f"unix_micros(CAST({sql} AS TIMESTAMP))"
-        return f"epoch_us({sql})"
-
     def month_text(self, sql: str) -> str:
         """A timestamp's month as `YYYY-MM` text (null for null)."""
         if self is Engine.SPARK:

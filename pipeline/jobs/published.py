@@ -16,7 +16,7 @@ from pipeline.contract.audit import PublishedCounts
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import MissingInput
 from pipeline.contract.months import Month
-from pipeline.contract.publication import LEGACY_RUN, Publication
+from pipeline.contract.publication import Publication
 
 
 def read_publication(lake: Any, dataset: Dataset, month: Month) -> Publication | None:
@@ -93,10 +93,6 @@ def published_history(
         if counts is not None:
             found.append(counts)
     return found
-
-
-def run_label(run_id: str | None) -> str:
-    return run_id or LEGACY_RUN
 
 
 def published_months(lake: Any, dataset: Dataset, last: Month) -> list[layout.RunKeys]:

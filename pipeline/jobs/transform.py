@@ -11,7 +11,6 @@ DuckDB engine runs too: the engines differ in I/O, never in what a row becomes.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -188,8 +187,28 @@ def _write(frame: DataFrame, uri: str, rows: int, options: TransformOptions) -> 
     )
 
 
-def _part_keys(lake: Any, prefix: str) -> list[str]:
+def part_keys(lake: Any, prefix: str) -> list[str]:
     return [obj.key for obj in lake.list(layout.PROCESSED, prefix) if layout.is_part_file(obj.key)]
+
+
+def clear_candidate(lake: Any, keys: layout.RunKeys) -> None:
+    """The run's own parts and quarantine from an earlier attempt of this run go before a
+    transform writes (never anything published: that is another run's). Its counts are written
+    last (`write_counts`): a transform that fails leaves none, so audit and publish refuse it."""
+    for prefix in (keys.processed_prefix, keys.quarantine_prefix):
+        lake.delete_prefix(layout.PROCESSED, prefix)
+
+
+def write_counts(
+    ctx: StepContext, values: dict[str, Any], plan: Normalisation, other_months: dict[str, int]
+) -> TransformCounts:
+    """Either engine's last act: the counts of its aggregates and of the parts it wrote (their
+    footers give the profile's null counts and bounds), written beside the run's parts."""
+    parts = part_keys(ctx.lake, ctx.keys.processed_prefix)
+    footer = part_statistics(ctx.lake, parts, ctx.dataset)
+    counts = counts_from(ctx.dataset, ctx.month, values, plan, parts, footer, other_months)
+    ctx.lake.write_bytes(layout.PROCESSED, ctx.keys.counts_key, counts.to_json().encode())
+    return counts
 
 
 _CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
@@ -264,11 +283,7 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     frame = _read_raw(spark, source)
     plan = plan_for(frame, dataset, month, source=source)
     normalised = frame.selectExpr(*plan.select_list(ENGINE))
-    # The run's own candidate, from an earlier attempt of this run, goes first (never anything
-    # published: that is another run's). Its counts are written last: a transform that fails
-    # leaves none, so the audit and publish refuse the run.
-    for prefix in (keys.processed_prefix, keys.quarantine_prefix):
-        lake.delete_prefix(layout.PROCESSED, prefix)
+    clear_candidate(lake, keys)
 
     raw_bytes = sum(
         obj.size for obj in lake.list(layout.RAW, keys.raw_key) if obj.key == keys.raw_key
@@ -303,11 +318,8 @@ def transform_month(ctx: StepContext, options: TransformOptions) -> dict[str, An
     finally:
         tagged.unpersist()
 
-    parts = _part_keys(lake, keys.processed_prefix)
-    counts = counts_from(dataset, month, values, plan, parts, part_statistics(lake, parts, dataset))
-    counts = dataclasses.replace(counts, other_months=others)
-    lake.write_bytes(layout.PROCESSED, keys.counts_key, counts.to_json().encode())
-    return step_figures(counts, len(_part_keys(lake, keys.quarantine_prefix)))
+    counts = write_counts(ctx, values, plan, others)
+    return step_figures(counts, len(part_keys(lake, keys.quarantine_prefix)))
 
 
 def step_figures(counts: TransformCounts, quarantine_files: int) -> dict[str, Any]:

@@ -18,7 +18,6 @@ replacing the raw file meanwhile.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from pipeline.contract.counts import (
     TransformCounts,
     aggregate_expressions,
     check_written,
-    counts_from,
     needs_other_months,
     other_months_from,
     other_months_sql,
@@ -43,8 +41,13 @@ from pipeline.contract.rules import REJECT_REASON
 from pipeline.contract.sql import Engine
 from pipeline.contract.types import SourceType
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.part_stats import part_statistics
-from pipeline.jobs.transform import COMPRESSION, step_figures
+from pipeline.jobs.transform import (
+    COMPRESSION,
+    clear_candidate,
+    part_keys,
+    step_figures,
+    write_counts,
+)
 from pipeline.warehouse.duckdb import DuckDBSettings, literal_path
 
 ENGINE = Engine.DUCKDB
@@ -122,10 +125,6 @@ def _copy(connection: Any, query: str, folder: str, expected: int, what: str) ->
     check_written(written, expected, what, folder)
 
 
-def _part_keys(lake: Any, prefix: str) -> list[str]:
-    return [obj.key for obj in lake.list(layout.PROCESSED, prefix) if layout.is_part_file(obj.key)]
-
-
 def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> TransformCounts:
     """The run's raw file -> its processed parts, quarantine parts and counts JSON (all under
     the run's keys: nothing published is touched)."""
@@ -137,11 +136,7 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
     try:
         # Reads only the footer: a missing required column fails here, before any write.
         plan = plan_for(connection, ctx, source)
-        # The run's own candidate, from an earlier attempt of this run, goes first (never anything
-        # published: that is another run's). Its counts are written last: a transform that fails
-        # leaves none, so the audit and publish refuse the run.
-        for prefix in (keys.processed_prefix, keys.quarantine_prefix):
-            lake.delete_prefix(layout.PROCESSED, prefix)
+        clear_candidate(lake, keys)
         normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {read_raw(source)}"
         connection.execute(
             f"CREATE TEMP VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
@@ -171,14 +166,10 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
         ctx.report("rows written", values["rows_in"], values["rows_in"])
     finally:
         connection.close()
-    parts = _part_keys(lake, keys.processed_prefix)
-    counts = counts_from(dataset, month, values, plan, parts, part_statistics(lake, parts, dataset))
-    counts = dataclasses.replace(counts, other_months=others)
-    lake.write_bytes(layout.PROCESSED, keys.counts_key, counts.to_json().encode())
-    return counts
+    return write_counts(ctx, values, plan, others)
 
 
 def run_step(ctx: StepContext, settings: DuckDBSettings | None = None) -> dict[str, Any]:
     """The TransformTrips step on DuckDB (what `local --engine duckdb` runs)."""
     counts = transform(ctx, settings)
-    return step_figures(counts, len(_part_keys(ctx.lake, ctx.keys.quarantine_prefix)))
+    return step_figures(counts, len(part_keys(ctx.lake, ctx.keys.quarantine_prefix)))

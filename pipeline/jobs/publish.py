@@ -20,9 +20,11 @@ from typing import Any, Callable
 
 from pipeline.contract import layout
 from pipeline.contract.audit import findings_json, refusal_lines
+from pipeline.contract.datasets import get_dataset
 from pipeline.contract.errors import InvalidInput, MissingInput, MonthRefused
 from pipeline.contract.ingest_record import IngestRecord
 from pipeline.contract.ledger import LedgerRow, strip_query
+from pipeline.contract.months import Month
 from pipeline.contract.publication import (
     LEGACY_RUN,
     Publication,
@@ -195,9 +197,6 @@ def remove_run(lake: Any, keys: layout.RunKeys) -> None:
 
 def remove_expired_runs(lake: Any, publication: Publication, now: datetime) -> list[str]:
     """Remove the month's runs that retention no longer keeps; return their ids."""
-    from pipeline.contract.datasets import get_dataset
-    from pipeline.contract.months import Month
-
     dataset, month = get_dataset(publication.dataset), Month.parse(publication.month)
     removed = runs_to_remove(_runs_in_lake(lake, dataset, month), publication, now)
     for run in removed:

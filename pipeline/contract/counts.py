@@ -17,7 +17,7 @@ from typing import Any
 from pipeline.contract.datasets import Dataset
 from pipeline.contract.errors import WriteMismatch
 from pipeline.contract.months import Month
-from pipeline.contract.normalise import Normalisation, count_expressions
+from pipeline.contract.normalise import Normalisation, count_expressions, rows_expressions
 from pipeline.contract.profile import PROFILE_KEY, profile_expressions, profile_from
 from pipeline.contract.rules import REJECT_REASON, RULE_NAMES
 from pipeline.contract.sql import Engine
@@ -91,8 +91,15 @@ def _is_profile(key: str) -> bool:
 
 
 def aggregate_expressions(dataset: Dataset, plan: Normalisation, engine: Engine):
-    """Every aggregate of the transform's one scan: the counts, then the profile."""
+    """Every aggregate of a transform that counts in one scan of the tagged rows (Spark, while
+    it writes): the counts, then the profile."""
     return [*count_expressions(dataset, plan, engine), *profile_expressions(dataset, engine)]
+
+
+def written_expressions(dataset: Dataset, engine: Engine):
+    """The same aggregates less the unmapped values (`normalise.unmapped_by_value`), over the
+    rows as written: the parts, and the quarantine's with their `reject_reason`."""
+    return [*rows_expressions(dataset, engine), *profile_expressions(dataset, engine)]
 
 
 OTHER_MONTHS_SHOWN = 3

@@ -5,6 +5,7 @@ is known good."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -39,22 +40,76 @@ def lake(tmp_path) -> LocalLake:
     return _ingested(tmp_path, 2_000)
 
 
-def test_a_write_that_differs_from_the_counts_fails_and_leaves_no_counts(lake, monkeypatch):
-    counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
-    assert lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)
-    real = duckdb_transform.aggregate_expressions
+def _after_first_write(monkeypatch, act) -> None:
+    """Run `act()` between the transform's two writes (the parts, then the quarantine)."""
+    real, calls = duckdb_transform._copy, []
 
-    def one_row_more(dataset, plan, engine):  # as if the file changed between two scans
-        return [(key, f"{sql} + 1" if key == "rows_loaded" else sql)
-                for key, sql in real(dataset, plan, engine)]  # fmt: skip
+    def copy(connection, query, folder):
+        if calls:
+            act()
+        calls.append(folder)
+        return real(connection, query, folder)
 
-    monkeypatch.setattr(duckdb_transform, "aggregate_expressions", one_row_more)
-    with pytest.raises(WriteMismatch) as failed:
+    monkeypatch.setattr(duckdb_transform, "_copy", copy)
+
+
+def _fails_without_counts(lake, match: str) -> None:
+    keys = layout.RunKeys(YELLOW, MONTH, RUN_ID)
+    with pytest.raises(WriteMismatch, match=match):
         duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
-    assert f"{counts.rows_loaded:,} rows written" in str(failed.value)
-    assert f"but {counts.rows_loaded + 1:,} counted" in str(failed.value)
     # The load refuses a month without counts: nothing is loaded from these parts.
-    assert not lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)
+    assert not lake.exists(layout.PROCESSED, keys.counts_key)
+
+
+def test_a_raw_file_replaced_between_the_writes_by_other_rows_fails_without_counts(
+    lake, tmp_path, monkeypatch
+):
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, MONTH, RUN_ID).raw_key)
+    other = tmp_path / "other.parquet"
+    # February's rows: all quarantined by this month's transform, so the rows cannot add up.
+    synthetic.write_month(other, YELLOW, Month(2024, 2), 1_500, seed=3)
+    _after_first_write(monkeypatch, lambda: os.replace(other, raw))
+    _fails_without_counts(lake, r"the month's rows: .* rows written .* but 2,000 counted")
+
+
+def test_a_raw_file_replaced_by_as_many_rows_fails_without_counts(lake, tmp_path, monkeypatch):
+    # The rows add up: only the file's identity (inode, size, mtime) tells.
+    raw = lake.path(layout.RAW, layout.RunKeys(YELLOW, MONTH, RUN_ID).raw_key)
+    other = tmp_path / "other.parquet"
+    shutil.copyfile(raw, other)
+    _after_first_write(monkeypatch, lambda: os.replace(other, raw))
+    _fails_without_counts(lake, "was replaced during the transform")
+
+
+def test_a_part_that_is_not_the_writes_own_fails_without_counts(lake, monkeypatch):
+    # The counts are read back from the parts: a file the write did not produce shows.
+    keys = layout.RunKeys(YELLOW, MONTH, RUN_ID)
+
+    def stray() -> None:
+        folder = lake.path(layout.PROCESSED, keys.processed_prefix)
+        shutil.copyfile(folder / "part-0.parquet", folder / "part-9.parquet")
+
+    _after_first_write(monkeypatch, stray)
+    _fails_without_counts(lake, r"loadable rows: [\d,]+ rows written .* but [\d,]+ counted")
+
+
+def test_the_counts_are_those_of_the_rows_written(lake):
+    import duckdb
+
+    counts = duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
+    keys = layout.RunKeys(YELLOW, MONTH, RUN_ID)
+    folder = lake.path(layout.PROCESSED, keys.processed_prefix)
+    quarantine = lake.path(layout.PROCESSED, keys.quarantine_prefix)
+    loaded = duckdb.sql(f"SELECT count(*) FROM '{folder}/*.parquet'").fetchone()[0]
+    reasons = dict(
+        duckdb.sql(
+            f"SELECT reject_reason, count(*) FROM '{quarantine}/*.parquet' GROUP BY 1"
+        ).fetchall()
+    )
+    assert counts.rows_in == 2_000
+    assert counts.rows_loaded == loaded
+    assert {k: v for k, v in counts.rejected.items() if v} == reasons
+    assert counts.rows_quarantined == sum(reasons.values()) > 0
 
 
 def test_the_parts_have_the_tables_columns_and_large_row_groups(tmp_path):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import queue
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -156,6 +158,39 @@ def _unchanged(prior: IngestRecord, info: SourceInfo) -> bool:
     )
 
 
+class _HashBeside:
+    """The sha256 of the chunks, computed on a thread of its own while the writer writes: both
+    release the GIL on large buffers, so the hash adds no wall time beside the write (a 20M-row
+    HVFHV month's 825 MB: 0.5 s of hashing). At most `_AHEAD` chunks wait for it."""
+
+    _AHEAD = 8
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=self._AHEAD)
+        self._thread = threading.Thread(target=self._run, name="ingest-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self._chunks.get()
+            if chunk is None:
+                return
+            self._hash.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._hash.hexdigest()
+
+
 class _RawReceiver:
     """The sink a source streams into: parquet check, then the lake writer and the hash.
 
@@ -169,13 +204,14 @@ class _RawReceiver:
         self.total: int | None = None
         self._writer: Any = None
         self.facts: Any = None
-        self._hash = hashlib.sha256()
+        self._hash = _HashBeside()
 
     def expect(self, total: int | None) -> None:
         self.total = total
         self.ctx.report(PROGRESS, self.received, total)
 
     def accept(self, chunk: bytes) -> None:
+        chunk = bytes(chunk)  # the hash reads it later: a buffer the source reuses must not change
         self.check.accept(chunk)  # first: an error page is refused before it is written
         if self._writer is None:
             self._writer = self.ctx.lake.open_writer(RAW, self.key)
@@ -187,7 +223,7 @@ class _RawReceiver:
     def restart(self) -> None:
         self.abort()
         self.received = 0
-        self._hash = hashlib.sha256()
+        self._hash = _HashBeside()
         self.check.reset()
 
     def finish(self, info: SourceInfo) -> IngestRecord:
@@ -214,6 +250,7 @@ class _RawReceiver:
         self._writer = None
 
     def abort(self) -> None:
+        self._hash.close()
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.abort()

@@ -411,6 +411,27 @@ def test_html_page_is_refused_and_the_previous_good_file_stays(origin, lake, opt
     assert lake.writers == 1  # refused on its first chunk: no writer was even opened for it
 
 
+def _hashing_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ingest-sha256"]
+
+
+def test_the_hash_beside_the_write_ends_with_every_ingest(origin, lake, options):
+    # The sha256 runs on a thread beside the write: a refused, a retried-then-good and a
+    # skipped ingest each leave none behind, and the good one's hash is the file's.
+    good = make_parquet(rows=8)
+    origin.files[PATH] = good
+    origin.script[PATH] = [Reply(500, b"busy")]
+    figures = ingest(context(lake, origin.base + PATH), options)
+    assert figures["sha256"] == hashlib.sha256(good).hexdigest()
+    assert _hashing_threads() == []
+    origin.script[PATH] = [Reply(200, HTML + b" " * 500_000, {"Content-Type": "text/html"})]
+    with pytest.raises(NotParquet):
+        ingest(context(lake, origin.base + PATH), replace(options, force=True))
+    assert _hashing_threads() == []
+    assert ingest(context(lake, origin.base + PATH), options)["unchanged"]
+    assert _hashing_threads() == []
+
+
 def test_parquet_without_a_required_column_is_refused_and_the_good_file_stays(
     origin, lake, options
 ):

@@ -148,7 +148,11 @@ class Row:
 # What each transform has finished at each of its progress reports, in order (its profile).
 TRANSFORM_PHASES = {
     Engine.SPARK: ("read+tag+count+write processed", "read+tag+write quarantine"),
-    Engine.DUCKDB: ("read+tag+count", "read+tag+write processed", "read+tag+write quarantine"),
+    Engine.DUCKDB: (
+        "read+tag+write processed",
+        "read+tag+write quarantine",
+        "count what was written",
+    ),
 }
 SPARK_ROW = "Spark: "  # the Spark engine's rows begin with it
 MONTH_PROCESS = "DuckDB: whole month, fresh process (start to exit)"

@@ -33,6 +33,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -531,6 +532,16 @@ RATIO_TEXT = {
 }
 
 
+def _keep_only_figures(run_dir: Path) -> None:
+    """A finished run's month, lakes and warehouses go once its figures are read (an HVFHV run
+    leaves 8 GB otherwise, 25 GB for `BENCH_RUNS=3`); its bench.json stays."""
+    for entry in run_dir.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        elif entry.name != "bench.json":
+            entry.unlink()
+
+
 def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """`--runs N`: the whole benchmark N times, each in a fresh process (a cold JVM each time),
     then the median of every figure: this machine's run-to-run spread is tens of percent.
@@ -551,6 +562,7 @@ def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         if done.returncode != 0:
             raise RuntimeError(f"bench run {index} failed: {done.stderr.strip()[-2000:]}")
         results.append(json.loads((child_dir / "bench.json").read_text()))
+        _keep_only_figures(child_dir)
     steps = _median_rows([result["steps"] for result in results])
     tunings = (
         _median_rows([result["tunings"] for result in results]) if results[0]["tunings"] else []
@@ -562,7 +574,7 @@ def run_repeated(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     report(console, f"{args.dataset} {DEMO_MONTH}, {args.rows:,} rows: median of {args.runs} runs",
            steps)  # fmt: skip
     for label, value in ratios.items():
-        each = ", ".join(f"{result['ratios'][label]:.1f}x" for result in results)
+        each = ", ".join(f"{result['ratios'][label]:.2f}x" for result in results)
         console.print(f"{RATIO_TEXT[label]}: {value:.2f}x (median; runs {each})")
     if tunings:
         report(console, f"Spark transform tunings, median of {args.runs} runs", tunings)

@@ -89,6 +89,11 @@ def test_bench_runs_report_the_median_of_fresh_processes(tmp_path):
         assert "over 2 runs" in row["note"]
     ratios = sorted(run["ratios"]["month_process"] for run in runs)
     assert figures["ratios"]["month_process"] == (ratios[0] + ratios[1]) / 2
+    # Each run's month, lakes and warehouses are gone once read (8 GB a run for HVFHV).
+    assert [sorted(p.name for p in (tmp_path / f"run-{i}").iterdir()) for i in (1, 2)] == [
+        ["bench.json"],
+        ["bench.json"],
+    ]
 
 
 def test_bench_without_spark_measures_the_duckdb_engine_alone(tmp_path):

@@ -24,7 +24,6 @@ from replacing the raw file meanwhile.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -152,39 +151,6 @@ def _written(ctx: StepContext, quarantined: bool) -> str:
     return f"({loaded} UNION ALL BY NAME SELECT * FROM {_parts(ctx, ctx.keys.quarantine_prefix)})"
 
 
-class _Beside:
-    """The quarantine's COPY on a cursor and thread of its own while the loadable rows' COPY
-    runs: on two cores the big write leaves a share of both idle (a file's row groups do not
-    divide evenly between threads), which the quarantine's scan fills (`docs/BENCHMARKS.md`:
-    the two writes 5% faster on a 3.5M-row month). Leaving the block with an error or Ctrl-C
-    interrupts it and waits for it; its own error is raised when the block ends well."""
-
-    def __init__(self, connection: Any, query: str, folder: str) -> None:
-        self.rows = 0
-        self._cursor = connection.cursor()
-        self._query, self._folder = query, folder
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="quarantine-write", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.rows = _copy(self._cursor, self._query, self._folder)
-        except BaseException as error:  # raised in the caller's thread, in __exit__
-            self._error = error
-
-    def __enter__(self) -> _Beside:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
-        if kind is not None:
-            self._cursor.interrupt()
-        self._thread.join()
-        self._cursor.close()
-        if kind is None and self._error is not None:
-            raise self._error
-
-
 def _identity(path: str) -> tuple[int, int, int]:
     facts = os.stat(path)
     return facts.st_ino, facts.st_size, facts.st_mtime_ns
@@ -205,22 +171,20 @@ def transform(ctx: StepContext, settings: DuckDBSettings | None = None) -> Trans
         clear_candidate(lake, keys)
         normalised = f"SELECT {', '.join(plan.select_list(ENGINE))} FROM {read_raw(source)}"
         connection.execute(
-            # Not TEMP: the quarantine's cursor (another connection to this in-memory database)
-            # reads it too.
-            f"CREATE VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
+            f"CREATE TEMP VIEW tagged AS SELECT {', '.join(tagging(dataset, month, ENGINE))} "
             f"FROM ({normalised})"
         )
         table = ", ".join(ENGINE.quote(name) for name, _ in dataset.table_columns)
         reason = ENGINE.quote(REJECT_REASON)
         processed = lake.uri(layout.PROCESSED, keys.processed_prefix)
+        loaded = _copy(connection, f"SELECT {table} FROM tagged WHERE {reason} IS NULL", processed)
+        ctx.report("rows written", loaded, rows_in)
         quarantine = lake.uri(layout.PROCESSED, keys.quarantine_prefix)
-        quarantine_rows = f"SELECT {table}, {reason} FROM tagged WHERE {reason} IS NOT NULL"
-        with _Beside(connection, quarantine_rows, quarantine) as quarantine_write:
-            loaded = _copy(
-                connection, f"SELECT {table} FROM tagged WHERE {reason} IS NULL", processed
-            )
-            ctx.report("rows written", loaded, rows_in)
-        quarantined = quarantine_write.rows
+        quarantined = _copy(
+            connection,
+            f"SELECT {table}, {reason} FROM tagged WHERE {reason} IS NOT NULL",
+            quarantine,
+        )
         if not quarantined:  # DuckDB writes an empty part for no rows: a month without any
             lake.delete_prefix(layout.PROCESSED, keys.quarantine_prefix)
         ctx.report("rows written", loaded + quarantined, rows_in)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
 
@@ -42,19 +41,14 @@ def lake(tmp_path) -> LocalLake:
 
 
 def _after_first_write(monkeypatch, act) -> None:
-    """Run `act()` after the loadable rows' write, before the quarantine's (which otherwise runs
-    beside it, on a thread of its own)."""
-    real, first_done = duckdb_transform._copy, threading.Event()
+    """Run `act()` between the transform's two writes (the parts, then the quarantine)."""
+    real, calls = duckdb_transform._copy, []
 
     def copy(connection, query, folder):
-        if "quarantine" in folder:
-            assert first_done.wait(60)
-            return real(connection, query, folder)
-        try:
-            return real(connection, query, folder)
-        finally:
+        if calls:
             act()
-            first_done.set()
+        calls.append(folder)
+        return real(connection, query, folder)
 
     monkeypatch.setattr(duckdb_transform, "_copy", copy)
 
@@ -134,44 +128,3 @@ def test_the_parts_have_the_tables_columns_and_large_row_groups(tmp_path):
     full = [size for sizes in groups for size in sizes[:-1]]
     assert full  # some file has more than one group: the rule below is checked
     assert min(full) >= 4 * 122_880, groups
-
-
-def _writer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "quarantine-write"]
-
-
-def test_a_failed_quarantine_write_beside_the_parts_fails_the_month_without_counts(
-    lake, monkeypatch
-):
-    real = duckdb_transform._copy
-
-    def copy(connection, query, folder):
-        if "quarantine" in folder:
-            raise OSError(f"no space left on device writing {folder}")
-        return real(connection, query, folder)
-
-    monkeypatch.setattr(duckdb_transform, "_copy", copy)
-    with pytest.raises(OSError, match="no space left"):
-        duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
-    assert not lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)
-    assert _writer_threads() == []
-
-
-def test_a_failed_parts_write_stops_the_quarantine_beside_it(lake, monkeypatch):
-    started = threading.Event()
-
-    def copy(connection, query, folder):
-        if "quarantine" in folder:
-            started.set()
-            # A long query the interrupt must end: the month's scan many times over.
-            return connection.execute(
-                "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 8"
-            ).fetchone()[0]
-        assert started.wait(60)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(duckdb_transform, "_copy", copy)
-    with pytest.raises(KeyboardInterrupt):
-        duckdb_transform.transform(StepContext(YELLOW, MONTH, lake, run_id=RUN_ID))
-    assert _writer_threads() == []
-    assert not lake.exists(layout.PROCESSED, layout.RunKeys(YELLOW, MONTH, RUN_ID).counts_key)

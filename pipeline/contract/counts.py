@@ -44,7 +44,7 @@ class TransformCounts:
     # audit can name the month the file holds. Empty otherwise.
     other_months: dict[str, int] = field(default_factory=dict)
     # The loaded rows' column profile (`pipeline.contract.profile.MonthProfile.to_dict`),
-    # computed in the same scan as the counts.
+    # computed in the same SELECT as the counts.
     profile: dict = field(default_factory=dict)
 
     def to_json(self) -> str:

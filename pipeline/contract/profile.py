@@ -6,8 +6,8 @@ What is profiled derives from the dataset (`Dataset.table_columns`), nothing is 
 - money columns (`Column.money`, set in `pipeline.contract.datasets`) their sum.
 
 All of it is computed over the loaded rows only (a quarantined row is not part of the month),
-by aggregates over the tagged rows that sit beside `pipeline.contract.normalise.
-count_expressions` in the transform's one scan (`profile_expressions`, both engines).
+by aggregates that sit beside the counts in the SELECT they come from (`profile_expressions`,
+both engines: over the tagged rows on Spark, over the rows written on DuckDB).
 `history_warnings` turns a candidate's profile and the published months' profiles into warnings
 (never refusals): a column's null share jumps, a column fills or empties, a money column's amount
 per loaded trip moves away from the previous months' median. Standard library only.
@@ -68,15 +68,15 @@ def _key(column: str, stat: Stat) -> str:
 # Where each statistic comes from, at no extra scan: the null counts, minimums and maximums from
 # the statistics every parquet writer puts in the footers of the parts it writes (the loaded rows
 # exactly: `part_statistics` in `pipeline.jobs.part_stats` reads them); the sums from the
-# aggregates of the transform's one scan (`profile_expressions`). Computing all of them in the
+# aggregates beside the counts (`profile_expressions`). Computing all of them in the
 # scan cost the DuckDB transform 45% (0.8 s of a 3.5M-row month), the footers cost nothing.
 FOOTER_STATS = (Stat.NULLS, Stat.MIN, Stat.MAX)
 
 
 def profile_expressions(dataset: Dataset, engine: Engine) -> list[tuple[str, str]]:
-    """(key, aggregate SQL) over the tagged rows (those `count_expressions` reads), each over
-    the loaded rows only: the profiled rows and each money column's sum, selected in the same
-    SELECT as the counts (one scan for both).
+    """(key, aggregate SQL) over any relation the counts are taken from (the tagged rows, or the
+    rows written with their `reject_reason`), each over the loaded rows only: the profiled rows
+    and each money column's sum, selected in the same SELECT as the counts.
 
     A sum is rounded to cents: a sum of doubles depends on the order rows are added, which
     differs between engines and runs in its last bits, far below a cent since TLC's amounts

@@ -16,7 +16,7 @@ from pipeline.contract import layout
 from pipeline.contract.audit import HISTORY_MONTHS, AuditResult, audit, refusal_lines
 from pipeline.contract.errors import MissingInput, MonthRefused
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.published import published_counts, published_history, read_counts
+from pipeline.jobs.published import published_counts, published_history, run_counts
 
 
 def run_step(ctx: StepContext) -> dict[str, Any]:
@@ -29,12 +29,7 @@ def run_step(ctx: StepContext) -> dict[str, Any]:
 def judge(ctx: StepContext) -> AuditResult:
     """The verdict on the run's candidate, written to `audit_key` before it is returned."""
     keys = ctx.keys
-    counts = read_counts(ctx.lake, keys)
-    if counts is None:
-        raise MissingInput(
-            f"no counts for run {ctx.run_id} of {ctx.dataset.name} {ctx.month} at "
-            f"{ctx.lake.uri(layout.PROCESSED, keys.counts_key)}: transform the month first"
-        )
+    counts = run_counts(ctx.lake, keys)
     published = published_counts(ctx.lake, ctx.dataset, ctx.month)
     if published is not None and published.run_id == ctx.run_id:
         published = None  # auditing the published run again (a rollback): nothing to replace

@@ -33,7 +33,7 @@ from pipeline.contract.publication import (
 )
 from pipeline.jobs.audit import read_verdict
 from pipeline.jobs.context import StepContext
-from pipeline.jobs.published import read_counts, read_publication
+from pipeline.jobs.published import read_counts, read_publication, run_counts
 
 Clock = Callable[[], datetime]
 
@@ -54,9 +54,7 @@ def publish(ctx: StepContext, now: Clock = lambda: datetime.now(timezone.utc)) -
         )
     if verdict.refused:
         raise MonthRefused(verdict, refusal_lines(verdict))
-    counts = read_counts(ctx.lake, keys)
-    if counts is None:
-        raise MissingInput(f"run {ctx.run_id} has no counts at {keys.counts_key}")
+    counts = run_counts(ctx.lake, keys)
     record = _ingest_record(ctx.lake, keys)
     started = now()
     row = LedgerRow(

@@ -71,6 +71,18 @@ def read_counts(lake: Any, keys: layout.RunKeys) -> dict[str, Any] | None:
     return counts
 
 
+def run_counts(lake: Any, keys: layout.RunKeys) -> dict[str, Any]:
+    """A run's counts JSON, or MissingInput saying to transform the month first (what audit and
+    publish need before anything else)."""
+    counts = read_counts(lake, keys)
+    if counts is None:
+        raise MissingInput(
+            f"no counts for run {keys.run_id} of {keys.dataset.name} {keys.month} at "
+            f"{lake.uri(layout.PROCESSED, keys.counts_key)}: transform the month first"
+        )
+    return counts
+
+
 def published_counts(lake: Any, dataset: Dataset, month: Month) -> PublishedCounts | None:
     """The month as published: the pointer's counts (or a legacy month's counts file)."""
     publication = read_publication(lake, dataset, month)

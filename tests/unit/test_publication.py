@@ -4,13 +4,14 @@ keeps (pipeline.contract.publication), and publish's retention on a real local l
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pipeline.contract import layout
 from pipeline.contract.datasets import FHVHV, YELLOW
-from pipeline.contract.errors import InvalidInput
+from pipeline.contract.errors import InvalidInput, MissingInput
 from pipeline.contract.months import Month
 from pipeline.contract.publication import (
     LEGACY_RUN,
@@ -21,8 +22,13 @@ from pipeline.contract.publication import (
     runs_to_remove,
     superseded_after,
 )
-from pipeline.jobs.publish import remove_expired_runs
+from pipeline.dev import synthetic
+from pipeline.jobs.audit import judge
+from pipeline.jobs.context import StepContext
+from pipeline.jobs.publish import publish, remove_expired_runs
+from pipeline.local import duckdb_transform
 from pipeline.storage.lake import LocalLake
+from pipeline.warehouse.duckdb import DuckDBWarehouse
 
 pytestmark = pytest.mark.unit
 
@@ -130,3 +136,22 @@ def test_retention_on_a_lake_removes_expired_runs_in_both_zones_and_the_legacy_f
     assert left == {"published", "previous", "refused-today"}
     assert not lake.exists(layout.RAW, legacy.raw_key)
     assert lake.exists(layout.PROCESSED, layout.published_key(YELLOW, SEPT))
+
+
+def test_publish_without_the_runs_counts_says_to_transform_first(tmp_path):
+    # Audited, then its counts lost: publish stops before the warehouse, naming the file.
+    month, lake = Month(2024, 1), LocalLake(tmp_path / "lake")
+    keys = layout.RunKeys(YELLOW, month, "run-1")
+    raw = lake.path(layout.RAW, keys.raw_key)
+    raw.parent.mkdir(parents=True)
+    synthetic.write_month(tmp_path / "m.parquet", YELLOW, month, 500, seed=4)
+    shutil.copyfile(tmp_path / "m.parquet", raw)
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    ctx = StepContext(YELLOW, month, lake, run_id="run-1", warehouse=warehouse)
+    duckdb_transform.transform(ctx)
+    judge(ctx)
+    os.remove(lake.path(layout.PROCESSED, keys.counts_key))
+    with pytest.raises(MissingInput, match=r"no counts for run run-1 of yellow 2024-01 at .*"
+                       r"_counts\.json: transform the month first"):  # fmt: skip
+        publish(ctx)
+    assert not (tmp_path / "warehouse.duckdb").exists()
